@@ -64,6 +64,18 @@ IDLE_GAP_S = Setting(
     "Analysis: a cold start after this much silence across a function is caused by idle.",
 )
 
+PROMETHEUS_PORT = Setting(
+    "LCTRACE_PROMETHEUS_PORT",
+    None,
+    "Serve the wrapper's metrics for Prometheus to scrape on 127.0.0.1:<port> (unset = off; "
+    "local runs, RIE and containers - a frozen Lambda sandbox cannot be scraped).",
+)
+EMF_NAMESPACE = Setting(
+    "LCTRACE_EMF_NAMESPACE",
+    "lctrace",
+    "CloudWatch namespace of the metrics the emf exporter writes.",
+)
+
 SETTINGS = (
     EXPORTER,
     JSONL_PATH,
@@ -76,6 +88,8 @@ SETTINGS = (
     DISABLE,
     PROXY_PORT,
     IDLE_GAP_S,
+    PROMETHEUS_PORT,
+    EMF_NAMESPACE,
 )
 
 

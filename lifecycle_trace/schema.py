@@ -90,6 +90,7 @@ METRIC_POLL_WAIT = "lctrace.poll_wait"
 METRIC_POST_RESPONSE = "lctrace.post_response_duration"
 METRIC_STUCK = "lctrace.stuck_events"
 METRIC_BILLED = "lctrace.billed_duration"
+METRIC_MEMORY_LIMIT = "lctrace.memory_limit"  # gauge, MiB configured: billed ms x this = GB-s
 METRICS = (
     METRIC_INVOKE_DURATION,
     METRIC_INIT_DURATION,
@@ -100,6 +101,7 @@ METRICS = (
     METRIC_POST_RESPONSE,
     METRIC_STUCK,
     METRIC_BILLED,
+    METRIC_MEMORY_LIMIT,
 )
 
 # --- the findings vocabulary, in order of severity (ARCHITECTURE.md) -----------------------------

@@ -140,21 +140,21 @@ def generate(invocations: int, streams: int, seed: int = 7) -> Iterator[dict]:
 
 def write(path: Path, invocations: int, streams: int, page_size: int = 0) -> int:
     """Write the export as filter-log-events pages (concatenated when `page_size` > 0, else one
-    document, as the peers' readers need); return the event count."""
+    document, as the peers' readers need), streaming; return the event count."""
     total = 0
+    in_page = 0
     with path.open("w") as out:
-        page: list[dict] = []
+        out.write('{\n "events": [\n')
         for event in generate(invocations, streams):
-            page.append(event)
-            if page_size and len(page) == page_size:
-                out.write(json.dumps({"events": page, "nextToken": f"tok{total}"}, indent=1))
-                out.write("\n")
-                total += len(page)
-                page = []
-        if page or total == 0:
-            out.write(json.dumps({"events": page}, indent=1))
-            out.write("\n")
-            total += len(page)
+            if page_size and in_page == page_size:
+                out.write(f'\n ],\n "nextToken": "tok{total}"\n}}\n{{\n "events": [\n')
+                in_page = 0
+            if in_page:
+                out.write(",\n")
+            out.write(json.dumps(event, indent=1).replace("\n", "\n  "))
+            in_page += 1
+            total += 1
+        out.write("\n ]\n}\n")
     return total
 
 

@@ -75,6 +75,11 @@ EMF_NAMESPACE = Setting(
     "lctrace",
     "CloudWatch namespace of the metrics the emf exporter writes.",
 )
+CACHE_DIR = Setting(
+    "LCTRACE_CACHE_DIR",
+    None,
+    "Where `lctrace analyze --function` caches what it collects; unset: ~/.cache/lctrace.",
+)
 
 SETTINGS = (
     EXPORTER,
@@ -90,6 +95,7 @@ SETTINGS = (
     IDLE_GAP_S,
     PROMETHEUS_PORT,
     EMF_NAMESPACE,
+    CACHE_DIR,
 )
 
 

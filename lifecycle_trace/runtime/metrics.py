@@ -1,0 +1,474 @@
+"""Lifecycle metrics through the OpenTelemetry SDK: OTLP push and/or a Prometheus scrape endpoint.
+
+`build_metrics(environ)` returns a `MetricsSink` (or None when no metric exporter is configured).
+The telemetry layer calls `on_init` / `on_invocation` / `on_stuck` as phases complete and
+`flush(timeout_ms)` before it forwards the runtime's `GET /next`. A sink never raises into its
+caller: failures are logged once and counted in `dropped`.
+
+Module import is stdlib only (the instrument table below is what the dashboards read); the
+OpenTelemetry SDK, exporters and prometheus_client are imported inside `build_metrics`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lifecycle_trace import config, schema
+from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEvent
+
+_log = logging.getLogger(__name__)
+
+HISTOGRAM, COUNTER, GAUGE = "histogram", "counter", "gauge"
+# Buckets in ms: sub-ms proxy work up to the 15-minute Lambda timeout.
+DURATION_BUCKETS_MS = (
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000,
+)  # fmt: skip
+# Poll wait includes the frozen time between invokes: minutes to hours.
+POLL_WAIT_BUCKETS_MS = (1, 10, 100, 1000, 10000, 60000, 300000, 900000, 3600000, 14400000)
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentSpec:
+    """One instrument the wrapper records: its OTel name, kind, UCUM unit and the attributes
+    (metric labels) it carries."""
+
+    name: str
+    kind: str
+    unit: str
+    description: str
+    attributes: tuple[str, ...]
+    buckets: tuple[float, ...] = ()
+
+
+_FN = (schema.ATTR_FAAS_NAME, schema.ATTR_FAAS_VERSION)
+_INVOKE_ATTRS = (*_FN, schema.ATTR_TRIGGER, schema.ATTR_COLDSTART, schema.ATTR_OUTCOME)
+INSTRUMENTS: tuple[InstrumentSpec, ...] = (
+    InstrumentSpec(
+        schema.METRIC_INVOKE_DURATION, HISTOGRAM, "ms",
+        "Handler time: event delivered to the runtime until its response/error POST arrived.",
+        _INVOKE_ATTRS, DURATION_BUCKETS_MS,
+    ),
+    InstrumentSpec(
+        schema.METRIC_INIT_DURATION, HISTOGRAM, "ms",
+        "Init: wrapper start until the runtime's first GET /next.",
+        (*_FN, schema.ATTR_OUTCOME), DURATION_BUCKETS_MS,
+    ),
+    InstrumentSpec(
+        schema.METRIC_COLDSTARTS, COUNTER, "{coldstart}",
+        "Invocations that ran in a freshly initialised execution environment.",
+        (*_FN, schema.ATTR_TRIGGER),
+    ),
+    InstrumentSpec(
+        schema.METRIC_TIMEOUTS, COUNTER, "{timeout}",
+        "Invocations that timed out.", (*_FN, schema.ATTR_TRIGGER),
+    ),
+    InstrumentSpec(
+        schema.METRIC_ERRORS, COUNTER, "{error}",
+        "Failed invocations (error, crash, stuck) and failed inits (init_error, crash, "
+        "never_polled), by lctrace.outcome.",
+        (*_FN, schema.ATTR_OUTCOME),
+    ),
+    InstrumentSpec(
+        schema.METRIC_POLL_WAIT, HISTOGRAM, "ms",
+        "GET /next arrived until an event was returned (frozen, not billed).",
+        (*_FN, schema.ATTR_COLDSTART), POLL_WAIT_BUCKETS_MS,
+    ),
+    InstrumentSpec(
+        schema.METRIC_POST_RESPONSE, HISTOGRAM, "ms",
+        "Response accepted until the runtime's next GET /next (billed work after the reply).",
+        _INVOKE_ATTRS, DURATION_BUCKETS_MS,
+    ),
+    InstrumentSpec(
+        schema.METRIC_STUCK, COUNTER, "{event}",
+        "Watchdog verdicts: never_polled, no_response, stopped_polling.",
+        (*_FN, schema.ATTR_STUCK_KIND),
+    ),
+    InstrumentSpec(
+        schema.METRIC_BILLED, HISTOGRAM, "ms",
+        "Billed window per invocation (handler + response + post-response, rounded up to 1 ms).",
+        _INVOKE_ATTRS, DURATION_BUCKETS_MS,
+    ),
+    InstrumentSpec(
+        schema.METRIC_MEMORY_LIMIT, GAUGE, "MiBy",
+        "Configured memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE); billed ms x this = GB-seconds.",
+        _FN,
+    ),
+)  # fmt: skip
+INSTRUMENTS_BY_NAME = {spec.name: spec for spec in INSTRUMENTS}
+INVOCATION_ERROR_OUTCOMES = frozenset({"error", "crash", "stuck"})
+
+_PROM_UNITS = {"ms": "milliseconds", "s": "seconds", "By": "bytes", "MiBy": "mebibytes", "1": ""}
+
+
+def prometheus_label(attribute: str) -> str:
+    """The Prometheus label an OTel attribute becomes (`faas.name` -> `faas_name`)."""
+    return re.sub(r"[^a-zA-Z0-9]+", "_", attribute)
+
+
+def prometheus_name(spec: InstrumentSpec) -> str:
+    """The metric family name OpenTelemetry's Prometheus exporter (and the Collector's
+    Prometheus exporters) give this instrument: sanitized name + unit suffix (+ `_total`)."""
+    bare_unit = re.sub(r"\{.*\}", "", spec.unit)
+    unit = _PROM_UNITS.get(bare_unit, re.sub(r"[^a-zA-Z0-9:]+", "_", bare_unit).strip("_"))
+    name = re.sub(r"[^a-zA-Z0-9:]+", "_", spec.name)
+    if unit and not name.endswith("_" + unit):
+        name = f"{name}_{unit}"
+    return f"{name}_total" if spec.kind == COUNTER else name
+
+
+def _lambda_identity(environ: Mapping[str, str]) -> tuple[str | None, str | None, int | None]:
+    memory = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    return (
+        environ.get("AWS_LAMBDA_FUNCTION_NAME") or None,
+        environ.get("AWS_LAMBDA_FUNCTION_VERSION") or None,
+        int(memory) if memory.isdigit() else None,
+    )
+
+
+class _Flusher:
+    """Runs `force_flush` on a daemon thread so `flush(timeout_ms)` returns within its budget even
+    when the collector is slow; an export that overruns finishes in the background."""
+
+    def __init__(self, force_flush: Callable[[], Any]) -> None:
+        self._force_flush = force_flush
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._completed = 0
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="lctrace-metrics", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout_ms: int) -> bool:
+        with self._cond:
+            self._requested += 1
+            target = self._requested
+            self._cond.notify_all()
+            return self._cond.wait_for(
+                lambda: self._completed >= target or self._stopping, timeout_ms / 1000
+            )
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._requested > self._completed or self._stopping)
+                if self._stopping:
+                    return
+                target = self._requested
+            try:
+                self._force_flush()
+            except Exception:  # telemetry never crashes its host
+                _log.warning("lctrace: metric export failed", exc_info=True)
+            with self._cond:
+                self._completed = target
+                self._cond.notify_all()
+
+
+class MetricsSink:
+    """Records lifecycle phases into OTel instruments. Construct through `build_metrics`."""
+
+    def __init__(
+        self,
+        meter_provider: Any,
+        *,
+        function: str | None = None,
+        version: str | None = None,
+        memory_mb: int | None = None,
+        push: bool = True,
+        on_shutdown: tuple[Callable[[], Any], ...] = (),
+    ) -> None:
+        self._provider = meter_provider
+        self._function = function
+        self._version = version
+        self._memory_mb = memory_mb
+        self._on_shutdown = on_shutdown
+        self.dropped = 0
+        self._warned: set[str] = set()
+        meter = meter_provider.get_meter("lifecycle_trace.runtime")
+        self._instruments: dict[str, Any] = {}
+        for spec in INSTRUMENTS:
+            if spec.kind == HISTOGRAM:
+                instrument = meter.create_histogram(
+                    spec.name, unit=spec.unit, description=spec.description,
+                    explicit_bucket_boundaries_advisory=list(spec.buckets),
+                )  # fmt: skip
+            elif spec.kind == COUNTER:
+                instrument = meter.create_counter(spec.name, spec.unit, spec.description)
+            else:
+                instrument = meter.create_gauge(spec.name, spec.unit, spec.description)
+            self._instruments[spec.name] = instrument
+        self._flusher = _Flusher(self._provider.force_flush) if push else None
+        self._memory_seen: dict[tuple[str | None, str | None], int] = {}
+        if memory_mb is not None:
+            self._guard("memory", self._set_memory, function, version, memory_mb)
+
+    # -- the sink interface --------------------------------------------------------------------
+    def on_init(self, init: InitPhase) -> None:
+        """Init duration (when it ended) and, for a failed init, one error by its outcome."""
+        self._guard("init", self._record_init, init)
+
+    def on_invocation(self, invocation: InvocationPhases) -> None:
+        """Phase histograms, cold start / timeout / error counters, billed ms, memory."""
+        self._guard("invocation", self._record_invocation, invocation)
+
+    def on_stuck(self, event: StuckEvent) -> None:
+        """One stuck event by kind."""
+        self._guard("stuck", self._record_stuck, event)
+
+    def flush(self, timeout_ms: int) -> None:
+        """Push what was recorded (OTLP), waiting at most `timeout_ms`; no-op for pull-only."""
+        if self._flusher is not None:
+            self._guard("flush", self._flusher.flush, max(0, int(timeout_ms)))
+
+    def shutdown(self) -> None:
+        """Final export (bounded) and stop the Prometheus endpoint; safe to call twice."""
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
+        self._guard("shutdown", self._provider.shutdown, timeout_millis=1000)
+        for stop in self._on_shutdown:
+            self._guard("shutdown", stop)
+        self._on_shutdown = ()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _guard(self, what: str, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            action(*args, **kwargs)
+        except Exception:  # log and drop, never raise into the wrapper
+            self.dropped += 1
+            if what not in self._warned:
+                self._warned.add(what)
+                _log.warning("lctrace: dropping %s metrics", what, exc_info=True)
+
+    def _base(self, function: str | None, version: str | None) -> dict[str, Any]:
+        return {
+            schema.ATTR_FAAS_NAME: function or self._function or "unknown",
+            schema.ATTR_FAAS_VERSION: version or self._version or "unknown",
+        }
+
+    def _set_memory(self, function: str | None, version: str | None, memory_mb: int) -> None:
+        key = (function or self._function, version or self._version)
+        if self._memory_seen.get(key) != memory_mb:
+            self._memory_seen[key] = memory_mb
+            self._instruments[schema.METRIC_MEMORY_LIMIT].set(
+                memory_mb, self._base(function, version)
+            )
+
+    def _record_init(self, init: InitPhase) -> None:
+        attrs = self._base(init.function, init.version)
+        attrs[schema.ATTR_OUTCOME] = init.outcome
+        if init.init_ms is not None:
+            self._instruments[schema.METRIC_INIT_DURATION].record(init.init_ms, attrs)
+        if init.outcome != "success":
+            self._instruments[schema.METRIC_ERRORS].add(1, attrs)
+
+    def _record_invocation(self, inv: InvocationPhases) -> None:
+        ins = self._instruments
+        base = self._base(inv.function, inv.version)
+        attrs = {
+            **base,
+            schema.ATTR_TRIGGER: inv.trigger,
+            schema.ATTR_COLDSTART: inv.cold,
+            schema.ATTR_OUTCOME: inv.outcome,
+        }
+        if inv.handler_ms is not None:
+            ins[schema.METRIC_INVOKE_DURATION].record(inv.handler_ms, attrs)
+        if inv.post_response_ms is not None:
+            ins[schema.METRIC_POST_RESPONSE].record(inv.post_response_ms, attrs)
+        billed_ms = inv.billed_ms
+        if billed_ms is not None:
+            ins[schema.METRIC_BILLED].record(billed_ms, attrs)
+        if inv.poll_wait_ms is not None:
+            ins[schema.METRIC_POLL_WAIT].record(
+                inv.poll_wait_ms, {**base, schema.ATTR_COLDSTART: inv.cold}
+            )
+        by_trigger = {**base, schema.ATTR_TRIGGER: inv.trigger}
+        if inv.cold:
+            ins[schema.METRIC_COLDSTARTS].add(1, by_trigger)
+        if inv.outcome == "timeout":
+            ins[schema.METRIC_TIMEOUTS].add(1, by_trigger)
+        elif inv.outcome in INVOCATION_ERROR_OUTCOMES:
+            ins[schema.METRIC_ERRORS].add(1, {**base, schema.ATTR_OUTCOME: inv.outcome})
+        if inv.memory_mb is not None:
+            self._set_memory(inv.function, inv.version, inv.memory_mb)
+
+    def _record_stuck(self, event: StuckEvent) -> None:
+        attrs = self._base(None, None)
+        attrs[schema.ATTR_STUCK_KIND] = event.kind
+        self._instruments[schema.METRIC_STUCK].add(1, attrs)
+
+
+# -- construction from the environment ---------------------------------------------------------
+def _exporter_names(environ: Mapping[str, str]) -> set[str]:
+    raw = config.get_str(config.EXPORTER, environ) or ""
+    return {part.strip().lower() for part in raw.split(",") if part.strip()}
+
+
+def _otlp_endpoint_set(environ: Mapping[str, str]) -> bool:
+    return bool(
+        environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def wants_otlp(environ: Mapping[str, str]) -> bool:
+    """OTLP metrics are on when OTEL_METRICS_EXPORTER says otlp, or LCTRACE_EXPORTER lists otlp,
+    or (LCTRACE_EXPORTER unset) an OTLP endpoint is configured - and OTEL_METRICS_EXPORTER is
+    not `none`."""
+    otel = {p.strip().lower() for p in environ.get("OTEL_METRICS_EXPORTER", "").split(",")}
+    if "none" in otel:
+        return False
+    if "otlp" in otel:
+        return True
+    names = _exporter_names(environ)
+    if names:
+        return "otlp" in names
+    return _otlp_endpoint_set(environ)
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    from urllib.parse import unquote
+
+    headers = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers
+
+
+def _otlp_exporter(environ: Mapping[str, str]) -> Any:
+    """The OTLP metric exporter the standard OTEL_* variables in `environ` describe
+    (protocol grpc or http/protobuf - the spec's default)."""
+
+    def pick(name: str) -> str:
+        return environ.get(f"OTEL_EXPORTER_OTLP_METRICS_{name}") or environ.get(
+            f"OTEL_EXPORTER_OTLP_{name}", ""
+        )
+
+    protocol = pick("PROTOCOL").strip().lower() or "http/protobuf"
+    headers = _parse_headers(pick("HEADERS"))
+    timeout_raw = pick("TIMEOUT")
+    timeout_s = int(timeout_raw) / 1000 if timeout_raw.isdigit() else 10.0
+    signal_endpoint = environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "")
+    base_endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        endpoint = signal_endpoint or base_endpoint or "http://localhost:4317"
+        insecure = endpoint.startswith("http://") or None
+        return OTLPMetricExporter(
+            endpoint=endpoint, insecure=insecure, headers=headers or None, timeout=timeout_s
+        )
+    if protocol not in ("http/protobuf", "http"):
+        raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: expected grpc, http/protobuf")
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    endpoint = signal_endpoint or (
+        (base_endpoint or "http://localhost:4318").rstrip("/") + "/v1/metrics"
+    )
+    return OTLPMetricExporter(endpoint=endpoint, headers=headers or None, timeout=timeout_s)
+
+
+def _resource(environ: Mapping[str, str]) -> Any:
+    from opentelemetry.sdk.resources import Resource
+
+    attributes: dict[str, Any] = {}
+    for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            attributes[key.strip()] = value.strip()
+    function, version, memory_mb = _lambda_identity(environ)
+    attributes.update({schema.ATTR_CLOUD_PROVIDER: "aws", schema.ATTR_CLOUD_PLATFORM: "aws_lambda"})
+    service = environ.get("OTEL_SERVICE_NAME") or function
+    optional = {
+        "service.name": service,
+        schema.ATTR_FAAS_NAME: function,
+        schema.ATTR_FAAS_VERSION: version,
+        schema.ATTR_INSTANCE: environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+        schema.ATTR_CLOUD_REGION: environ.get("AWS_REGION"),
+        schema.ATTR_MAX_MEMORY: memory_mb * 1024 * 1024 if memory_mb else None,
+    }
+    attributes.update({key: value for key, value in optional.items() if value})
+    return Resource.create(attributes)
+
+
+def _prometheus_port(environ: Mapping[str, str]) -> int | None:
+    if environ.get(config.PROMETHEUS_PORT.name, "").strip():
+        return config.get_int(config.PROMETHEUS_PORT, environ)
+    return None
+
+
+def _prometheus_reader(port: int, stoppers: list[Callable[[], Any]]) -> Any:
+    """A Prometheus reader on its own registry, served on 127.0.0.1:port; None (logged) when
+    the port cannot be bound - OTLP export still goes ahead."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry(auto_describe=True)
+    try:
+        started = start_http_server(port, addr="127.0.0.1", registry=registry)
+    except OSError as exc:
+        _log.warning("lctrace: Prometheus endpoint 127.0.0.1:%s not started: %s", port, exc)
+        return None
+    if isinstance(started, tuple):  # prometheus_client >= 0.17: (server, thread)
+        server = started[0]
+        stoppers.extend((server.shutdown, server.server_close))
+    return PrometheusMetricReader(registry=registry)
+
+
+def build_metrics(environ: Mapping[str, str]) -> MetricsSink | None:
+    """A metrics sink for the exporters `environ` configures, or None when there is none (or
+    when building one failed - logged, never raised: the wrapper must run regardless)."""
+    try:
+        return _build(environ)
+    except Exception:  # the wrapper must run regardless
+        _log.warning("lctrace: metrics disabled, could not set up exporters", exc_info=True)
+        return None
+
+
+def _build(environ: Mapping[str, str]) -> MetricsSink | None:
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    port = _prometheus_port(environ)
+    otlp = wants_otlp(environ)
+    if port is None and not otlp:
+        return None
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    readers: list[Any] = []
+    stoppers: list[Callable[[], Any]] = []
+    if otlp:
+        import math
+
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        # No timer: a frozen sandbox cannot run one. We export in `flush`, before GET /next.
+        readers.append(
+            PeriodicExportingMetricReader(_otlp_exporter(environ), export_interval_millis=math.inf)
+        )
+    if port is not None:
+        reader = _prometheus_reader(port, stoppers)
+        if reader is not None:
+            readers.append(reader)
+    if not readers:
+        return None
+    provider = MeterProvider(metric_readers=readers, resource=_resource(environ))
+    function, version, memory_mb = _lambda_identity(environ)
+    return MetricsSink(
+        provider,
+        function=function,
+        version=version,
+        memory_mb=memory_mb,
+        push=otlp,
+        on_shutdown=tuple(stoppers),
+    )

@@ -1,0 +1,189 @@
+"""Ingest: every log/trace container lctrace reads, turned into records.
+
+`read_sources(paths)` is what `lctrace analyze` calls. For each input the format is sniffed from
+its content (or forced with `input_format`), a container reader turns the bytes into CloudWatch
+`LogEvent`s (or records, for formats that carry structured fields), and the message parser
+(`ingest.platform.parse_event`) turns each event into records. Malformed records are counted in
+`SourceStats`; an input in no known format raises `InputFormatError` naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from lifecycle_trace import records
+from lifecycle_trace.errors import ConfigError, InputFormatError, InputReadError
+from lifecycle_trace.ingest import containers, insights, textlogs
+from lifecycle_trace.ingest.base import LogEvent, ParsedSource, SourceStats
+from lifecycle_trace.ingest.detect import sniff
+from lifecycle_trace.ingest.opening import Opened, open_input
+
+__all__ = ["FORMATS", "read_container", "read_source", "read_sources"]
+
+Item = LogEvent | records.Record
+Reader = Callable[[Opened, SourceStats], Iterator[Item]]
+
+_READERS: dict[str, Reader] = {
+    "filter-log-events": containers.read_events_document,
+    "get-log-events": containers.read_events_document,
+    "events-jsonl": containers.read_events_jsonl,
+    "tail": textlogs.read_tail,
+    "sam-logs": textlogs.read_sam_logs,
+    "subscription": containers.read_subscription,
+    "lambda-trigger": containers.read_subscription,
+    "kinesis": containers.read_subscription,
+    "firehose": containers.read_subscription,
+    "s3-export": textlogs.read_s3_export,
+    "insights-json": insights.read_insights_json,
+    "insights-csv": insights.read_insights_csv,
+    "console-csv": insights.read_console_csv,
+    "plain-text": textlogs.read_plain_text,
+    "rie": textlogs.read_rie,
+    "telemetry": containers.read_telemetry,
+    "json-log-lines": textlogs.read_json_log_lines,
+}
+_EXTERNAL = {"otlp-json": "lifecycle_trace.ingest.otlp", "xray": "lifecycle_trace.ingest.xray"}
+
+FORMATS: tuple[str, ...] = (*_READERS, *_EXTERNAL)
+"""Every input format name `--input-format` accepts, in detection-report order."""
+
+_SKIPPED_FILES = frozenset({"aws-logs-write-test"})  # CloudWatch export's permission probe
+
+
+def _external_module(name: str):
+    """The OTLP-JSON / X-Ray module (owned elsewhere), or None while it is not there."""
+    import importlib
+
+    try:
+        return importlib.import_module(_EXTERNAL[name])
+    except ImportError:
+        return None
+
+
+def _external_detectors() -> dict[str, Callable[[bytes], bool]]:
+    found = {}
+    for name in _EXTERNAL:
+        module = _external_module(name)
+        if module is not None and hasattr(module, "detect"):
+            found[name] = module.detect
+    return found
+
+
+def _external_reader(name: str) -> Reader:
+    module = _external_module(name)
+    if module is None or not hasattr(module, "parse"):
+        raise InputFormatError(f"input format {name!r} is not available in this installation")
+
+    def read(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+        return module.parse(opened.read_all(), opened.name, stats)
+
+    return read
+
+
+def _check_format(input_format: str | None) -> None:
+    if input_format is not None and input_format not in FORMATS:
+        raise ConfigError(
+            f"--input-format {input_format!r} is not a known format; choose one of: "
+            + ", ".join(FORMATS)
+        )
+
+
+def _iter_container(opened: Opened, input_format: str | None) -> tuple[SourceStats, Iterator[Item]]:
+    name = input_format or sniff(opened.head, opened.path, _external_detectors())
+    if name is None:
+        raise InputFormatError(
+            f"{opened.name}: not a Lambda log or trace format lctrace knows "
+            f"(tried: {', '.join(FORMATS)}); force one with --input-format"
+        )
+    stats = SourceStats(path=opened.name, format=name)
+    if name == "empty":
+        return stats, iter(())
+    reader = _READERS.get(name) or _external_reader(name)
+    return stats, reader(opened, stats)
+
+
+def read_container(
+    path: str | os.PathLike, *, input_format: str | None = None
+) -> tuple[SourceStats, list[Item]]:
+    """The container level only: the LogEvents (and direct records) of one input, in file order,
+    before message parsing. For tests and tools that want CloudWatch events, not records."""
+    _check_format(input_format)
+    opened = open_input(path)
+    try:
+        stats, items = _iter_container(opened, input_format)
+        result = list(items)
+        if opened.read_error:
+            stats.skip(0, opened.read_error)
+    finally:
+        opened.close()
+    return stats, result
+
+
+def _message_parsers() -> tuple[Callable, Callable[[list], list]]:
+    """`platform.parse_event` and `platform.attribute_app_lines` (the message layer)."""
+    from lifecycle_trace.ingest import platform
+
+    return platform.parse_event, platform.attribute_app_lines
+
+
+def read_source(path: str | os.PathLike, *, input_format: str | None = None) -> ParsedSource:
+    """Read one input (`-` = stdin, `.gz` transparently) into records, in file order.
+
+    Raises InputFormatError when the input is in no known format (or, with `input_format`, when
+    nothing in it could be read as that format), InputReadError when it cannot be opened.
+    """
+    _check_format(input_format)
+    parse_event, attribute_app_lines = _message_parsers()
+    opened = open_input(path)
+    try:
+        stats, items = _iter_container(opened, input_format)
+        result: list[records.Record] = []
+        for item in items:
+            if isinstance(item, LogEvent):
+                result.extend(parse_event(item, stats))
+            else:
+                result.append(item)
+        if opened.read_error:
+            stats.skip(0, opened.read_error)
+    finally:
+        opened.close()
+    result = attribute_app_lines(result)
+    stats.records = len(result)
+    if input_format and not result and stats.skipped and not stats.control:
+        raise InputFormatError(
+            f"{stats.path}: nothing readable as {input_format} "
+            f"({stats.skipped} malformed; first: {stats.errors[0]})"
+        )
+    return ParsedSource(stats=stats, records=result)
+
+
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Inputs with directories replaced by their files (recursive, sorted; hidden files and the
+    S3 export's `aws-logs-write-test` left out). `-` stays stdin."""
+    expanded: list[str] = []
+    for path in paths:
+        if str(path) == "-" or not Path(path).is_dir():
+            expanded.append(str(path))
+            continue
+        root = Path(path)
+        found = sorted(
+            str(candidate)
+            for candidate in root.rglob("*")
+            if candidate.is_file()
+            and candidate.name not in _SKIPPED_FILES
+            and not any(part.startswith(".") for part in candidate.relative_to(root).parts)
+        )
+        if not found:
+            raise InputReadError(f"{path}: directory holds no files to read")
+        expanded.extend(found)
+    return expanded
+
+
+def read_sources(
+    paths: Iterable[str | os.PathLike], *, input_format: str | None = None
+) -> list[ParsedSource]:
+    """Read every input (directories expand to their files, one source per file)."""
+    _check_format(input_format)
+    return [read_source(path, input_format=input_format) for path in expand_paths(paths)]

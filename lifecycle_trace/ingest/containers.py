@@ -1,0 +1,267 @@
+"""CloudWatch Logs JSON containers -> `LogEvent`s (reference §4.1, §4.2, §4.4).
+
+`aws logs filter-log-events` / `get-log-events` output (one document or pages concatenated),
+`lctrace collect` JSONL, subscription payloads (decoded, Lambda-trigger envelope, Kinesis records,
+Firehose concatenations with or without delimiters) and Telemetry API batches. Every reader takes
+an opened input and its `SourceStats`, yields events (or records, for Telemetry) in file order,
+and counts what it could not read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+
+from lifecycle_trace import records
+from lifecycle_trace.ingest.base import LogEvent, SourceStats
+from lifecycle_trace.ingest.jsonstream import (
+    DocumentEnd,
+    DocumentStart,
+    Element,
+    Field,
+    Malformed,
+    walk,
+)
+from lifecycle_trace.ingest.opening import Opened
+from lifecycle_trace.ingest.values import number_ms, stream_from_name
+
+Item = LogEvent | records.Record
+
+_EVENTS = frozenset({"events"})
+_LOG_EVENTS = frozenset({"logEvents"})
+_ENVELOPES = frozenset({"Records", "records", "logEvents"})
+_ENVELOPE = "lctrace.envelope"  # marks a walked object as an envelope, not a malformed payload
+_ENVELOPE_KEYS = frozenset({"Records", "records", "awslogs", "invocationId", "deliveryStreamArn"})
+_PAYLOAD_KEYS = frozenset({"messageType", "logGroup", "logStream", _ENVELOPE})
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def to_event(
+    value: object,
+    *,
+    source: str,
+    line: int,
+    stream: str | None,
+    group: str | None,
+    stats: SourceStats,
+) -> LogEvent | None:
+    """One CloudWatch event object (`{timestamp, message, logStreamName?, ...}`) as a LogEvent,
+    or None (counted) when it has no message or a non-numeric timestamp."""
+    if not isinstance(value, dict):
+        stats.skip(line, f"log event is not a JSON object: {_short(value)}")
+        return None
+    message = value.get("message")
+    if not isinstance(message, str):
+        stats.skip(line, "log event without a 'message' string")
+        return None
+    timestamp = value.get("timestamp")
+    timestamp_ms = None
+    if timestamp is not None:
+        try:
+            timestamp_ms = number_ms(timestamp)
+        except ValueError:
+            stats.skip(line, f"log event 'timestamp' is not epoch ms: {_short(timestamp)}")
+            return None
+    own_stream = value.get("logStreamName")
+    own_group = value.get("logGroupName")
+    return LogEvent(
+        source=source,
+        line=line,
+        environment=own_stream if isinstance(own_stream, str) and own_stream else stream,
+        timestamp_ms=timestamp_ms,
+        message=message,
+        group=own_group if isinstance(own_group, str) and own_group else group,
+    )
+
+
+def read_events_document(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+    """`filter-log-events` / `get-log-events` output: `{"events": [...], ...}`, any number of
+    pages, streamed event by event. Events without a stream take it from the file name."""
+    fallback = stream_from_name(opened.path)
+    for item in walk(opened.text(), _EVENTS):
+        if isinstance(item, Malformed):
+            stats.skip(item.line, item.reason)
+        elif isinstance(item, Element):
+            if item.key is None:
+                stats.skip(item.line, "expected a JSON object with an 'events' list")
+                continue
+            event = to_event(
+                item.value, source=opened.name, line=item.line, stream=fallback, group=None,
+                stats=stats,
+            )
+            if event is not None:
+                yield event
+
+
+def read_events_jsonl(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+    """One event object per line (`lctrace collect`, `sam logs --output json`,
+    `aws logs tail --format none`)."""
+    fallback = stream_from_name(opened.path)
+    for number, line in enumerate(opened.text(), 1):
+        text = line.strip()
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError as error:
+            stats.skip(number, f"bad JSON line ({error.msg if hasattr(error, 'msg') else error})")
+            continue
+        except RecursionError:
+            stats.skip(number, "bad JSON line (nested too deeply)")
+            continue
+        event = to_event(
+            value, source=opened.name, line=number, stream=fallback, group=None, stats=stats
+        )
+        if event is not None:
+            yield event
+
+
+def _decode_data(data: object) -> bytes:
+    """base64 of gzip (or zlib, or plain) JSON -> bytes; ValueError with a reason otherwise."""
+    if not isinstance(data, str):
+        raise ValueError(f"'data' is not a base64 string: {_short(data)}")
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"bad base64 in 'data' ({error})") from None
+    try:
+        if raw.startswith(b"\x1f\x8b"):
+            return gzip.decompress(raw)
+        if raw[:1] == b"\x78":
+            return zlib.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"'data' is not valid gzip/zlib ({error})") from None
+    if raw.lstrip()[:1] in (b"{", b"["):
+        return raw
+    raise ValueError("'data' decodes to neither gzip, zlib nor JSON")
+
+
+def _payloads(
+    items: Iterator, *, source: str, stats: SourceStats, at_line: int | None = None
+) -> Iterator[LogEvent]:
+    """Subscription payloads (`{messageType, logGroup, logStream, logEvents}`) from walked items.
+
+    `at_line` is the line of the envelope when the payload was decoded from base64 (its own lines
+    mean nothing in the file). CONTROL_MESSAGE payloads are counted in `stats.control`.
+    """
+    fields: dict[str, object] = {}
+    pending: list[Element] = []
+    start = at_line or 1
+
+    def flush() -> Iterator[LogEvent]:
+        if not pending and not fields:
+            return
+        kind = fields.get("messageType")
+        if kind == "CONTROL_MESSAGE":
+            stats.control += 1
+        elif not pending and not fields.keys() & _PAYLOAD_KEYS:
+            stats.skip(start, "JSON object is not a subscription payload (no 'logEvents')")
+        else:
+            stream, group = fields.get("logStream"), fields.get("logGroup")
+            for element in pending:
+                event = to_event(
+                    element.value,
+                    source=source,
+                    line=at_line or element.line,
+                    stream=stream if isinstance(stream, str) and stream else None,
+                    group=group if isinstance(group, str) and group else None,
+                    stats=stats,
+                )
+                if event is not None:
+                    yield event
+        fields.clear()
+        pending.clear()
+
+    for item in items:
+        if isinstance(item, LogEvent):
+            yield item
+        elif isinstance(item, Malformed):
+            prefix = "in decoded payload: " if at_line else ""
+            stats.skip(at_line or item.line, prefix + item.reason)
+        elif isinstance(item, DocumentStart):
+            yield from flush()
+            start = at_line or item.line
+        elif isinstance(item, Field):
+            fields[item.key] = item.value
+        elif isinstance(item, Element) and item.key == "logEvents":
+            pending.append(item)
+        elif isinstance(item, Element):
+            stats.skip(at_line or item.line, "expected a subscription payload object")
+        elif isinstance(item, DocumentEnd):
+            yield from flush()
+    yield from flush()
+
+
+def _decoded_payloads(
+    data: object, *, source: str, line: int, stats: SourceStats
+) -> Iterator[LogEvent]:
+    try:
+        raw = _decode_data(data)
+    except ValueError as error:
+        stats.skip(line, str(error))
+        return
+    text = io.StringIO(raw.decode("utf-8", "replace"))
+    yield from _payloads(walk(text, _LOG_EVENTS), source=source, stats=stats, at_line=line)
+
+
+def read_subscription(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+    """Decoded subscription payloads: one, or many concatenated (Firehose/S3, with or without a
+    delimiter). Also accepts the Lambda-trigger, Kinesis and Firehose-transformation envelopes,
+    so a forced format still reads a file of any of these shapes."""
+    items = walk(opened.text(), _ENVELOPES)
+    yield from _payloads(_unwrap(items, opened.name, stats), source=opened.name, stats=stats)
+
+
+def _unwrap(items: Iterator, source: str, stats: SourceStats) -> Iterator:
+    """Pass walked items through, replacing envelope records by their decoded payload events."""
+    for item in items:
+        if isinstance(item, Element | Field) and item.key in _ENVELOPE_KEYS:
+            yield Field(item.line, _ENVELOPE, True)
+        if isinstance(item, Element) and item.key in ("Records", "records"):
+            record = item.value
+            data = None
+            if isinstance(record, dict):
+                kinesis = record.get("kinesis")
+                data = kinesis.get("data") if isinstance(kinesis, dict) else record.get("data")
+            if data is None:
+                stats.skip(item.line, f"{item.key}[] entry without kinesis.data/data")
+                continue
+            yield from _decoded_payloads(data, source=source, line=item.line, stats=stats)
+        elif isinstance(item, Field) and item.key == "awslogs":
+            envelope = item.value
+            data = envelope.get("data") if isinstance(envelope, dict) else None
+            yield from _decoded_payloads(data, source=source, line=item.line, stats=stats)
+        else:
+            yield item
+
+
+def read_telemetry(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+    """Telemetry API batches: JSON arrays of `{time, type, record}` (one or several, or single
+    objects), each event handed to the platform parser as dialect TELEMETRY."""
+    from lifecycle_trace.ingest.platform import parse_platform_object
+
+    for item in walk(opened.text(), None):
+        if isinstance(item, Malformed):
+            stats.skip(item.line, item.reason)
+            continue
+        value = item.value if isinstance(item, Element) else None
+        if not isinstance(value, dict):
+            stats.skip(item.line, f"telemetry event is not a JSON object: {_short(value)}")
+            continue
+        yield from parse_platform_object(
+            value,
+            source=opened.name,
+            line=item.line,
+            environment=None,
+            dialect=records.TELEMETRY,
+            stats=stats,
+        )

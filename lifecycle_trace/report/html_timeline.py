@@ -1,0 +1,311 @@
+"""The execution-environment timeline of the HTML report, as one inline SVG.
+
+One lane per environment (log stream): init (and SnapStart restore) before the first
+invocation, each invocation coloured by status with its post-response tail, idle gaps on the
+lane's baseline, and stuck periods hatched. Beyond `MAX_DETAILED` invocations the lanes turn
+into time buckets (busy share, worst status, cold starts, stuck) and the page says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace.report.html_charts import FONT, esc, fmt_ms, fmt_time, nice_ticks
+
+MAX_DETAILED = 3000
+"""Invocations drawn one by one; above this the timeline is aggregated into buckets."""
+MAX_LANES = 200
+"""Environments drawn; those with findings first, then the busiest."""
+BUCKETS = 160
+STREAM_RE = re.compile(r"^(\d{4}/\d{2}/\d{2})/(?:[\w.-]+)?\[([^\]]+)\]([0-9a-f]{8,})$")
+STATUS_COLORS = {"success": "#2563eb", "error": "#f59e0b", "timeout": "#ef4444", "crash": "#7c3aed"}
+STATUS_RANK = {"success": 0, "error": 1, "timeout": 2, "crash": 3}
+INIT_COLOR, RESTORE_COLOR, POST_COLOR, STUCK_COLOR = "#10b981", "#14b8a6", "#f97316", "#dc2626"
+WIDTH, LABEL_W, LANE_H, TOP = 1100, 230, 16, 22
+COLUMNS = (
+    "request_id", "function", "environment", "start", "end", "duration_ms", "billed_ms",
+    "memory_mb", "init_ms", "restore_ms", "cold", "cold_cause", "cold_source", "status",
+    "error_type", "poll_wait_ms", "handler_ms", "response_ms", "post_response_ms",
+)  # fmt: skip
+NUMERIC = ("duration_ms", "billed_ms", "memory_mb", "init_ms", "restore_ms", "post_response_ms",
+           "handler_ms", "response_ms", "poll_wait_ms")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The rendered timeline and what the reader must be told about it."""
+
+    svg: str
+    mode: str  # detailed | aggregated | empty
+    notice: str | None
+    lanes: int
+    environments: int
+
+
+def epoch_ms(column: pd.Series) -> pd.Series:
+    """Times as float epoch ms, whether they come as datetimes, ISO strings or numbers."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(float)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        stamps = pd.to_datetime(column, utc=True)
+    else:
+        numeric = pd.to_numeric(column, errors="coerce")
+        if numeric.notna().sum() >= column.notna().sum():
+            return numeric.astype(float)
+        stamps = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
+    return (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)
+
+
+def prepare_invocations(invocations: pd.DataFrame | None) -> pd.DataFrame:
+    """The invocations table with every column the report reads (missing ones become empty),
+    times as epoch ms (`start_ms`, `end_ms`) and an `env` lane key."""
+    frame = pd.DataFrame() if invocations is None else invocations.copy()
+    frame = frame.reset_index(drop=True)
+    for name in COLUMNS:
+        if name not in frame:
+            frame[name] = None
+    for name in NUMERIC:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    frame["start_ms"] = epoch_ms(frame["start"])
+    frame["end_ms"] = epoch_ms(frame["end"])
+    frame["end_ms"] = frame["end_ms"].fillna(frame["start_ms"] + frame["duration_ms"])
+    frame["end_ms"] = frame["end_ms"].fillna(frame["start_ms"])  # unknown length: a tick
+    frame["cold"] = frame["cold"].astype("boolean").fillna(False).astype(bool)
+    frame["status"] = frame["status"].fillna("success").astype(str)
+    frame["env"] = frame["environment"].fillna(frame["function"]).fillna("(unknown)").astype(str)
+    return frame
+
+
+def render_timeline(
+    frame: pd.DataFrame,
+    stuck_requests: Mapping[str, str],
+    stuck_environments: Mapping[str, str],
+    finding_environments: Collection[str],
+) -> Timeline:
+    """The timeline of `frame` (from `prepare_invocations`). `stuck_*` map request ids /
+    environments to the finding kind that marks them stuck."""
+    timed = frame[frame["start_ms"].notna()]
+    all_envs = timed["env"].nunique()
+    if timed.empty:
+        return Timeline("", "empty", "No invocation has a start time: nothing to draw.", 0, 0)
+    counts = timed.groupby("env").size()
+    flagged = counts.index.isin(list(finding_environments))
+    order = pd.DataFrame({"count": counts.values, "flag": flagged}, index=counts.index)
+    chosen = order.sort_values(["flag", "count"], ascending=False).index[:MAX_LANES]
+    timed = timed[timed["env"].isin(chosen)]
+    first_seen = (timed["start_ms"] - timed["init_ms"].fillna(0)).groupby(timed["env"]).min()
+    lanes = list(first_seen.sort_values(kind="stable").index)
+    low = float(first_seen.min())
+    high = float(max(timed["end_ms"].max(), timed["start_ms"].max()))
+    high = high if high > low else low + 1.0
+    scale = (WIDTH - LABEL_W - 10) / (high - low)
+    lane_of = {env: index for index, env in enumerate(lanes)}
+    height = TOP + LANE_H * len(lanes) + 6
+    detailed = len(frame) <= MAX_DETAILED
+    parts = [_svg_head(height), _time_axis(low, high, scale, height)]
+    parts += [_lane_label(env, index, timed) for env, index in lane_of.items()]
+    if detailed:
+        parts += _detailed_marks(timed, lane_of, low, scale, stuck_requests)
+    else:
+        parts += _bucket_marks(timed, lane_of, low, high, scale, stuck_requests)
+    for env, kind in stuck_environments.items():
+        if env in lane_of:
+            x = LABEL_W + (first_seen[env] - low) * scale
+            parts.append(
+                f'<rect class="stuck" x="{x:.1f}" y="{TOP + lane_of[env] * LANE_H + 1}" '
+                f'width="8" height="{LANE_H - 2}" fill="url(#lct-stuck)">'
+                f"<title>{esc(env)}: {esc(kind)}</title></rect>"
+            )
+    parts.append("</svg>")
+    notes = []
+    if not detailed:
+        notes.append(
+            f"Timeline aggregated: {len(frame):,} invocations exceed {MAX_DETAILED:,}, so each "
+            f"environment is drawn as {BUCKETS} time buckets of {fmt_ms((high - low) / BUCKETS)} "
+            "(opacity = busy share, colour = worst status, green tick = cold start)."
+        )
+    if all_envs > len(lanes):
+        notes.append(
+            f"Showing {len(lanes):,} of {all_envs:,} environments (those with findings first, "
+            "then the busiest)."
+        )
+    return Timeline(
+        "".join(parts),
+        "detailed" if detailed else "aggregated",
+        " ".join(notes) or None,
+        len(lanes),
+        all_envs,
+    )
+
+
+def _svg_head(height: int) -> str:
+    return (
+        f'<svg class="chart timeline" role="img" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" {FONT} aria-label="execution environment timeline">'
+        '<defs><pattern id="lct-stuck" patternUnits="userSpaceOnUse" width="6" height="6" '
+        f'patternTransform="rotate(45)"><rect width="3" height="6" fill="{STUCK_COLOR}"/>'
+        "</pattern></defs>"
+    )
+
+
+def _time_axis(low: float, high: float, scale: float, height: int) -> str:
+    parts = []
+    for tick in nice_ticks(low, high, 6):
+        x = LABEL_W + (tick - low) * scale
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 4}" y2="{height}" class="grid"/>'
+            f'<text x="{x:.1f}" y="{TOP - 8}" text-anchor="middle" class="axis">'
+            f"{esc(fmt_time(tick, with_date=high - low > 86_400_000))}</text>"
+        )
+    return "".join(parts)
+
+
+def _lane_label(env: str, index: int, timed: pd.DataFrame) -> str:
+    rows = timed[timed["env"] == env]
+    function = rows["function"].dropna()
+    tip = f"{env}\n{len(rows):,} invocations" + (
+        f"\nfunction {function.iloc[0]}" if not function.empty else ""
+    )
+    short = short_environment(env)
+    y = TOP + index * LANE_H
+    return (
+        f'<g class="lane" data-environment="{esc(env)}"><title>{esc(tip)}</title>'
+        f'<text x="{LABEL_W - 6}" y="{y + 12}" text-anchor="end" class="axis">{esc(short)}</text>'
+        f'<line x1="{LABEL_W}" x2="{WIDTH - 10}" y1="{y + LANE_H / 2}" y2="{y + LANE_H / 2}" '
+        'class="lanebase"/></g>'
+    )
+
+
+def short_environment(env: str) -> str:
+    """A lane label: `MM/DD [version]abcdef…1234` for log stream names, else the tail."""
+    match = STREAM_RE.match(env)
+    if match:
+        date, version, instance = match.groups()
+        return f"{date[5:]} [{version}]{instance[:6]}…{instance[-4:]}"[:40]
+    return env if len(env) <= 36 else "…" + env[-34:]
+
+
+def _rect(x0: float, x1: float, y: float, fill: str, tip: str, cls: str = "") -> str:
+    return (
+        f'<rect{f" class={chr(34)}{cls}{chr(34)}" if cls else ""} x="{x0:.1f}" y="{y:.1f}" '
+        f'width="{max(x1 - x0, 1.0):.1f}" height="{LANE_H - 4}" fill="{fill}">'
+        f"<title>{esc(tip)}</title></rect>"
+    )
+
+
+def _detailed_marks(
+    timed: pd.DataFrame,
+    lane_of: Mapping[str, int],
+    low: float,
+    scale: float,
+    stuck: Mapping[str, str],
+) -> list[str]:
+    parts: list[str] = []
+    min_gap = max((WIDTH - LABEL_W) / scale / 100, 1.0)  # gaps under 1 % of the span: no mark
+    ordered = timed.sort_values(["env", "start_ms"], kind="stable")
+    previous_end: dict[str, float] = {}
+    for row in ordered.itertuples(index=False):
+        y = TOP + lane_of[row.env] * LANE_H + 2
+        x_start = LABEL_W + (row.start_ms - low) * scale
+        x_end = LABEL_W + (row.end_ms - low) * scale
+        gap_from = previous_end.get(row.env)
+        if gap_from is not None and row.start_ms - gap_from >= min_gap:
+            x_gap = LABEL_W + (gap_from - low) * scale
+            parts.append(
+                f'<line class="idle" x1="{x_gap:.1f}" x2="{x_start:.1f}" y1="{y + 6}" '
+                f'y2="{y + 6}"><title>idle {esc(fmt_ms(row.start_ms - gap_from))}</title></line>'
+            )
+        previous_end[row.env] = max(row.end_ms, gap_from or row.end_ms)
+        restore_ms = row.restore_ms if row.restore_ms > 0 else 0.0
+        if row.cold and row.init_ms > 0:
+            x_init = x_start - (row.init_ms + restore_ms) * scale
+            parts.append(_rect(x_init, x_start, y, INIT_COLOR, f"init {fmt_ms(row.init_ms)}"))
+        if restore_ms:
+            x_restore = x_start - row.restore_ms * scale
+            tip = f"SnapStart restore {fmt_ms(row.restore_ms)}"
+            parts.append(_rect(x_restore, x_start, y, RESTORE_COLOR, tip))
+        tip = _invocation_tip(row)
+        color = STATUS_COLORS.get(row.status, STATUS_COLORS["success"])
+        parts.append(_rect(x_start, x_end, y, color, tip, "inv"))
+        if row.post_response_ms > 0:
+            x_post = x_end - row.post_response_ms * scale
+            post_tip = f"post-response work {fmt_ms(row.post_response_ms)} (billed)"
+            parts.append(_rect(x_post, x_end, y, POST_COLOR, post_tip))
+        if row.request_id in stuck:
+            stuck_tip = f"stuck: {stuck[row.request_id]}"
+            parts.append(_rect(x_start, x_end, y, "url(#lct-stuck)", stuck_tip, "stuck"))
+    return parts
+
+
+def _invocation_tip(row: object) -> str:
+    lines = [
+        f"{row.request_id or '(no request id)'} — {row.status}"
+        + (f" {row.error_type}" if row.error_type else ""),
+        f"start {fmt_time(row.start_ms)} UTC",
+    ]
+    if row.duration_ms == row.duration_ms:  # not NaN
+        lines.append(f"duration {fmt_ms(row.duration_ms)}")
+    if row.billed_ms == row.billed_ms:
+        lines.append(f"billed {row.billed_ms:,.0f} ms")
+    if row.cold:
+        cause = row.cold_cause or row.cold_source
+        lines.append("cold start" + (f" ({cause})" if cause else ""))
+    return "\n".join(lines)
+
+
+def _bucket_marks(
+    timed: pd.DataFrame,
+    lane_of: Mapping[str, int],
+    low: float,
+    high: float,
+    scale: float,
+    stuck: Mapping[str, str],
+) -> list[str]:
+    bucket_ms = (high - low) / BUCKETS
+    cells = pd.DataFrame(
+        {
+            "env": timed["env"].to_numpy(),
+            "bucket": np.clip(((timed["start_ms"] - low) // bucket_ms).astype(int), 0, BUCKETS - 1),
+            "busy": (timed["end_ms"] - timed["start_ms"]).clip(lower=0).fillna(0).to_numpy(),
+            "rank": timed["status"].map(STATUS_RANK).fillna(0).to_numpy(),
+            "cold": timed["cold"].to_numpy(),
+            "stuck": timed["request_id"].isin(list(stuck)).to_numpy(),
+        }
+    )
+    grouped = cells.groupby(["env", "bucket"]).agg(
+        count=("busy", "size"), busy=("busy", "sum"), rank=("rank", "max"),
+        cold=("cold", "sum"), stuck=("stuck", "sum"),
+    )  # fmt: skip
+    statuses = {rank: status for status, rank in STATUS_RANK.items()}
+    parts: list[str] = []
+    for (env, bucket), cell in grouped.iterrows():
+        x0 = LABEL_W + bucket * bucket_ms * scale
+        y = TOP + lane_of[env] * LANE_H + 2
+        status = statuses[int(cell["rank"])]
+        share = min(float(cell["busy"]) / bucket_ms, 1.0)
+        tip = (
+            f"{fmt_time(low + bucket * bucket_ms)} +{fmt_ms(bucket_ms)}: {int(cell['count']):,} "
+            f"invocations, busy {share:.0%}, worst {status}, {int(cell['cold'])} cold, "
+            f"{int(cell['stuck'])} stuck"
+        )
+        parts.append(
+            f'<rect class="cell" x="{x0:.1f}" y="{y}" width="{max(bucket_ms * scale - 0.5, 1):.1f}"'
+            f' height="{LANE_H - 4}" fill="{STATUS_COLORS[status]}" '
+            f'fill-opacity="{0.25 + 0.75 * share:.2f}"><title>{esc(tip)}</title></rect>'
+        )
+        if cell["cold"]:
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{y - 2}" width="2" height="{LANE_H - 2}" '
+                f'fill="{INIT_COLOR}"/>'
+            )
+        if cell["stuck"]:
+            parts.append(
+                f'<rect class="stuck" x="{x0:.1f}" y="{y}" width="{max(bucket_ms * scale, 2):.1f}"'
+                f' height="{LANE_H - 4}" fill="url(#lct-stuck)"/>'
+            )
+    return parts

@@ -50,6 +50,8 @@ ATTR_STUCK_KIND = "lctrace.stuck.kind"
 ATTR_ELAPSED_MS = "lctrace.elapsed_ms"
 ATTR_ERROR_TYPE = "lctrace.error_type"
 ATTR_STATUS_CODE = "lctrace.upstream_status"
+ATTR_BILLED_MS = "lctrace.billed_ms"  # billed duration of the invocation (REPORT or the window)
+ATTR_MAX_MEMORY_USED = "lctrace.max_memory_used_mb"  # REPORT `Max Memory Used`
 
 TRIGGERS = ("http", "pubsub", "datasource", "timer", "other")
 

@@ -23,6 +23,7 @@ class InitPhase:
     init_ms: float | None
     outcome: str = "success"
     error_type: str | None = None
+    initialization_type: str | None = None  # AWS_LAMBDA_INITIALIZATION_TYPE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +54,16 @@ class InvocationPhases:
     trace_id: str | None = None
     deadline_ms: int | None = None
     memory_mb: int | None = None
+    # added by the proxy (trace context it handed the runtime, its own cost, opt-in payloads)
+    function_arn: str | None = None
+    parent_span_id: str | None = None  # `Parent` of Lambda-Runtime-Trace-Id, 16 hex
+    invocation_span_id: str | None = None
+    handler_span_id: str | None = None  # the `Parent` the runtime received
+    sampled: bool | None = None
+    proxy_overhead_ms: float | None = None
+    upstream_status: int | None = None  # the Runtime API's answer to /response or /error
+    event_payload: str | None = None  # only with LCTRACE_CAPTURE_PAYLOADS, capped
+    response_payload: str | None = None
 
     @property
     def billed_window_ms(self) -> float | None:
@@ -80,3 +91,7 @@ class StuckEvent:
     start_ns: int
     elapsed_ms: float
     deadline_ms: int | None = None
+    function: str | None = None
+    version: str | None = None
+    trace_id: str | None = None  # X-Ray root of the stuck invocation
+    parent_span_id: str | None = None  # its lambda.invocation span

@@ -1,0 +1,215 @@
+"""lctrace's own `SpanExporter`s: OTLP/JSON lines (`jsonl`) and X-Ray segments (`xray`).
+
+`jsonl` writes one `ExportTraceServiceRequest` per line in the OTLP/JSON encoding (hex ids,
+int64 as strings, enums as numbers) - the format of the OpenTelemetry Collector's file
+exporter, so `lctrace analyze` and the Collector's `otlpjsonfile` receiver read it back.
+`xray` turns the same spans into segments and subsegments with aws-xray-sdk's models and sends
+them with its UDP emitter to `AWS_XRAY_DAEMON_ADDRESS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+
+def _any_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, (list, tuple)):
+        return {"arrayValue": {"values": [_any_value(v) for v in value]}}
+    return {"stringValue": str(value)}
+
+
+def _attributes(attrs: Any) -> list[dict[str, Any]]:
+    return [{"key": k, "value": _any_value(v)} for k, v in (attrs or {}).items()]
+
+
+def span_to_otlp_json(span: ReadableSpan) -> dict[str, Any]:
+    """One span in the OTLP/JSON encoding."""
+    ctx = span.context
+    out: dict[str, Any] = {
+        "traceId": format(ctx.trace_id, "032x"),
+        "spanId": format(ctx.span_id, "016x"),
+        "name": span.name,
+        "kind": span.kind.value + 1,  # OTLP enums start at UNSPECIFIED=0
+        "startTimeUnixNano": str(span.start_time),
+        "endTimeUnixNano": str(span.end_time),
+        "attributes": _attributes(span.attributes),
+        "status": {"code": span.status.status_code.value},
+    }
+    if span.parent is not None:
+        out["parentSpanId"] = format(span.parent.span_id, "016x")
+    if span.status.description:
+        out["status"]["message"] = span.status.description
+    return out
+
+
+def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+    """An ExportTraceServiceRequest: spans grouped by resource, then by scope."""
+    by_resource: dict[int, tuple[Any, dict[Any, list[dict[str, Any]]]]] = {}
+    for span in spans:
+        entry = by_resource.setdefault(id(span.resource), (span.resource, {}))
+        scope = span.instrumentation_scope
+        key = (scope.name, scope.version) if scope else ("", None)
+        entry[1].setdefault(key, []).append(span_to_otlp_json(span))
+    resource_spans = []
+    for resource, scopes in by_resource.values():
+        scope_spans = []
+        for (name, version), encoded in scopes.items():
+            scope: dict[str, Any] = {"name": name}
+            if version:
+                scope["version"] = version
+            scope_spans.append({"scope": scope, "spans": encoded})
+        resource_spans.append(
+            {
+                "resource": {"attributes": _attributes(resource.attributes)},
+                "scopeSpans": scope_spans,
+            }
+        )
+    return {"resourceSpans": resource_spans}
+
+
+class JsonlSpanExporter(SpanExporter):
+    """Appends one OTLP/JSON line per export to `path` ('-' = stdout), one write per line."""
+
+    def __init__(self, path: str = "-") -> None:
+        self.path = path
+        if path == "-":
+            self._fd = 1
+            self._owned = False
+        else:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._owned = True
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        line = json.dumps(encode_request(spans), separators=(",", ":")) + "\n"
+        data = line.encode()
+        try:
+            with self._lock:
+                view = memoryview(data)
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+        except OSError:
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        if self._owned:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._owned = False
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _seconds(ns: int | None) -> float:
+    return (ns or 0) / 1e9
+
+
+def _xray_trace_id(trace_id: int) -> str:
+    hex_id = format(trace_id, "032x")
+    return f"1-{hex_id[:8]}-{hex_id[8:]}"
+
+
+def _xray_key(name: str) -> str:
+    """X-Ray annotation keys allow letters, digits and underscores only."""
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+class XraySpanExporter(SpanExporter):
+    """Sends spans as X-Ray documents through aws-xray-sdk's `UDPEmitter` (non-blocking UDP).
+
+    A span whose parent is not in the batch (the Lambda function segment, given as `Parent` in
+    Lambda-Runtime-Trace-Id) becomes an independent subsegment of that parent; a span without
+    any parent becomes a segment; spans with a parent in the batch nest under it.
+    """
+
+    def __init__(self, daemon_address: str | None = None, name: str = "lctrace") -> None:
+        from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
+
+        self.emitter = UDPEmitter(daemon_address or "127.0.0.1:2000")
+        self.name = name
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        from aws_xray_sdk.core.models.segment import Segment
+        from aws_xray_sdk.core.models.subsegment import Subsegment
+
+        try:
+            ids = {span.context.span_id for span in spans}
+            children: dict[int, list[ReadableSpan]] = {}
+            roots = []
+            for span in spans:
+                if span.parent is not None and span.parent.span_id in ids:
+                    children.setdefault(span.parent.span_id, []).append(span)
+                else:
+                    roots.append(span)
+            for span in roots:
+                trace = _xray_trace_id(span.context.trace_id)
+                if span.parent is None:
+                    entity = Segment(
+                        self.name, entityid=format(span.context.span_id, "016x"), traceid=trace
+                    )
+                    carrier = entity
+                else:
+                    carrier = Segment(self.name, traceid=trace)
+                    entity = Subsegment(span.name, "local", carrier)
+                    entity.id = format(span.context.span_id, "016x")
+                    entity.parent_id = format(span.parent.span_id, "016x")
+                    entity.trace_id = trace
+                self._fill(entity, span)
+                self._nest(entity, span, children, carrier, Subsegment)
+                self.emitter.send_entity(entity)
+        except Exception:  # noqa: BLE001 - an exporter reports failure, never raises
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def _fill(self, entity: Any, span: ReadableSpan) -> None:
+        entity.start_time = _seconds(span.start_time)
+        entity.end_time = _seconds(span.end_time)
+        entity.in_progress = False
+        if entity.type != "subsegment":
+            entity.origin = "AWS::Lambda::Function"
+        lctrace_meta = {}
+        for key, value in (span.attributes or {}).items():
+            if isinstance(value, (str, int, float, bool)) and key.startswith("faas."):
+                entity.annotations[_xray_key(key)] = value
+            else:
+                lctrace_meta[key] = value
+        entity.annotations["lctrace_span"] = span.name
+        if lctrace_meta:
+            entity.metadata["lctrace"] = lctrace_meta
+        if span.status.status_code.value == 2:
+            entity.fault = True
+
+    def _nest(self, entity, span, children, carrier, subsegment_cls) -> None:  # type: ignore[no-untyped-def]
+        for child in sorted(
+            children.get(span.context.span_id, []), key=lambda s: s.start_time or 0
+        ):
+            sub = subsegment_cls(child.name, "local", carrier)
+            sub.id = format(child.context.span_id, "016x")
+            self._fill(sub, child)
+            entity.subsegments.append(sub)
+            self._nest(sub, child, children, carrier, subsegment_cls)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -71,6 +72,7 @@ class EmfSink:
         self._function = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
         self._version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "")
         self._lock = threading.Lock()
+        self._timed_out: deque[str | None] = deque(maxlen=64)  # counted at no_response
         self.dropped = 0
         self._warned = False
 
@@ -106,7 +108,8 @@ class EmfSink:
                 if value is not None:
                     metrics[name] = round(value, 3)
             metrics[schema.METRIC_COLDSTARTS] = 1 if inv.cold else 0
-            metrics[schema.METRIC_TIMEOUTS] = 1 if inv.outcome == "timeout" else 0
+            timed_out = inv.outcome == "timeout" and self._first_timeout(inv.request_id)
+            metrics[schema.METRIC_TIMEOUTS] = 1 if timed_out else 0
             metrics[schema.METRIC_ERRORS] = 1 if inv.outcome in _ERROR_OUTCOMES else 0
             values = (
                 inv.request_id,
@@ -124,7 +127,8 @@ class EmfSink:
             self._drop()
 
     def on_stuck(self, event: StuckEvent) -> None:
-        """`lctrace.stuck_events` = 1, dimensioned by kind as well."""
+        """`lctrace.stuck_events` = 1 by kind; a `no_response` verdict also counts as the
+        timeout (Lambda kills the wrapper with the sandbox at the deadline itself)."""
         try:
             properties = {
                 schema.ATTR_STUCK_KIND: event.kind,
@@ -132,13 +136,17 @@ class EmfSink:
                 schema.ATTR_INVOCATION_ID: event.request_id,
                 schema.ATTR_ELAPSED_MS: round(event.elapsed_ms, 3),
             }
-            self._emit(
-                event.start_ns + int(event.elapsed_ms * 1e6),
-                None,
-                None,
-                {schema.METRIC_STUCK: 1},
-                properties,
-                dimensions=STUCK_DIMENSIONS,
+            directives = [(STUCK_DIMENSIONS, {schema.METRIC_STUCK: 1})]
+            if event.kind == schema.STUCK_NO_RESPONSE and self._first_timeout(event.request_id):
+                directives.append((DIMENSIONS, {schema.METRIC_TIMEOUTS: 1}))
+            self._write(
+                self.line(
+                    event.start_ns + int(event.elapsed_ms * 1e6),
+                    getattr(event, "function", None),
+                    getattr(event, "version", None),
+                    directives,
+                    properties,
+                )
             )
         except Exception:
             self._drop()
@@ -151,9 +159,9 @@ class EmfSink:
         except Exception:
             self._drop()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 0) -> None:
         """Flush; the stream belongs to the caller and stays open."""
-        self.flush(0)
+        self.flush(timeout_ms)
 
     # -- internals ----------------------------------------------------------------------------
     def line(
@@ -161,11 +169,10 @@ class EmfSink:
         timestamp_ns: int,
         function: str | None,
         version: str | None,
-        metrics: Mapping[str, float],
+        directives: list[tuple[tuple[str, ...], Mapping[str, float]]],
         properties: Mapping[str, Any],
-        dimensions: tuple[str, ...] = DIMENSIONS,
     ) -> str:
-        """The EMF JSON object for one event (no newline)."""
+        """The EMF JSON object for one event (no newline): one directive per dimension set."""
         timestamp_ms = timestamp_ns // 1_000_000 if timestamp_ns > 0 else int(time.time() * 1000)
         document: dict[str, Any] = {
             "_aws": {
@@ -178,6 +185,7 @@ class EmfSink:
                             {"Name": name, "Unit": EMF_METRICS[name]} for name in metrics
                         ],
                     }
+                    for dimensions, metrics in directives
                 ],
             },
             # dimension values must not be empty, or CloudWatch drops the metrics
@@ -185,7 +193,8 @@ class EmfSink:
             schema.ATTR_FAAS_VERSION: version or self._version or "unknown",
         }
         document.update({key: value for key, value in properties.items() if value is not None})
-        document.update(metrics)
+        for _, metrics in directives:
+            document.update(metrics)
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
     def _emit(
@@ -195,11 +204,20 @@ class EmfSink:
         version: str | None,
         metrics: Mapping[str, float],
         properties: Mapping[str, Any],
-        dimensions: tuple[str, ...] = DIMENSIONS,
     ) -> None:
-        if not metrics:
-            return
-        text = self.line(timestamp_ns, function, version, metrics, properties, dimensions) + "\n"
+        if metrics:
+            line = self.line(timestamp_ns, function, version, [(DIMENSIONS, metrics)], properties)
+            self._write(line)
+
+    def _first_timeout(self, request_id: str | None) -> bool:
+        """True once per request id: the no_response verdict and a timeout record agree."""
+        if request_id is not None and request_id in self._timed_out:
+            return False
+        self._timed_out.append(request_id)
+        return True
+
+    def _write(self, line: str) -> None:
+        text = line + "\n"
         with self._lock:
             try:
                 self._stream.write(text)

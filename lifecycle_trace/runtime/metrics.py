@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ HISTOGRAM, COUNTER, GAUGE = "histogram", "counter", "gauge"
 # Buckets in ms: sub-ms proxy work up to the 15-minute Lambda timeout.
 DURATION_BUCKETS_MS = (
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000,
-)  # fmt: skip
+)
 # Poll wait includes the frozen time between invokes: minutes to hours.
 POLL_WAIT_BUCKETS_MS = (1, 10, 100, 1000, 10000, 60000, 300000, 900000, 3600000, 14400000)
 
@@ -65,7 +66,8 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
     ),
     InstrumentSpec(
         schema.METRIC_TIMEOUTS, COUNTER, "{timeout}",
-        "Invocations that timed out.", (*_FN, schema.ATTR_TRIGGER),
+        "Invocations that timed out: the watchdog's no_response verdict (Lambda kills the "
+        "wrapper with the sandbox at the deadline), or a record with outcome timeout.", _FN,
     ),
     InstrumentSpec(
         schema.METRIC_ERRORS, COUNTER, "{error}",
@@ -98,7 +100,7 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
         "Configured memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE); billed ms x this = GB-seconds.",
         _FN,
     ),
-)  # fmt: skip
+)
 INSTRUMENTS_BY_NAME = {spec.name: spec for spec in INSTRUMENTS}
 INVOCATION_ERROR_OUTCOMES = frozenset({"error", "crash", "stuck"})
 
@@ -200,7 +202,7 @@ class MetricsSink:
                 instrument = meter.create_histogram(
                     spec.name, unit=spec.unit, description=spec.description,
                     explicit_bucket_boundaries_advisory=list(spec.buckets),
-                )  # fmt: skip
+                )
             elif spec.kind == COUNTER:
                 instrument = meter.create_counter(spec.name, spec.unit, spec.description)
             else:
@@ -208,6 +210,7 @@ class MetricsSink:
             self._instruments[spec.name] = instrument
         self._flusher = _Flusher(self._provider.force_flush) if push else None
         self._memory_seen: dict[tuple[str | None, str | None], int] = {}
+        self._timed_out: deque[str | None] = deque(maxlen=64)
         if memory_mb is not None:
             self._guard("memory", self._set_memory, function, version, memory_mb)
 
@@ -229,12 +232,12 @@ class MetricsSink:
         if self._flusher is not None:
             self._guard("flush", self._flusher.flush, max(0, int(timeout_ms)))
 
-    def shutdown(self) -> None:
-        """Final export (bounded) and stop the Prometheus endpoint; safe to call twice."""
+    def shutdown(self, timeout_ms: int = 1000) -> None:
+        """Final export (bounded by `timeout_ms`) and stop the Prometheus endpoint; idempotent."""
         if self._flusher is not None:
             self._flusher.stop()
             self._flusher = None
-        self._guard("shutdown", self._provider.shutdown, timeout_millis=1000)
+        self._guard("shutdown", self._provider.shutdown, timeout_millis=max(1, int(timeout_ms)))
         for stop in self._on_shutdown:
             self._guard("shutdown", stop)
         self._on_shutdown = ()
@@ -295,16 +298,25 @@ class MetricsSink:
         if inv.cold:
             ins[schema.METRIC_COLDSTARTS].add(1, by_trigger)
         if inv.outcome == "timeout":
-            ins[schema.METRIC_TIMEOUTS].add(1, by_trigger)
+            self._count_timeout(inv.request_id, base)
         elif inv.outcome in INVOCATION_ERROR_OUTCOMES:
             ins[schema.METRIC_ERRORS].add(1, {**base, schema.ATTR_OUTCOME: inv.outcome})
         if inv.memory_mb is not None:
             self._set_memory(inv.function, inv.version, inv.memory_mb)
 
     def _record_stuck(self, event: StuckEvent) -> None:
-        attrs = self._base(None, None)
-        attrs[schema.ATTR_STUCK_KIND] = event.kind
-        self._instruments[schema.METRIC_STUCK].add(1, attrs)
+        base = self._base(getattr(event, "function", None), getattr(event, "version", None))
+        self._instruments[schema.METRIC_STUCK].add(1, {**base, schema.ATTR_STUCK_KIND: event.kind})
+        if event.kind == schema.STUCK_NO_RESPONSE:
+            # Lambda kills the sandbox - and the wrapper - at the timeout itself, so the
+            # watchdog's verdict (handler still running deadline - margin) is the timeout.
+            self._count_timeout(event.request_id, base)
+
+    def _count_timeout(self, request_id: str | None, attrs: dict[str, Any]) -> None:
+        """Once per request id, whichever comes first: the no_response verdict or a record."""
+        if request_id is None or request_id not in self._timed_out:
+            self._timed_out.append(request_id)
+            self._instruments[schema.METRIC_TIMEOUTS].add(1, attrs)
 
 
 # -- construction from the environment ---------------------------------------------------------

@@ -201,3 +201,20 @@ def test_malformed_records_are_dropped(bad: object) -> None:
     sink.on_invocation(bad)  # type: ignore[arg-type]
     sink.on_init(bad)  # type: ignore[arg-type]
     assert sink.dropped == 2 and out.getvalue() == ""
+
+
+def test_no_response_counts_the_timeout_once_in_its_own_directive() -> None:
+    out = io.StringIO()
+    sink = EmfSink(out, environ=ENV)
+    sink.on_stuck(StuckEvent(kind="no_response", instance="i", request_id="r-7", start_ns=START_NS,
+                             elapsed_ms=2500.0, function="billing", version="3"))  # fmt: skip
+    sink.on_invocation(invocation(request_id="r-7", outcome="timeout", handler_ms=None,
+                                  response_ms=None, post_response_ms=None))  # fmt: skip
+    stuck, record = (check(line) for line in lines(out))
+    directives = stuck["_aws"]["CloudWatchMetrics"]
+    assert [d["Dimensions"] for d in directives] == [
+        [[schema.ATTR_FAAS_NAME, schema.ATTR_FAAS_VERSION, schema.ATTR_STUCK_KIND]],
+        [[schema.ATTR_FAAS_NAME, schema.ATTR_FAAS_VERSION]],
+    ]
+    assert stuck[schema.METRIC_TIMEOUTS] == 1 and stuck[schema.ATTR_FAAS_NAME] == "billing"
+    assert record[schema.METRIC_TIMEOUTS] == 0  # already counted by the verdict

@@ -234,3 +234,25 @@ def test_runtime_import_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("stuck_first", [True, False])
+def test_no_response_verdict_is_the_timeout_counted_once(recorded, stuck_first: bool) -> None:
+    sink, reader = recorded
+    stuck = StuckEvent(kind="no_response", instance="i", request_id="r-7", start_ns=1,
+                       elapsed_ms=2500.0, function="billing", version="3")  # fmt: skip
+    timed_out = invocation(request_id="r-7", outcome="timeout", function="billing", version="3")
+    if stuck_first:
+        sink.on_stuck(stuck)
+    sink.on_invocation(timed_out)
+    if not stuck_first:
+        sink.on_stuck(stuck)
+    sink.on_stuck(StuckEvent(kind="stopped_polling", instance="i", request_id="r-8", start_ns=1,
+                             elapsed_ms=2000.0))  # fmt: skip
+    got = points(reader)
+    (timeouts,) = got[schema.METRIC_TIMEOUTS]
+    assert timeouts.value == 1
+    assert timeouts.attributes[schema.ATTR_FAAS_NAME] == "billing"
+    kinds = {p.attributes[schema.ATTR_STUCK_KIND]: p.value for p in got[schema.METRIC_STUCK]}
+    assert kinds == {"no_response": 1, "stopped_polling": 1}
+    sink.shutdown(timeout_ms=200)

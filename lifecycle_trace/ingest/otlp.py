@@ -62,6 +62,8 @@ _XRAY_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
 _DETECT = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"(?:resourceSpans|resource_spans)"\s*:')
 _LINE_START_OBJECT = re.compile(r"\n(?=\{)")
 _DECODER = json.JSONDecoder()
+_PAYLOAD_KEY = re.compile(r"payload|(?:^|\.)body(?:$|\.)")
+"""Attribute keys that may hold event or response bodies (opt-in wrapper attributes): not kept."""
 
 
 def detect(head: bytes) -> bool:
@@ -355,7 +357,8 @@ def _records(span: _Span, source: str) -> Iterator[PhaseSpan | StuckMarker | Pla
                            state=span.status, text=text[:MAX_APP_TEXT])
         return
     kept = {key: resource[key] for key in RESOURCE_KEPT if resource.get(key) is not None}
-    kept.update((key, value) for key, value in attrs.items() if value is not None)
+    kept.update((key, value) for key, value in attrs.items()
+                if value is not None and not _PAYLOAD_KEY.search(key))
     for key, value in ((ATTR_SPAN_ID, span.span_id), (ATTR_PARENT_SPAN_ID, span.parent_id),
                        (ATTR_STATUS_CODE, span.status),
                        (ATTR_STATUS_DESCRIPTION, span.status_message)):

@@ -31,7 +31,7 @@ S3_EXPORT = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)(?: (.*))?$", 
 SAM_LOGS = re.compile(r"^(\S+) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?: (.*))?$", re.S)
 PLATFORM_LINE = re.compile(
     r"^(?:(?:START|END|REPORT) RequestId: |INIT_START |INIT_REPORT |RESTORE_START |RESTORE_REPORT"
-    r" |[A-Z_]{3,}\s+Name: |RequestId: \S+ (?:Error: |Process exited)|XRAY TraceId: )"
+    r" |[A-Z_]{3,}\s+Name: |RequestId: \S+ (?:Error: |Process exited))"
 )
 RIE_SIGNS = re.compile(
     r"\(rapid\) |^REPORT RequestId: \S+\s+Init Duration: |^START RequestId: \S+\tVersion: "

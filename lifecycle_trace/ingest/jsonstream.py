@@ -213,10 +213,15 @@ class MalformedValue(Exception):
         self.at_end = at_end
 
 
-def walk(text: TextIO, array_keys: frozenset[str] | None = frozenset()) -> Iterator[Item]:
+def walk(
+    text: TextIO,
+    array_keys: frozenset[str] | None = frozenset(),
+    *,
+    chunk_chars: int = CHUNK_CHARS,
+) -> Iterator[Item]:
     """Walk every top-level JSON value in `text` (see the module docstring). With `array_keys`
     None, top-level objects are decoded whole (as `Element`s) instead of walked."""
-    stream = JsonStream(text)
+    stream = JsonStream(text, chunk_chars)
     while (char := stream.peek()) is not None:
         if char in ",]}":
             line = stream.line()

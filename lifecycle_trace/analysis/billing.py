@@ -1,0 +1,105 @@
+"""What AWS billed for each invocation, and the window it billed.
+
+The billed figure is taken from the record when it has one (`Billed Duration`,
+`billedDurationMs`). Which rule produced it is decided per record, never by date (reference §6):
+
+- `duration`          billed = ceil(Duration)                (init free, or no init)
+- `duration+init`     billed = ceil(Duration + Init Duration) (init billed: custom runtimes,
+                      container images, and ZIP on-demand once AWS rolled out INIT billing)
+- `duration+restore`  billed = ceil(Duration) + Billed Restore Duration (SnapStart; the restore
+                      share is already inside Billed Duration and is never added again)
+- `100ms`             billed = Duration rounded up to 100 ms (before 2020-12-01)
+- `clamped`           billed < ceil(Duration): a timeout billed at exactly the limit
+- `reported`          a figure none of the above explains; AWS's number is used as is
+
+Without a billed figure it is computed (`billed_source = "computed"`): ceil(Duration), plus init
+when the same function's other records show init billed (or, with no evidence either way, per
+the rule in force since 2025-08-01), plus the billed restore. RIE's `Init Duration` is
+meaningless and its init runs inside Duration: never added. A suppressed init is inside
+Duration already. GB-seconds = billed ms / 1000 x memory MB / 1024.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace.records import RIE
+
+TOLERANCE_MS = 1.0
+"""ceil(D + I) and ceil(D) + ceil(I) differ by at most 1 ms; both count as `duration+init`."""
+
+
+def _ceil(values: pd.Series) -> pd.Series:
+    """Round up to the ms, ignoring float noise below a microsecond (1948.24 -> 1949)."""
+    return np.ceil(values.astype(float) - 1e-6)
+
+
+def classify_rules(inv: pd.DataFrame) -> pd.DataFrame:
+    """Add `billing_rule` and `init_billed` (bool or NA) for records with a billed figure.
+
+    Expects duration_ms, reported_billed_ms, billable_init_ms, billed_restore_ms.
+    """
+    billed = inv["reported_billed_ms"].astype(float)
+    duration = inv["duration_ms"].astype(float)
+    init = inv["billable_init_ms"].astype(float)
+    restore = inv["billed_restore_ms"].astype(float)
+    ceil_d = _ceil(duration)
+    has = billed.notna() & duration.notna()
+    is_restore = has & restore.notna() & (billed - (ceil_d + restore)).abs().le(TOLERANCE_MS)
+    is_init = has & init.notna() & (billed - _ceil(duration + init)).abs().le(TOLERANCE_MS)
+    is_plain = has & billed.eq(ceil_d)
+    is_legacy = has & billed.eq(np.ceil(duration / 100.0 - 1e-9) * 100.0) & billed.ge(100)
+    is_clamped = has & billed.lt(ceil_d)
+    rule = np.select(
+        [is_restore, is_init & ~is_plain, is_plain, is_legacy, is_clamped, has],
+        ["duration+restore", "duration+init", "duration", "100ms", "clamped", "reported"],
+        default=None,
+    )
+    out = inv.copy()
+    out["billing_rule"] = pd.Series(rule, index=inv.index, dtype=object)
+    init_billed = pd.Series(pd.NA, index=inv.index, dtype="boolean")
+    init_billed[is_init & ~is_plain] = True
+    init_billed[init.notna() & (is_plain | (is_legacy & ~is_init))] = False
+    out["init_billed"] = init_billed
+    return out
+
+
+def compute_billing(inv: pd.DataFrame) -> pd.DataFrame:
+    """Add billed_ms, billed_source, billing_rule, init_billed, billed_start_ms, billed_end_ms
+    and gb_seconds.
+
+    Expects function, duration_ms, reported_billed_ms, init_ms, report_dialect,
+    billed_restore_ms, start_ms, memory_mb, managed (bool: priced per instance, not billed).
+    """
+    inv = inv.copy()
+    is_rie = inv["report_dialect"].eq(RIE)
+    inv["billable_init_ms"] = inv["init_ms"].where(~is_rie)
+    inv = classify_rules(inv)
+    # Per function: does any record show init billed? not billed? (evidence for computed rows)
+    shown = inv.groupby("function", sort=False)["init_billed"].agg(
+        lambda s: s.dropna().astype(bool).any() if s.notna().any() else pd.NA
+    ) if len(inv) else pd.Series(dtype="boolean")
+    function_rule = inv["function"].map(shown)
+    computed = inv["reported_billed_ms"].isna() & inv["duration_ms"].notna() & ~inv["managed"]
+    include_init = function_rule.fillna(True).astype(bool) & inv["billable_init_ms"].notna()
+    restore = inv["billed_restore_ms"].fillna(0.0).astype(float)
+    d = inv["duration_ms"].astype(float)
+    with_init = _ceil(d + inv["billable_init_ms"].fillna(0.0).astype(float))
+    computed_ms = np.where(include_init, with_init, _ceil(d)) + restore
+    inv["billed_ms"] = inv["reported_billed_ms"].astype(float).where(~computed, computed_ms)
+    inv["billed_source"] = np.select(
+        [inv["reported_billed_ms"].notna(), computed], ["report", "computed"], default=None
+    )
+    inv.loc[computed, "billing_rule"] = np.where(
+        include_init[computed], "computed:duration+init", "computed:duration"
+    )
+    inv.loc[computed & inv["billable_init_ms"].notna(), "init_billed"] = include_init[computed]
+    init_in = inv["init_billed"].fillna(False).astype(bool)
+    lead = np.where(init_in, inv["billable_init_ms"].fillna(0.0).astype(float), 0.0)
+    lead = lead + np.where(inv["billing_rule"].eq("duration+restore"), restore, 0.0)
+    start = inv["start_ms"].astype(float)
+    inv["billed_start_ms"] = start - lead
+    inv["billed_end_ms"] = inv["billed_start_ms"] + inv["billed_ms"]
+    inv["gb_seconds"] = inv["billed_ms"] / 1000.0 * inv["memory_mb"].astype(float) / 1024.0
+    return inv.drop(columns=["billable_init_ms"])

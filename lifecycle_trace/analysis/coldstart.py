@@ -1,0 +1,108 @@
+"""Why each cold start happened, where the logs show it.
+
+Causes, first match wins:
+- `replacement`: the environment it replaces ended badly — the same stream re-ran init after a
+  timeout or crash, or another environment of the function had its last invocation time out or
+  crash before this init (each such end explains at most one cold start).
+- `scale_out`: other environments of the function were busy at the moment init began.
+- `first_environment`: no invocation of this function version appears before it.
+- `idle`: nothing of the function ran anywhere for `idle_gap_s` before it.
+- `provisioned`: a provisioned-concurrency init (done ahead of traffic, not caused by a request).
+Otherwise `unknown`.
+
+Also here: which streams began inside the input (`started_in_export`), which decides whether a
+stream's first invocation without init evidence is called cold (`inferred`) or left warm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace.analysis.merge import INIT_KINDS
+
+BAD_END = ("timeout", "crash")
+
+
+def started_in_export(events: pd.DataFrame, stream_dates: pd.Series) -> pd.Series:
+    """Per environment: True when its start is inside the input.
+
+    Shown by either the stream's first record being init-phase (INIT_START, EXTENSION lines, init
+    output, ...) rather than the middle of an invocation, or by the input starting before the
+    stream's creation day (stream names carry the UTC date the environment was created).
+    """
+    if events.empty:
+        return pd.Series(dtype=bool)
+    first = events.groupby("env", sort=False).head(1).set_index("env")
+    init_like = first["kind"].isin((*INIT_KINDS, "PlatformNote")) | (
+        first["kind"].eq("AppLine") & first["request_id"].isna()
+    )
+    # Each input file covers its own time range: compare with the earliest time of the files
+    # that hold the stream, not with the earliest time of everything.
+    source_start = events.groupby("source", sort=False)["ts"].min()
+    env_start = events["source"].map(source_start).groupby(events["env"], sort=False).min()
+    dates = stream_dates.groupby(level=0).first().reindex(first.index)
+    before_creation = dates.notna() & (env_start.reindex(first.index) < dates)
+    return (init_like | before_creation).astype(bool)
+
+
+def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:
+    """A cause for every cold invocation (NaN for warm ones). Vectorised per function."""
+    causes = pd.Series(np.nan, index=inv.index, dtype=object)
+    if inv.empty or not inv["cold"].any():
+        return causes
+    t0 = inv["init_start_ts"].astype(float).fillna(
+        inv["start_ms"].astype(float) - inv["init_ms"].fillna(0.0).astype(float))
+    for _function, group in inv.groupby("function", sort=False):
+        cold = group.loc[group["cold"]]
+        if cold.empty:
+            continue
+        t = t0.loc[cold.index].to_numpy()
+        starts = np.sort(group["start_ms"].dropna().to_numpy(dtype=float))
+        ends = np.sort(group["end_ms"].dropna().to_numpy(dtype=float))
+        own_start = cold["start_ms"].to_numpy(dtype=float)
+        busy = (np.searchsorted(starts, t, "right") - np.searchsorted(ends, t, "right")
+                - (own_start <= t).astype(int))
+        idx = np.searchsorted(ends, t, "left") - 1
+        prev_end = np.where(idx >= 0, ends[np.clip(idx, 0, None)], -np.inf)
+        idle = (t - prev_end) >= idle_gap_s * 1000.0
+        first_env = _first_of_version(group, cold, t)
+        replaced = _replacements(group, cold, t)
+        provisioned = cold["cold_type"].eq("provisioned-concurrency").to_numpy()
+        picked = np.select(
+            [provisioned, replaced, busy > 0, first_env, idle & np.isfinite(prev_end)],
+            ["provisioned", "replacement", "scale_out", "first_environment", "idle"],
+            default="unknown",
+        )
+        causes.loc[cold.index] = picked
+    return causes
+
+
+def _first_of_version(group: pd.DataFrame, cold: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+    """True where no invocation of the same version starts before this init began."""
+    version = group["version"].fillna("")
+    earliest = group["start_ms"].groupby(version).min()
+    own_version = cold["version"].fillna("")
+    return ~(earliest.reindex(own_version).to_numpy(dtype=float) < t - 1e-6)
+
+
+def _replacements(group: pd.DataFrame, cold: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+    """Same stream re-init after a bad end, or the first init after another stream's bad end."""
+    ordered = group.sort_values("start_ms", kind="stable")
+    prev_status = ordered.groupby("environment", sort=False)["status"].shift(1)
+    same_env = prev_status.reindex(cold.index).isin(BAD_END).to_numpy()
+    last = ordered.groupby("environment", sort=False).tail(1)
+    dead = last.loc[last["status"].isin(BAD_END) & last["end_ms"].notna(),
+                    ["environment", "end_ms"]].sort_values("end_ms")
+    other = np.zeros(len(cold), dtype=bool)
+    if not dead.empty:
+        probe = pd.DataFrame({"t": t, "pos": np.arange(len(cold)),
+                              "environment_cold": cold["environment"].to_numpy()})
+        probe = probe.sort_values("t")
+        matched = pd.merge_asof(probe, dead, left_on="t", right_on="end_ms",
+                                direction="backward")
+        matched = matched.loc[matched["end_ms"].notna()
+                              & matched["environment"].ne(matched["environment_cold"])]
+        matched = matched.drop_duplicates("environment", keep="first")
+        other[matched["pos"].to_numpy(dtype=int)] = True
+    return same_env | other

@@ -1,0 +1,111 @@
+"""Quote records as evidence: `file:line: <the line>`.
+
+Lines with free text (timeouts, crashes, function output, markers) are quoted as read; platform
+lines are rebuilt from their fields in AWS's text layout (the parsers keep fields, not bytes), so
+a JSON-format `platform.report` is quoted as the equivalent REPORT line with its dialect noted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+import pandas as pd
+
+EVIDENCE_KINDS = (
+    "InitStart", "InitReport", "InitRuntimeDone", "RestoreReport", "Start", "Report",
+    "RuntimeDone", "TimedOut", "RuntimeExit", "StuckMarker",
+)
+MAX_EVIDENCE = 6
+
+
+def _num(value: object, digits: int = 2) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:.{digits}f}" if digits else f"{number:g}"
+
+
+def _fields(pairs: Iterable[tuple[str, str | None, str]]) -> str:
+    return "\t".join(f"{key}: {value}{unit}" for key, value, unit in pairs if value is not None)
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def render(kind: str, row: dict) -> str:
+    """One record as the line it stands for."""
+    get = row.get
+    rid = get("request_id")
+    if kind in ("TimedOut", "RuntimeExit", "StuckMarker") and _present(get("text")):
+        text = str(get("text"))
+    elif kind == "Report":
+        text = "REPORT " + _fields([
+            ("RequestId", rid, ""), ("Duration", _num(get("duration_ms")), " ms"),
+            ("Billed Duration", _num(get("billed_ms"), 0), " ms"),
+            ("Memory Size", _num(get("memory_mb"), 0), " MB"),
+            ("Max Memory Used", _num(get("max_memory_mb"), 0), " MB"),
+            ("Init Duration", _num(get("init_ms")), " ms"),
+            ("Restore Duration", _num(get("restore_ms")), " ms"),
+            ("Billed Restore Duration", _num(get("billed_restore_ms"), 0), " ms"),
+            ("Status", get("status") if _present(get("status")) else None, ""),
+            ("Error Type", get("error_type") if _present(get("error_type")) else None, ""),
+        ])
+    elif kind == "InitReport":
+        text = "INIT_REPORT " + _fields([
+            ("Init Duration", _num(get("duration_ms")), " ms"),
+            ("Phase", get("phase") if _present(get("phase")) else None, ""),
+            ("Status", get("status") if _present(get("status")) else None, ""),
+            ("Error Type", get("error_type") if _present(get("error_type")) else None, ""),
+        ])
+    elif kind == "InitStart":
+        text = "INIT_START " + _fields([
+            ("Runtime Version", get("runtime_version") if _present(get("runtime_version"))
+             else None, ""),
+            ("Initialization Type", get("initialization_type")
+             if _present(get("initialization_type")) else None, ""),
+        ])
+    elif kind == "RestoreReport":
+        text = "RESTORE_REPORT " + _fields([
+            ("Restore Duration", _num(get("duration_ms")), " ms"),
+            ("Status", get("status") if _present(get("status")) else None, ""),
+            ("Error Type", get("error_type") if _present(get("error_type")) else None, ""),
+        ])
+    elif kind == "Start":
+        text = f"START RequestId: {rid} Version: {get('version')}"
+    elif kind == "StuckMarker":
+        text = (f'{{"lctrace": "stuck", "kind": "{get("kind")}", "request_id": "{rid}", '
+                f'"elapsed_ms": {_num(get("elapsed_ms"), 0)}}}')
+    else:
+        text = f"{kind} " + _fields([("RequestId", rid, ""), ("Status", get("status"), "")])
+    dialect = get("dialect")
+    note = f" [{dialect}]" if _present(dialect) and dialect not in ("text", "rie") else ""
+    return f"{get('source')}:{get('line')}: {text.rstrip()}{note}"
+
+
+def collect(
+    frames: dict[str, pd.DataFrame], key: str, wanted: set, kinds: Iterable[str] = EVIDENCE_KINDS
+) -> dict[object, list[tuple[int, str]]]:
+    """Rendered evidence for every record whose `key` column (owner or env) is in `wanted`,
+    as (seq, line) lists so callers can keep file order."""
+    out: dict[object, list[tuple[int, str]]] = defaultdict(list)
+    if not wanted:
+        return out
+    for kind in kinds:
+        frame = frames.get(kind)
+        if frame is None or frame.empty or key not in frame:
+            continue
+        sub = frame.loc[frame[key].isin(wanted)]
+        for row in sub.to_dict("records"):
+            out[row[key]].append((int(row["seq"]), render(kind, row)))
+    return out
+
+
+def pick(lines: list[tuple[int, str]], limit: int = MAX_EVIDENCE) -> list[str]:
+    """Evidence in file order, capped, saying how many more there were."""
+    ordered = [text for _, text in sorted(set(lines))]
+    if len(ordered) > limit:
+        return [*ordered[:limit], f"... and {len(ordered) - limit} more lines"]
+    return ordered

@@ -1,0 +1,256 @@
+"""Findings: what went wrong, where, what it cost, and the lines that show it.
+
+The vocabulary and its order are `schema.FINDING_KINDS`. From logs alone:
+- `never_polled`: the runtime never reached `GET /next` — an `INIT_REPORT Phase: init Status:
+  timeout` followed by invocations that re-ran init and timed out (no `Init Duration`), or an
+  environment whose invocations all timed out with no function output at all after START.
+  Its invocations are not reported again as `timeout`/`init_timeout`.
+- `timeout`, `init_timeout`, `init_error`, `runtime_exit`, `out_of_memory`.
+From lctrace's own output: stuck markers (`never_polled`, `no_response`, `stopped_polling`) merge
+with the log finding about the same environment/request (one finding, both evidences), and
+`post_response_overhead` when post-response work takes more than a share of billed time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace import schema
+from lifecycle_trace.analysis import evidence
+from lifecycle_trace.analysis.classify import FAILED, INIT_ERROR_TYPES
+from lifecycle_trace.analysis.merge import Merged
+
+SEVERITY = {
+    "never_polled": "critical", "stopped_polling": "critical", "no_response": "high",
+    "timeout": "high", "init_timeout": "high", "init_error": "high", "runtime_exit": "medium",
+    "out_of_memory": "medium", "post_response_overhead": "low",
+}
+POST_RESPONSE_SHARE = 0.25
+POST_RESPONSE_MIN_MS = 10.0
+
+
+@dataclass
+class Finding:
+    """One problem. `request_id` names the invocation when one is concerned (for environment
+    findings: the first affected one, all listed in `request_ids`)."""
+
+    kind: str
+    function: str | None
+    environment: str | None
+    request_id: str | None
+    billed_ms: float | None
+    message: str
+    evidence: list[str] = field(default_factory=list)
+    version: str | None = None
+    request_ids: list[str] = field(default_factory=list)
+    related_kinds: list[str] = field(default_factory=list)
+    cost_usd: float | None = None
+
+    @property
+    def severity(self) -> str:
+        return SEVERITY[self.kind]
+
+    def to_dict(self) -> dict[str, object]:
+        """The report contract's finding object (plus additive fields)."""
+        return {
+            "kind": self.kind, "severity": self.severity, "function": self.function,
+            "version": self.version, "environment": self.environment,
+            "request_id": self.request_id, "billed_ms": _number(self.billed_ms),
+            "cost_usd": _number(self.cost_usd), "message": self.message,
+            "evidence": list(self.evidence), "request_ids": list(self.request_ids),
+            "related_kinds": list(self.related_kinds),
+        }
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _ms(value: object) -> str:
+    return "?" if value is None or pd.isna(value) else f"{float(value):.0f} ms"
+
+
+def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
+    """All findings, ordered by severity then time."""
+    inv = inv.set_index("request_id", drop=False)
+    never_envs, np_kind = _never_polled_envs(inv)
+    in_np = inv["environment"].isin(never_envs)
+    masks = {
+        "timeout": inv["status"].eq("timeout") & ~in_np,
+        "init_timeout": inv["init_status"].eq("timeout") & ~in_np,
+        "init_error": (inv["init_status"].isin(("error", "failure"))
+                       | inv["suppressed_status"].isin(("error", "failure"))
+                       | inv["init_rd_status"].isin(("error", "failure"))
+                       | inv["error_type"].isin(INIT_ERROR_TYPES)),
+        "runtime_exit": inv["status"].eq("crash") & ~inv["out_of_memory"],
+        "out_of_memory": inv["out_of_memory"],
+    }
+    wanted = set(inv.index[np.logical_or.reduce([m.to_numpy() for m in masks.values()])])
+    wanted |= set(inv.index[in_np])
+    lines = evidence.collect(merged.frames, "owner", wanted)
+    findings: list[Finding] = []
+    for env_name in never_envs:
+        rows = inv.loc[inv["environment"].eq(env_name)]
+        hit = rows.loc[rows["status"].eq("timeout")]
+        ev = [line for rid in rows.index for line in lines.get(rid, [])]
+        findings.append(Finding(
+            "never_polled", rows["function"].iloc[0], env_name, hit.index[0],
+            hit["billed_ms"].sum(min_count=1), _never_message(np_kind[env_name], hit),
+            evidence.pick(ev), rows["version"].iloc[0], list(hit.index),
+            cost_usd=hit["cost_usd"].sum(min_count=1)))
+    for kind, mask in masks.items():
+        for row in inv.loc[mask].itertuples(index=False):
+            findings.append(Finding(
+                kind, row.function, row.environment, row.request_id, row.billed_ms,
+                _message(kind, row), evidence.pick(lines.get(row.request_id, [])), row.version,
+                [row.request_id], cost_usd=row.cost_usd))
+    findings += _orphan_init_findings(merged)
+    findings = _merge_markers(findings, inv, merged)
+    findings += _post_response(inv)
+    order = {kind: i for i, kind in enumerate(schema.FINDING_KINDS)}
+    findings.sort(key=lambda f: (order[f.kind], f.function or "", f.environment or ""))
+    return findings
+
+
+def _never_polled_envs(inv: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
+    """Environments where the runtime never reached GET /next (both log patterns).
+
+    The silent pattern needs more than one timed-out invocation, or a stream whose start is in
+    the input, and no sign that init ever completed (an `Init Duration` or a successful init
+    report means the runtime did call GET /next): one slow handler that logs nothing is a
+    `timeout`, not a runtime that never polled.
+    """
+    env = inv["environment"]
+    timed_out = inv["status"].eq("timeout")
+    suppressed_timeout = timed_out & inv["report_init_ms"].isna()
+    init_timeout_envs = set(env[inv["init_status"].eq("timeout")].dropna())
+    pattern_a = {e for e in set(env[suppressed_timeout].dropna()) if e in init_timeout_envs}
+    init_done = inv["report_init_ms"].notna() | inv["init_status"].eq("success") | inv[
+        "restore_report_ms"].notna()
+    per_env = pd.DataFrame({"env": env, "timeout": timed_out, "lines": inv["app_lines"],
+                            "reported": inv["status"].notna(), "init_done": init_done})
+    agg = per_env.groupby("env").agg(all_timeout=("timeout", "all"), lines=("lines", "sum"),
+                                     reported=("reported", "all"), count=("timeout", "size"),
+                                     init_done=("init_done", "any"))
+    agg["started"] = inv.groupby("environment")["stream_started"].first().reindex(
+        agg.index).fillna(False).astype(bool)
+    pattern_b = set(agg.index[agg["all_timeout"] & agg["lines"].eq(0) & agg["reported"]
+                              & ~agg["init_done"] & (agg["count"].ge(2) | agg["started"])])
+    kinds = {e: "init_timeout" for e in pattern_a}
+    kinds.update({e: "silent" for e in pattern_b - pattern_a})
+    ordered = [e for e in pd.unique(env.dropna()) if e in kinds]
+    return ordered, kinds
+
+
+def _never_message(pattern: str, hit: pd.DataFrame) -> str:
+    n = len(hit)
+    if pattern == "init_timeout":
+        return (f"the runtime never called GET /next: init timed out, then {n} invocation(s) "
+                "re-ran init inside the invoke and timed out")
+    return (f"the runtime never reached its event loop: all {n} invocation(s) timed out with no "
+            "function output after START")
+
+
+def _message(kind: str, row: object) -> str:
+    get = row.__getattribute__
+    if kind == "timeout":
+        limit = get("timeout_s")
+        past = f" past the {float(limit):.2f} s timeout" if pd.notna(limit) else ""
+        return f"the handler ran {_ms(get('duration_ms'))}{past}; Lambda stopped it"
+    if kind == "init_timeout":
+        return f"init timed out after {_ms(get('init_report_ms'))}; init re-ran in the invoke"
+    if kind == "init_error":
+        error = get("init_error_type")
+        error = error if pd.notna(error) else get("suppressed_error_type")
+        error = error if pd.notna(error) else get("error_type")
+        return f"init failed ({error if pd.notna(error) else 'no error type'})"
+    if kind == "out_of_memory":
+        return (f"out of memory: used {get('max_memory_mb'):.0f} MB of "
+                f"{get('memory_mb'):.0f} MB; the runtime was killed"
+                if pd.notna(get("max_memory_mb")) and pd.notna(get("memory_mb"))
+                else "out of memory; the runtime was killed")
+    reason = get("exit_text")
+    reason = reason if pd.notna(reason) else get("exit_reason")
+    reason = reason if pd.notna(reason) else get("error_type")
+    return f"the runtime process exited ({reason if pd.notna(reason) else 'no reason given'})"
+
+
+def _orphan_init_findings(merged: Merged) -> list[Finding]:
+    """Init timeouts/errors in streams no invocation followed (the environment was discarded)."""
+    orphans = merged.orphans
+    if orphans.empty or "status" not in orphans:
+        return []
+    failed = orphans.loc[orphans["kind"].eq("InitReport") & orphans["status"].isin(FAILED)]
+    out = []
+    for row in failed.to_dict("records"):
+        kind = "init_timeout" if row["status"] == "timeout" else "init_error"
+        function = row.get("function") if pd.notna(row.get("function")) else None
+        error = row.get("error_type") if pd.notna(row.get("error_type")) else None
+        message = (f"init timed out after {_ms(row.get('duration_ms'))}; no invocation followed"
+                   if kind == "init_timeout" else f"init failed ({error or 'no error type'})")
+        out.append(Finding(kind, function, row["env"], None, None, message,
+                           [evidence.render("InitReport", row)]))
+    return out
+
+
+def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -> list[Finding]:
+    """lctrace stuck markers: join the log finding about the same thing, or stand alone."""
+    markers = merged.frames.get("StuckMarker")
+    if markers is None or markers.empty:
+        return findings
+    by_env = {f.environment: f for f in findings if f.kind == "never_polled"}
+    by_request = {f.request_id: f for f in findings
+                  if f.kind in ("timeout", "no_response", "stopped_polling") and f.request_id}
+    for row in markers.to_dict("records"):
+        kind, rid, env_name = row["kind"], row.get("request_id"), row["env"]
+        rid = rid if isinstance(rid, str) and rid else None
+        line = evidence.render("StuckMarker", row)
+        target = by_env.get(env_name) if kind == schema.STUCK_NEVER_POLLED else by_request.get(rid)
+        if target is not None:
+            if target.kind != kind:
+                target.related_kinds.append(target.kind)
+                target.kind = kind
+            target.evidence.append(line)
+            continue
+        known = rid is not None and rid in inv.index
+        billed = inv.at[rid, "billed_ms"] if known else None
+        function = inv.at[rid, "function"] if known else row.get("function")
+        finding = Finding(kind, function if pd.notna(function) else None, env_name, rid, billed,
+                          f"lctrace watchdog: {kind.replace('_', ' ')} after "
+                          f"{_ms(row.get('elapsed_ms'))}", [line],
+                          cost_usd=inv.at[rid, "cost_usd"] if known else None)
+        findings.append(finding)
+        if kind == schema.STUCK_NEVER_POLLED:
+            by_env[env_name] = finding
+        elif rid:
+            by_request[rid] = finding
+    return findings
+
+
+def _post_response(inv: pd.DataFrame) -> list[Finding]:
+    """Environments where work after the response takes a large share of billed time."""
+    post = inv["post_response_ms"].astype(float)
+    share = post / inv["billed_ms"].astype(float)
+    heavy = inv.loc[post.ge(POST_RESPONSE_MIN_MS) & share.gt(POST_RESPONSE_SHARE)]
+    out = []
+    for env_name, rows in heavy.groupby("environment", sort=False):
+        worst = rows["post_response_ms"].idxmax()
+        billed = float(np.ceil(rows["post_response_ms"].astype(float)).sum())
+        rate = (rows["cost_usd"] / rows["billed_ms"]).mean()
+        out.append(Finding(
+            "post_response_overhead", rows["function"].iloc[0], env_name, worst, billed,
+            f"{len(rows)} invocation(s) spent more than {POST_RESPONSE_SHARE:.0%} of billed time "
+            f"after the response (worst {rows.at[worst, 'post_response_ms']:.0f} ms of "
+            f"{rows.at[worst, 'billed_ms']:.0f} ms billed)",
+            [f"{rid}: post_response {p:.1f} ms of {b:.0f} ms billed ({src})" for rid, p, b, src
+             in rows[["post_response_ms", "billed_ms", "phase_source"]].head(
+                 evidence.MAX_EVIDENCE).itertuples()],
+            rows["version"].iloc[0], list(rows.index),
+            cost_usd=billed * rate if pd.notna(rate) else None))
+    return out

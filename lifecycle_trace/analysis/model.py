@@ -1,0 +1,202 @@
+"""`analyze()`: inputs -> records -> tables -> findings -> one `Report`.
+
+The `Report` is what every renderer and the library API share: two DataFrames (`invocations`,
+`environments`), the `summary`, per-function/version summaries (`functions`), `findings`, the
+`sources` read and the `pricing` used. `to_dict()`/`to_json()` give the `lctrace.report/v1`
+contract (ARCHITECTURE.md, "The report contract").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace import config
+from lifecycle_trace.analysis import findings as findings_mod
+from lifecycle_trace.analysis import tables
+from lifecycle_trace.analysis.findings import Finding
+from lifecycle_trace.analysis.merge import merge_records
+from lifecycle_trace.analysis.pricing import Pricing
+from lifecycle_trace.ingest.base import ParsedSource, SourceStats
+
+SCHEMA = "lctrace.report/v1"
+REGION_RE = re.compile(r"^arn:aws[\w-]*:lambda:([a-z0-9-]+):")
+
+
+@dataclass
+class Report:
+    """The result of one analysis. DataFrames are the documented columns (tables.py)."""
+
+    invocations: pd.DataFrame
+    environments: pd.DataFrame
+    summary: dict[str, object]
+    functions: list[dict[str, object]]
+    findings: list[Finding]
+    sources: list[SourceStats] = field(default_factory=list)
+    pricing: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self, invocations: bool = False) -> dict[str, object]:
+        """The report contract as plain JSON-ready data (numbers are numbers, absent = None)."""
+        out: dict[str, object] = {
+            "schema": SCHEMA,
+            "sources": [{"path": s.path, "format": s.format, "records": s.records,
+                         "skipped": s.skipped, "control": s.control, "errors": list(s.errors)}
+                        for s in self.sources],
+            "pricing": self.pricing,
+            "summary": self.summary,
+            "functions": self.functions,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if invocations:
+            out["invocations"] = frame_records(self.invocations)
+        return out
+
+    def to_json(self, invocations: bool = False, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(invocations), indent=indent, allow_nan=False)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """DataFrame rows as JSON-ready dicts: timestamps ISO-8601 UTC, NaN/NA -> None."""
+    out = frame.copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.slice(0, 23) + "Z"
+    out = out.astype(object).where(out.notna(), None)
+    return [{k: _plain(v) for k, v in row.items()} for row in out.to_dict("records")]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def analyze(
+    paths: Sequence[str],
+    *,
+    input_format: str | None = None,
+    function: str | None = None,
+    arch: str = "x86_64",
+    region: str | None = None,
+    price_per_gb_second: float | None = None,
+    idle_gap_s: float | None = None,
+) -> Report:
+    """Read the files (any format lctrace ingests) and analyse them."""
+    from lifecycle_trace.ingest import read_sources
+
+    parsed = read_sources(list(paths), input_format=input_format)
+    return analyze_sources(parsed, function=function, arch=arch, region=region,
+                           price_per_gb_second=price_per_gb_second, idle_gap_s=idle_gap_s)
+
+
+def analyze_sources(parsed: Iterable[ParsedSource], **options: object) -> Report:
+    """Analyse already-parsed sources (records from every source are merged)."""
+    parsed = list(parsed)
+    records = [record for source in parsed for record in source.records]
+    return analyze_records(records, sources=[p.stats for p in parsed], **options)  # type: ignore[arg-type]
+
+
+def analyze_records(
+    records: list,
+    *,
+    sources: list[SourceStats] | None = None,
+    function: str | None = None,
+    arch: str = "x86_64",
+    region: str | None = None,
+    price_per_gb_second: float | None = None,
+    idle_gap_s: float | None = None,
+) -> Report:
+    """The analysis proper, over records from `lifecycle_trace.records`."""
+    gap = float(idle_gap_s) if idle_gap_s is not None else float(config.get_int(config.IDLE_GAP_S))
+    merged = merge_records(records)
+    inv = tables.build_invocations(merged, gap)
+    pricing = Pricing.build(arch, region, _detect_region(inv), price_per_gb_second)
+    rate = pricing.blended_rate(float(inv["gb_seconds"].sum()))
+    inv["cost_usd"] = inv["gb_seconds"].fillna(0.0) * rate + pricing.request_price_per_million / 1e6
+    envs = tables.build_environments(inv, merged)
+    found = findings_mod.detect(inv, merged)
+    if function is not None:
+        inv = inv.loc[inv["function"].eq(function)]
+        envs = envs.loc[envs["function"].eq(function)]
+        found = [f for f in found if f.function == function]
+    public = tables.public_invocations(inv)
+    described = pricing.describe()
+    described["blended_price_per_gb_second"] = rate
+    return Report(
+        invocations=public,
+        environments=envs.reset_index(drop=True),
+        summary=summarize(public, envs, found, pricing),
+        functions=[
+            {"function": fn, "version": ver,
+             **summarize(rows, envs.loc[envs["function"].eq(fn) & (
+                 envs["version"].eq(ver) if ver is not None else envs["version"].isna())],
+                 [f for f in found if f.function == fn and f.version == ver], pricing)}
+            for (fn, ver), rows in _by_function(public)
+        ],
+        findings=found,
+        sources=list(sources or []),
+        pricing=described,
+    )
+
+
+def _by_function(inv: pd.DataFrame) -> list[tuple[tuple[str, str | None], pd.DataFrame]]:
+    keys = inv["version"].astype(object).where(inv["version"].notna(), None)
+    out = []
+    for (fn, ver), rows in inv.groupby([inv["function"], keys.fillna("\0")], sort=True):
+        out.append(((fn, None if ver == "\0" else ver), rows))
+    return out
+
+
+def _detect_region(inv: pd.DataFrame) -> str | None:
+    """The region in INIT_START's runtime ARN, when the input holds exactly one."""
+    arns = inv["runtime_arn"].dropna().astype(str) if "runtime_arn" in inv else pd.Series()
+    regions = {m.group(1) for m in map(REGION_RE.match, arns.unique()) if m}
+    return regions.pop() if len(regions) == 1 else None
+
+
+def _pcts(values: pd.Series) -> dict[str, float | None]:
+    data = values.dropna().astype(float)
+    if data.empty:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    q = data.quantile([0.5, 0.9, 0.99]).to_numpy()
+    return {"p50": round(float(q[0]), 3), "p90": round(float(q[1]), 3),
+            "p99": round(float(q[2]), 3), "max": float(data.max())}
+
+
+def summarize(inv: pd.DataFrame, envs: pd.DataFrame, found: list[Finding],
+              pricing: Pricing) -> dict[str, object]:
+    """The summary block (also used per function/version)."""
+    n = int(len(inv))
+    cold = int(inv["cold"].sum())
+    status = inv["status"]
+    kinds = {k: 0 for k in findings_mod.SEVERITY}
+    for f in found:
+        kinds[f.kind] += 1
+    return {
+        "invocations": n,
+        "cold_starts": cold,
+        "cold_start_rate": round(cold / n, 6) if n else None,
+        "cold_starts_by_type": {str(k): int(v) for k, v in
+                                inv.loc[inv["cold"], "cold_type"].value_counts().items()},
+        "cold_starts_by_cause": {str(k): int(v) for k, v in
+                                 inv.loc[inv["cold"], "cold_cause"].value_counts().items()},
+        "environments": int(len(envs)),
+        "timeouts": int(status.eq("timeout").sum()),
+        "errors": int(status.eq("error").sum()),
+        "crashes": int(status.eq("crash").sum()),
+        "duration_ms": _pcts(inv["duration_ms"]),
+        "init_ms": _pcts(inv.loc[inv["cold"], "init_ms"]),
+        "billed_ms": float(inv["billed_ms"].sum()),
+        "gb_seconds": round(float(inv["gb_seconds"].sum()), 6),
+        "cost_usd": round(float(inv["cost_usd"].sum()), 9),
+        "findings": sum(kinds.values()),
+        "findings_by_kind": kinds,
+    }

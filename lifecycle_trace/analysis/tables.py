@@ -1,0 +1,125 @@
+"""The two tables of the analysis model: invocations (one row per request id) and environments
+(one row per log stream). Column lists are the contract the renderers and users rely on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace.analysis import billing, classify, coldstart
+from lifecycle_trace.analysis.frames import parse_streams
+from lifecycle_trace.analysis.merge import Merged, stream_facts
+
+INVOCATION_COLUMNS = [
+    "request_id", "function", "version", "environment", "start", "end", "duration_ms",
+    "billed_ms", "memory_mb", "max_memory_mb", "init_ms", "restore_ms", "cold", "cold_type",
+    "cold_source", "cold_cause", "status", "error_type", "out_of_memory", "timeout_s",
+    "poll_wait_ms", "handler_ms", "response_ms", "post_response_ms", "phase_source",
+    "billed_source", "billing_rule", "init_billed", "billed_start", "billed_end", "gb_seconds",
+    "cost_usd", "suppressed_init_ms", "app_lines", "trace_id", "runtime_version", "sources",
+]
+ENVIRONMENT_COLUMNS = [
+    "environment", "function", "version", "first_seen", "last_seen", "started_in_export",
+    "runtime_version", "init_ms", "init_type", "cold_start_cause", "invocations", "cold_starts",
+    "timeouts", "errors", "crashes", "idle_gap_max_s", "idle_gap_total_s", "ended",
+    "billed_ms", "gb_seconds", "cost_usd",
+]
+
+
+def _utc(ms: pd.Series) -> pd.Series:
+    return pd.to_datetime(ms.astype(float), unit="ms", utc=True)
+
+
+def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
+    """Merged raw facts -> the invocations table (without cost, added once prices are known)."""
+    raw = merged.invocations
+    inv = raw.join(stream_facts(raw))
+    inv["duration_ms"] = inv["duration_ms"].astype(float)
+    inv["start_ms"] = inv["start_ts"].astype(float).fillna(
+        inv["report_ts"].astype(float) - inv["duration_ms"].fillna(0.0)
+    ).fillna(inv["rd_ts"].astype(float) - inv["rd_duration_ms"].astype(float).fillna(0.0)
+             ).fillna(inv["wr_ts"].astype(float))
+    inv["duration_ms"] = inv["duration_ms"].fillna(inv["rd_duration_ms"].astype(float))
+    inv["end_ms"] = (inv["start_ms"] + inv["duration_ms"]).fillna(
+        inv["report_ts"].astype(float)).fillna(inv["end_ts"].astype(float))
+    inv = inv.sort_values(["start_ms"], kind="stable", na_position="last")
+    envs = pd.Series(inv["environment"].dropna().unique())
+    dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
+    started = coldstart.started_in_export(merged.events, dates)
+    merged.started_in_export = started
+    inv = classify.classify_cold(inv, started)
+    inv = classify.classify_status(inv)
+    inv = classify.choose_phases(inv)
+    inv = billing.compute_billing(inv)
+    inv["cold_cause"] = coldstart.cold_start_causes(inv, idle_gap_s)
+    inv["start"] = _utc(inv["start_ms"])
+    inv["end"] = _utc(inv["end_ms"])
+    inv["billed_start"] = _utc(inv["billed_start_ms"])
+    inv["billed_end"] = _utc(inv["billed_end_ms"])
+    inv["app_lines"] = inv["app_lines"].fillna(0).astype(int)
+    inv["trace_id"] = inv["trace_id"].fillna(inv["start_trace_id"])
+    inv["cost_usd"] = np.nan
+    inv["stream_started"] = inv["environment"].map(started).fillna(False).astype(bool)
+    return inv.reset_index()
+
+
+def public_invocations(inv: pd.DataFrame) -> pd.DataFrame:
+    """The documented columns only, in order."""
+    return inv.reindex(columns=INVOCATION_COLUMNS).reset_index(drop=True)
+
+
+def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
+    """One row per execution environment (log stream), including streams that only ran init."""
+    events = merged.events
+    seen = events.groupby("env", sort=False)["ts"].agg(["min", "max"])
+    started = merged.started_in_export
+    ordered = inv.sort_values("start_ms", kind="stable")
+    grouped = ordered.groupby("environment", sort=False)
+    gap = ordered["start_ms"] - grouped["end_ms"].shift(1)
+    ordered = ordered.assign(gap_s=gap / 1000.0)
+    grouped = ordered.groupby("environment", sort=False)
+    env = grouped.agg(
+        function=("function", "first"), version=("version", "first"),
+        runtime_version=("runtime_version", "first"), invocations=("request_id", "size"),
+        cold_starts=("cold", "sum"), billed_ms=("billed_ms", "sum"),
+        gb_seconds=("gb_seconds", "sum"), cost_usd=("cost_usd", "sum"),
+        idle_gap_max_s=("gap_s", "max"), idle_gap_total_s=("gap_s", "sum"),
+        ended=("status", "last"),
+    )
+    status_counts = pd.crosstab(ordered["environment"], ordered["status"])
+    for name, status in (("timeouts", "timeout"), ("errors", "error"), ("crashes", "crash")):
+        env[name] = status_counts.get(status, 0)
+    first_cold = ordered.loc[ordered["cold"]].groupby("environment", sort=False).first()
+    env["init_ms"] = first_cold["init_ms"]
+    env["init_type"] = first_cold["cold_type"]
+    env["cold_start_cause"] = first_cold["cold_cause"]
+    env["ended"] = env["ended"].where(env["ended"].isin(coldstart.BAD_END))
+    env = env.reindex(env.index.union(seen.index))
+    env = _add_orphans(env, merged)
+    env["first_seen"] = _utc(seen["min"].reindex(env.index))
+    env["last_seen"] = _utc(seen["max"].reindex(env.index))
+    env["started_in_export"] = started.reindex(env.index).fillna(False).astype(bool)
+    for column in ("invocations", "cold_starts", "timeouts", "errors", "crashes"):
+        env[column] = env[column].fillna(0).astype(int)
+    env = env.rename_axis("environment").reset_index()
+    streams = parse_streams(env["environment"])
+    env["function"] = env["function"].fillna(streams["stream_function"]).fillna("unknown")
+    env["version"] = env["version"].fillna(streams["stream_version"])
+    return env.reindex(columns=ENVIRONMENT_COLUMNS)
+
+
+def _add_orphans(env: pd.DataFrame, merged: Merged) -> pd.DataFrame:
+    """Streams whose init was not followed by any invocation: how their init ended."""
+    orphans = merged.orphans
+    if orphans.empty or "status" not in orphans:
+        return env
+    reports = orphans.loc[orphans["kind"].eq("InitReport")].groupby("env").last()
+    failed = reports["status"].isin(classify.FAILED)
+    ended = reports["status"].where(failed).map(
+        {"timeout": "init_timeout", "error": "init_error", "failure": "init_error"})
+    env["ended"] = env["ended"].fillna(ended.reindex(env.index))
+    env["init_ms"] = env["init_ms"].fillna(reports["duration_ms"].reindex(env.index))
+    if "function" in orphans:
+        env["function"] = env["function"].fillna(
+            orphans.groupby("env")["function"].first().reindex(env.index))
+    return env

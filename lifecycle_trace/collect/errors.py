@@ -8,6 +8,7 @@ does it surface here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -61,6 +62,11 @@ THROTTLED = {
 }
 
 
+_XML_ERROR = re.compile(
+    r"<Code>(?P<code>[^<]+)</Code>\s*(?:<Message>(?P<message>[^<]*)</Message>)?"
+)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -104,13 +110,17 @@ def _from_client_error(error: bx.ClientError, where: str, login: str) -> Collect
     info = error.response.get("Error", {})
     code = str(info.get("Code", "Unknown"))
     message = _one_line(info.get("Message", "") or "")
+    xml = _XML_ERROR.search(message)
+    if xml:  # an XML error body where JSON was expected (proxies, emulators): use its fields
+        code, message = xml.group("code"), _one_line(xml.group("message") or "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     operation = error.operation_name
     detail = f"{operation}: {code}" + (f": {message}" if message else "")
     if code in EXPIRED:
         return AwsExpiredTokenError(
             f"AWS credentials have expired ({code}); refresh them (e.g. `{login}`) and retry"
         )
-    if code in ACCESS_DENIED:
+    if code in ACCESS_DENIED or (status == 403 and code not in THROTTLED):
         return AwsAccessDeniedError(f"access denied{where} ({detail})")
     if code in NOT_FOUND:
         return AwsNotFoundError(f"not found{where} ({detail})")

@@ -70,7 +70,7 @@ class _Guarded(io.RawIOBase):
         if self._note.message is not None:
             return 0
         try:
-            data = self._inner.read(len(buffer))
+            data = self._inner.read1(len(buffer))  # type: ignore[attr-defined]
         except (EOFError, OSError, zlib.error) as error:
             offset = self._note.offset
             self._note.message = f"gzip data corrupt or truncated after {offset} bytes ({error})"

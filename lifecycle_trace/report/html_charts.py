@@ -240,3 +240,92 @@ def stacked_time_svg(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+class TimeAxis:
+    """Epoch ms -> x pixels, with long silent stretches collapsed into `BREAK_W`-wide breaks.
+
+    Logs often hold bursts months apart; a linear axis would squeeze each burst below a
+    pixel. Activity intervals are merged into clusters; gaps longer than a tenth of the span
+    The longest gaps (over a minute and over 5 % of what is left of the span, at most
+    `MAX_BREAKS`) become breaks; each cluster gets at least half an equal share of the width.
+    """
+
+    BREAK_W = 26
+    MAX_BREAKS = 12
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, left: float, width: float) -> None:
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], np.maximum(ends[order], starts[order])
+        runs: list[list[float]] = [[float(starts[0]), float(ends[0])]]
+        for start, end in zip(starts[1:], ends[1:], strict=True):
+            if start > runs[-1][1]:
+                runs.append([float(start), float(end)])
+            else:
+                runs[-1][1] = max(runs[-1][1], float(end))
+        gaps = sorted(
+            ((runs[i + 1][0] - runs[i][1], i) for i in range(len(runs) - 1)), reverse=True
+        )
+        remaining, collapsed = runs[-1][1] - runs[0][0], set()
+        for length, index in gaps[: self.MAX_BREAKS]:
+            if length < 60_000 or length < remaining * 0.05:
+                break
+            collapsed.add(index)
+            remaining -= length
+        clusters = [list(runs[0])]
+        for index, run in enumerate(runs[1:]):
+            if index in collapsed:
+                clusters.append(list(run))
+            else:
+                clusters[-1][1] = run[1]
+        for cluster in clusters:
+            cluster[1] = max(cluster[1], cluster[0] + 1.0)
+        available = width - self.BREAK_W * (len(clusters) - 1)
+        total = sum(end - start for start, end in clusters)
+        knots_t, knots_x, self.breaks, self.clusters = [], [], [], []
+        x = left
+        for index, (start, end) in enumerate(clusters):
+            share = 0.5 / len(clusters) + 0.5 * (end - start) / total
+            if index:
+                self.breaks.append((x - self.BREAK_W, x, clusters[index - 1][1], start))
+            knots_t += [start, end]
+            knots_x += [x, x + available * share]
+            self.clusters.append((start, end, x, x + available * share))
+            x += available * share + self.BREAK_W
+        self.knots_t, self.knots_x = np.array(knots_t), np.array(knots_x)
+        self.low, self.high, self.right = clusters[0][0], clusters[-1][1], left + width
+
+    def x(self, epoch_ms: float | np.ndarray) -> np.ndarray | float:
+        """Pixel position of a time (clamped to the axis)."""
+        return np.interp(epoch_ms, self.knots_t, self.knots_x)
+
+    def t(self, x: float | np.ndarray) -> np.ndarray | float:
+        """Time at a pixel position (inverse of `x`; a break maps to its far edge)."""
+        return np.interp(x, self.knots_x, self.knots_t)
+
+    def svg(self, top: float, bottom: float) -> str:
+        """Grid lines and tick labels per cluster, and a marked break for each collapsed gap."""
+        parts = []
+        with_date = self.high - self.low > 86_400_000 or len(self.clusters) > 1
+        last_label = -1e9
+        for start, end, x0, x1 in self.clusters:
+            ticks = nice_ticks(start, end, max(int((x1 - x0) // 160), 1))
+            for tick in ticks if len(ticks) > 1 or (x1 - x0) > 130 else [start]:
+                x = float(self.x(tick))
+                parts.append(
+                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{bottom}" class="grid"/>'
+                )
+                if x - last_label >= 125 and x <= self.right - 110:  # labels never overlap
+                    last_label = x
+                    parts.append(
+                        f'<text x="{x:.1f}" y="{top - 8}" text-anchor="start" class="axis">'
+                        f"{esc(fmt_time(tick, with_date=with_date))}</text>"
+                    )
+        for x0, x1, gap_from, gap_to in self.breaks:
+            parts.append(
+                f'<rect class="break" x="{x0 + 4:.1f}" y="{top - 4}" width="{x1 - x0 - 8:.1f}" '
+                f'height="{bottom - top + 4}"><title>{esc(fmt_ms(gap_to - gap_from))} with no '
+                f"activity ({esc(fmt_time(gap_from))} – {esc(fmt_time(gap_to))} UTC), collapsed"
+                "</title></rect>"
+            )
+        return "".join(parts)

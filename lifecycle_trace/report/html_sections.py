@@ -53,8 +53,10 @@ FUNCTION_FIELDS = (
     ("cost_usd", "Cost", "usd"),
 )
 ENVIRONMENT_COLUMNS = ("environment", "function", "version", "first_seen", "last_seen",
-                       "invocations", "init_ms", "cold_cause", "idle_gaps", "max_idle_ms",
-                       "ended", "end_reason")  # fmt: skip
+                       "invocations", "cold_starts", "init_ms", "init_type", "cold_cause",
+                       "cold_start_cause", "idle_gaps", "idle_gap_max_s", "idle_gap_total_s",
+                       "timeouts", "errors", "crashes", "billed_ms", "ended",
+                       "end_reason")  # fmt: skip
 
 
 def clean(value: Any) -> Any:
@@ -254,7 +256,10 @@ def phase_split(frame: pd.DataFrame) -> dict[str, float]:
     billed = rows["billed_ms"]
     duration = rows["duration_ms"].fillna(0.0)
     init = rows["init_ms"].fillna(0.0)
-    init_billed = init.where(rows["cold"] & (init > 0) & (billed >= duration + init - 1), 0.0)
+    covered = billed >= duration + init - 1  # inferred when the table does not say
+    if "init_billed" in rows:
+        covered = rows["init_billed"].astype("boolean").fillna(covered).astype(bool)
+    init_billed = init.where(rows["cold"] & (init > 0) & covered, 0.0)
     restore = (billed - np.ceil(duration)).clip(lower=0).where(rows["restore_ms"] > 0, 0.0)
     handler = rows["handler_ms"].fillna(0.0)
     response = rows["response_ms"].fillna(0.0)
@@ -308,19 +313,21 @@ def cost_section(report_json: dict[str, Any], frame: pd.DataFrame) -> str:
         color=PALETTE[2],
     )
     kinds: dict[str, list[float]] = {}
+    priced = all("cost_usd" in finding for finding in findings)
     for finding in findings:
-        entry = kinds.setdefault(str(finding.get("kind")), [0, 0.0])
+        entry = kinds.setdefault(str(finding.get("kind")), [0, 0.0, 0.0])
         entry[0] += 1
         entry[1] += float(finding.get("billed_ms") or 0)
+        entry[2] += float(finding.get("cost_usd") or 0)
     ordered = sorted(kinds.items(), key=lambda item: _rank(item[0]))
     kind_rows = "".join(
         f"<tr><td>{esc(kind)}</td><td>{derived(f'finding.{kind}.count', count, 'int')}</td>"
         f"<td>{derived(f'finding.{kind}.billed_ms', ms, 'ms')}</td>"
-        f"<td>{derived(f'finding.{kind}.cost_usd', share(ms), 'usd')}</td></tr>"
-        for kind, (count, ms) in ordered
+        f"<td>{derived(f'finding.{kind}.cost_usd', usd if priced else share(ms), 'usd')}</td></tr>"
+        for kind, (count, ms, usd) in ordered
     )
     kind_bars = bars_svg(
-        [(kind, ms, format_value(ms, "ms")) for kind, (_, ms) in ordered],
+        [(kind, ms, format_value(ms, "ms")) for kind, (_, ms, _) in ordered],
         label="billed ms by finding",
         color=PALETTE[3],
     )
@@ -333,8 +340,10 @@ def cost_section(report_json: dict[str, Any], frame: pd.DataFrame) -> str:
         f"<div><h3>By finding</h3>{kind_bars}"
         "<table><thead><tr><th>Finding</th><th>Count</th><th>Billed</th><th>Cost share</th>"
         f"</tr></thead><tbody>{kind_rows}</tbody></table></div></div>"
-        '<p class="note">Phase and finding costs are shares of the report\'s total cost in '
-        "proportion to billed ms (request charges included); phases come from the invocation "
+        '<p class="note">Phase costs (and finding costs when the report prices no finding) are '
+        "shares of the report's total cost in proportion to billed ms (request charges "
+        "included); finding costs otherwise add up the findings' own cost_usd. Phases come "
+        "from the invocation "
         "table, so sources without phase spans show their time as “invocation (not split)”.</p>"
         "</section>"
     )
@@ -413,8 +422,15 @@ def findings_section(findings: Sequence[dict[str, Any]]) -> str:
             f'<td class="mono">{esc(finding.get("environment") or "")}</td>'
             f'<td class="mono">{esc(finding.get("request_id") or "")}</td>'
             f'<td data-sort="{esc(finding.get("billed_ms") or 0)}">'
-            f"{figure(f'findings.{index}.billed_ms', finding.get('billed_ms'), 'ms')}</td>"
-            f"<td>{_evidence(finding.get('evidence'))}</td></tr>"
+            f"{figure(f'findings.{index}.billed_ms', finding.get('billed_ms'), 'ms')}"
+            + (
+                f"<br>{figure(f'findings.{index}.cost_usd', finding['cost_usd'], 'usd')}"
+                if "cost_usd" in finding
+                else ""
+            )
+            + "</td><td>"
+            + (f'<p class="msg">{esc(finding["message"])}</p>' if finding.get("message") else "")
+            + f"{_evidence(finding.get('evidence'))}</td></tr>"
         )
     capped = (
         f'<p class="notice">Showing the first {MAX_FINDINGS:,} of {len(findings):,} findings; '

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lifecycle_trace.report.html_charts import FONT, esc, fmt_ms, fmt_time, nice_ticks
+from lifecycle_trace.report.html_charts import FONT, TimeAxis, esc, fmt_ms, fmt_time
 
 MAX_DETAILED = 3000
 """Invocations drawn one by one; above this the timeline is aggregated into buckets."""
@@ -100,22 +100,24 @@ def render_timeline(
     timed = timed[timed["env"].isin(chosen)]
     first_seen = (timed["start_ms"] - timed["init_ms"].fillna(0)).groupby(timed["env"]).min()
     lanes = list(first_seen.sort_values(kind="stable").index)
-    low = float(first_seen.min())
-    high = float(max(timed["end_ms"].max(), timed["start_ms"].max()))
-    high = high if high > low else low + 1.0
-    scale = (WIDTH - LABEL_W - 10) / (high - low)
+    axis = TimeAxis(
+        (timed["start_ms"] - timed["init_ms"].fillna(0) - timed["restore_ms"].fillna(0)).to_numpy(),
+        timed["end_ms"].to_numpy(),
+        LABEL_W,
+        WIDTH - LABEL_W - 10,
+    )
     lane_of = {env: index for index, env in enumerate(lanes)}
     height = TOP + LANE_H * len(lanes) + 6
     detailed = len(frame) <= MAX_DETAILED
-    parts = [_svg_head(height), _time_axis(low, high, scale, height)]
+    parts = [_svg_head(height), axis.svg(TOP, height)]
     parts += [_lane_label(env, index, timed) for env, index in lane_of.items()]
     if detailed:
-        parts += _detailed_marks(timed, lane_of, low, scale, stuck_requests)
+        parts += _detailed_marks(timed, lane_of, axis, stuck_requests)
     else:
-        parts += _bucket_marks(timed, lane_of, low, high, scale, stuck_requests)
+        parts += _bucket_marks(timed, lane_of, axis, stuck_requests)
     for env, kind in stuck_environments.items():
         if env in lane_of:
-            x = LABEL_W + (first_seen[env] - low) * scale
+            x = float(axis.x(first_seen[env]))
             parts.append(
                 f'<rect class="stuck" x="{x:.1f}" y="{TOP + lane_of[env] * LANE_H + 1}" '
                 f'width="8" height="{LANE_H - 2}" fill="url(#lct-stuck)">'
@@ -126,8 +128,13 @@ def render_timeline(
     if not detailed:
         notes.append(
             f"Timeline aggregated: {len(frame):,} invocations exceed {MAX_DETAILED:,}, so each "
-            f"environment is drawn as {BUCKETS} time buckets of {fmt_ms((high - low) / BUCKETS)} "
-            "(opacity = busy share, colour = worst status, green tick = cold start)."
+            f"environment is drawn as {BUCKETS} time buckets (opacity = busy share, colour = "
+            "worst status, green tick = cold start)."
+        )
+    if axis.breaks:
+        notes.append(
+            f"{len(axis.breaks)} long stretch(es) without activity are collapsed (hatched grey "
+            "bands on the axis; hover for their length): the scale differs between segments."
         )
     if all_envs > len(lanes):
         notes.append(
@@ -151,18 +158,6 @@ def _svg_head(height: int) -> str:
         f'patternTransform="rotate(45)"><rect width="3" height="6" fill="{STUCK_COLOR}"/>'
         "</pattern></defs>"
     )
-
-
-def _time_axis(low: float, high: float, scale: float, height: int) -> str:
-    parts = []
-    for tick in nice_ticks(low, high, 6):
-        x = LABEL_W + (tick - low) * scale
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 4}" y2="{height}" class="grid"/>'
-            f'<text x="{x:.1f}" y="{TOP - 8}" text-anchor="middle" class="axis">'
-            f"{esc(fmt_time(tick, with_date=high - low > 86_400_000))}</text>"
-        )
-    return "".join(parts)
 
 
 def _lane_label(env: str, index: int, timed: pd.DataFrame) -> str:
@@ -201,21 +196,18 @@ def _rect(x0: float, x1: float, y: float, fill: str, tip: str, cls: str = "") ->
 def _detailed_marks(
     timed: pd.DataFrame,
     lane_of: Mapping[str, int],
-    low: float,
-    scale: float,
+    axis: TimeAxis,
     stuck: Mapping[str, str],
 ) -> list[str]:
     parts: list[str] = []
-    min_gap = max((WIDTH - LABEL_W) / scale / 100, 1.0)  # gaps under 1 % of the span: no mark
     ordered = timed.sort_values(["env", "start_ms"], kind="stable")
     previous_end: dict[str, float] = {}
     for row in ordered.itertuples(index=False):
         y = TOP + lane_of[row.env] * LANE_H + 2
-        x_start = LABEL_W + (row.start_ms - low) * scale
-        x_end = LABEL_W + (row.end_ms - low) * scale
+        x_start, x_end = float(axis.x(row.start_ms)), float(axis.x(row.end_ms))
         gap_from = previous_end.get(row.env)
-        if gap_from is not None and row.start_ms - gap_from >= min_gap:
-            x_gap = LABEL_W + (gap_from - low) * scale
+        x_gap = float(axis.x(gap_from)) if gap_from is not None else x_start
+        if x_start - x_gap >= 3:  # an idle gap wide enough to see
             parts.append(
                 f'<line class="idle" x1="{x_gap:.1f}" x2="{x_start:.1f}" y1="{y + 6}" '
                 f'y2="{y + 6}"><title>idle {esc(fmt_ms(row.start_ms - gap_from))}</title></line>'
@@ -223,17 +215,17 @@ def _detailed_marks(
         previous_end[row.env] = max(row.end_ms, gap_from or row.end_ms)
         restore_ms = row.restore_ms if row.restore_ms > 0 else 0.0
         if row.cold and row.init_ms > 0:
-            x_init = x_start - (row.init_ms + restore_ms) * scale
+            x_init = float(axis.x(row.start_ms - row.init_ms - restore_ms))
             parts.append(_rect(x_init, x_start, y, INIT_COLOR, f"init {fmt_ms(row.init_ms)}"))
         if restore_ms:
-            x_restore = x_start - row.restore_ms * scale
+            x_restore = float(axis.x(row.start_ms - restore_ms))
             tip = f"SnapStart restore {fmt_ms(row.restore_ms)}"
             parts.append(_rect(x_restore, x_start, y, RESTORE_COLOR, tip))
         tip = _invocation_tip(row)
         color = STATUS_COLORS.get(row.status, STATUS_COLORS["success"])
         parts.append(_rect(x_start, x_end, y, color, tip, "inv"))
         if row.post_response_ms > 0:
-            x_post = x_end - row.post_response_ms * scale
+            x_post = float(axis.x(row.end_ms - row.post_response_ms))
             post_tip = f"post-response work {fmt_ms(row.post_response_ms)} (billed)"
             parts.append(_rect(x_post, x_end, y, POST_COLOR, post_tip))
         if row.request_id in stuck:
@@ -261,16 +253,17 @@ def _invocation_tip(row: object) -> str:
 def _bucket_marks(
     timed: pd.DataFrame,
     lane_of: Mapping[str, int],
-    low: float,
-    high: float,
-    scale: float,
+    axis: TimeAxis,
     stuck: Mapping[str, str],
 ) -> list[str]:
-    bucket_ms = (high - low) / BUCKETS
+    """Buckets of equal width on the page; their time length varies across collapsed gaps."""
+    plot_w = WIDTH - LABEL_W - 10
+    cell_w = plot_w / BUCKETS
+    x_start = np.asarray(axis.x(timed["start_ms"].to_numpy()))
     cells = pd.DataFrame(
         {
             "env": timed["env"].to_numpy(),
-            "bucket": np.clip(((timed["start_ms"] - low) // bucket_ms).astype(int), 0, BUCKETS - 1),
+            "bucket": np.clip(((x_start - LABEL_W) // cell_w).astype(int), 0, BUCKETS - 1),
             "busy": (timed["end_ms"] - timed["start_ms"]).clip(lower=0).fillna(0).to_numpy(),
             "rank": timed["status"].map(STATUS_RANK).fillna(0).to_numpy(),
             "cold": timed["cold"].to_numpy(),
@@ -281,20 +274,22 @@ def _bucket_marks(
         count=("busy", "size"), busy=("busy", "sum"), rank=("rank", "max"),
         cold=("cold", "sum"), stuck=("stuck", "sum"),
     )  # fmt: skip
+    edges = np.asarray(axis.t(LABEL_W + np.arange(BUCKETS + 1) * cell_w))
     statuses = {rank: status for status, rank in STATUS_RANK.items()}
     parts: list[str] = []
     for (env, bucket), cell in grouped.iterrows():
-        x0 = LABEL_W + bucket * bucket_ms * scale
+        x0 = LABEL_W + bucket * cell_w
         y = TOP + lane_of[env] * LANE_H + 2
         status = statuses[int(cell["rank"])]
-        share = min(float(cell["busy"]) / bucket_ms, 1.0)
+        length_ms = max(float(edges[bucket + 1] - edges[bucket]), 1.0)
+        share = min(float(cell["busy"]) / length_ms, 1.0)
         tip = (
-            f"{fmt_time(low + bucket * bucket_ms)} +{fmt_ms(bucket_ms)}: {int(cell['count']):,} "
+            f"{fmt_time(edges[bucket])} +{fmt_ms(length_ms)}: {int(cell['count']):,} "
             f"invocations, busy {share:.0%}, worst {status}, {int(cell['cold'])} cold, "
             f"{int(cell['stuck'])} stuck"
         )
         parts.append(
-            f'<rect class="cell" x="{x0:.1f}" y="{y}" width="{max(bucket_ms * scale - 0.5, 1):.1f}"'
+            f'<rect class="cell" x="{x0:.1f}" y="{y}" width="{max(cell_w - 0.5, 1):.1f}"'
             f' height="{LANE_H - 4}" fill="{STATUS_COLORS[status]}" '
             f'fill-opacity="{0.25 + 0.75 * share:.2f}"><title>{esc(tip)}</title></rect>'
         )
@@ -305,7 +300,7 @@ def _bucket_marks(
             )
         if cell["stuck"]:
             parts.append(
-                f'<rect class="stuck" x="{x0:.1f}" y="{y}" width="{max(bucket_ms * scale, 2):.1f}"'
+                f'<rect class="stuck" x="{x0:.1f}" y="{y}" width="{max(cell_w, 2):.1f}"'
                 f' height="{LANE_H - 4}" fill="url(#lct-stuck)"/>'
             )
     return parts

@@ -257,3 +257,20 @@ def test_large_report_is_aggregated_and_still_clean(browser: DevTools, tmp_path:
     assert 'data-timeline-mode="aggregated"' in dom and "Timeline aggregated" in dom
     assert_figures_match(report, parse(dom).metrics)
     assert_rendered(result["png"])
+
+
+def test_real_report_of_the_shared_samples_renders_cleanly(
+    browser: DevTools, tmp_path: Path, samples_dir: Path
+) -> None:
+    import lifecycle_trace
+
+    paths = sorted(str(p) for p in samples_dir.iterdir() if p.suffix != ".md")
+    report = lifecycle_trace.analyze(paths)
+    report_json = json.loads(report.to_json())
+    page = tmp_path / "samples.html"
+    page.write_text(build_html(report_json, report.invocations, report.environments), "utf-8")
+    dom, result = open_page(browser, page)
+    assert_clean(result)
+    assert result["shown"] == str(sum(f["kind"] == "timeout" for f in report_json["findings"]))
+    assert_figures_match(report_json, parse(dom).metrics)
+    assert_rendered(result["png"])

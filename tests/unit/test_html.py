@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import json
 import math
@@ -365,3 +366,26 @@ def test_page_derived_cost_by_finding_matches_the_findings(small) -> None:
     assert json.loads(derived["finding.timeout.billed_ms"][0]) == timeout_ms
     share = report["summary"]["cost_usd"] * timeout_ms / report["summary"]["billed_ms"]
     assert json.loads(derived["finding.timeout.cost_usd"][0]) == pytest.approx(share)
+
+
+def test_real_report_of_the_shared_samples(samples_dir) -> None:
+    import lifecycle_trace
+
+    report = lifecycle_trace.analyze(
+        sorted(str(p) for p in samples_dir.iterdir() if p.suffix != ".md")
+    )
+    report_json = json.loads(report.to_json())
+    page = build_html(report_json, report.invocations, report.environments)
+    figures = parse(page)
+    assert_figures_match(report_json, figures.metrics)
+    assert {f"summary.{k}" for k in ("invocations", "cold_starts", "billed_ms", "cost_usd")} <= set(
+        figures.metrics
+    )
+    timed = report.invocations["start"].notna()
+    assert page.count('class="inv"') == int(timed.sum())
+    assert figures.attrs["body"]["data-timeline-lanes"] == str(
+        report.invocations.loc[timed, "environment"].nunique()
+    )
+    for finding in report_json["findings"]:
+        for line in finding["evidence"]:
+            assert html.escape(line, quote=True) in page

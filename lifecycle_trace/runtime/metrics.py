@@ -61,8 +61,9 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
     ),
     InstrumentSpec(
         schema.METRIC_COLDSTARTS, COUNTER, "{coldstart}",
-        "Invocations that ran in a freshly initialised execution environment.",
-        (*_FN, schema.ATTR_TRIGGER),
+        "Invocations that ran in a freshly initialised execution environment (the trigger that "
+        "caused one is on faas.invoke_duration{faas.coldstart=true}).",
+        _FN,
     ),
     InstrumentSpec(
         schema.METRIC_TIMEOUTS, COUNTER, "{timeout}",
@@ -213,6 +214,7 @@ class MetricsSink:
         self._timed_out: deque[str | None] = deque(maxlen=64)
         if memory_mb is not None:
             self._guard("memory", self._set_memory, function, version, memory_mb)
+        self._guard("zeros", self._start_counters_at_zero)
 
     # -- the sink interface --------------------------------------------------------------------
     def on_init(self, init: InitPhase) -> None:
@@ -243,6 +245,20 @@ class MetricsSink:
         self._on_shutdown = ()
 
     # -- internals ----------------------------------------------------------------------------
+    def _start_counters_at_zero(self) -> None:
+        """Create this environment's counter series at 0 (Prometheus' "initialise your label
+        sets"): each environment is a new series, and rate()/increase() only see an event
+        when a sample before it exists - otherwise every environment's one cold start, and
+        any first error or timeout, would vanish from the dashboards."""
+        base = self._base(None, None)
+        ins = self._instruments
+        ins[schema.METRIC_COLDSTARTS].add(0, base)
+        ins[schema.METRIC_TIMEOUTS].add(0, base)
+        for outcome in ("error", "crash", "init_error"):
+            ins[schema.METRIC_ERRORS].add(0, {**base, schema.ATTR_OUTCOME: outcome})
+        for kind in schema.STUCK_KINDS:
+            ins[schema.METRIC_STUCK].add(0, {**base, schema.ATTR_STUCK_KIND: kind})
+
     def _guard(self, what: str, action: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
             action(*args, **kwargs)
@@ -294,9 +310,8 @@ class MetricsSink:
             ins[schema.METRIC_POLL_WAIT].record(
                 inv.poll_wait_ms, {**base, schema.ATTR_COLDSTART: inv.cold}
             )
-        by_trigger = {**base, schema.ATTR_TRIGGER: inv.trigger}
         if inv.cold:
-            ins[schema.METRIC_COLDSTARTS].add(1, by_trigger)
+            ins[schema.METRIC_COLDSTARTS].add(1, base)
         if inv.outcome == "timeout":
             self._count_timeout(inv.request_id, base)
         elif inv.outcome in INVOCATION_ERROR_OUTCOMES:
@@ -476,7 +491,7 @@ def _build(environ: Mapping[str, str]) -> MetricsSink | None:
         return None
     provider = MeterProvider(metric_readers=readers, resource=_resource(environ))
     function, version, memory_mb = _lambda_identity(environ)
-    return MetricsSink(
+    sink = MetricsSink(
         provider,
         function=function,
         version=version,
@@ -484,3 +499,8 @@ def _build(environ: Mapping[str, str]) -> MetricsSink | None:
         push=otlp,
         on_shutdown=tuple(stoppers),
     )
+    if otlp:
+        # Push the zero-valued series before any record (we run off the invocation path, in
+        # the telemetry loader's thread), so the first cold start is an increase from 0.
+        sink.flush(config.get_int(config.FLUSH_TIMEOUT_MS, environ) * 4)
+    return sink

@@ -95,10 +95,14 @@ def test_flush_exports_the_invocation_with_lambda_resource(receiver: Receiver) -
     )
     assert sink is not None
     try:
+        # built: the zero-valued counters were pushed before any record
+        assert len(receiver.requests) == 1
+        (zero,) = receiver.metrics()[schema.METRIC_COLDSTARTS]
+        assert zero.sum.data_points[0].as_int == 0 and zero.sum.is_monotonic
         sink.on_invocation(invocation("r-1", cold=True))
         sink.flush(5000)
-        assert receiver.requests, "flush must push before returning when the collector is quick"
-        assert receiver.paths == ["/v1/metrics"]
+        assert len(receiver.requests) == 2, "flush pushes before returning (quick collector)"
+        assert receiver.paths == ["/v1/metrics"] * 2
         assert receiver.headers[0].get("x-team") == "lambda core"
         resource = {
             kv.key: kv.value.string_value or kv.value.int_value
@@ -113,8 +117,10 @@ def test_flush_exports_the_invocation_with_lambda_resource(receiver: Receiver) -
         (billed,) = got[schema.METRIC_BILLED]
         assert billed.unit == "ms"
         assert billed.histogram.data_points[0].sum == 16  # ceil(12 + 1 + 2.5)
-        (cold,) = got[schema.METRIC_COLDSTARTS]
-        assert cold.sum.data_points[0].as_int == 1
+        zero, cold = got[schema.METRIC_COLDSTARTS]
+        assert cold.sum.data_points[0].as_int == 1  # cumulative: 0 then 1 -> one increase
+        start = zero.sum.data_points[0].start_time_unix_nano
+        assert cold.sum.data_points[0].start_time_unix_nano == start
     finally:
         sink.shutdown()
 
@@ -123,11 +129,13 @@ def test_flush_returns_within_budget_while_the_collector_hangs(receiver: Receive
     sink = build_metrics({**ENV, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT":
                           f"http://127.0.0.1:{receiver.port}/v1/metrics"})  # fmt: skip
     assert sink is not None
+    answered = receiver.answered  # the zero-valued counters pushed at build
+    receiver.arrived.clear()
     receiver.gate.clear()  # the collector accepts but does not answer
     sink.on_invocation(invocation("r-1", cold=False))
     sink.flush(50)
     # flush came back although the receiver has not answered: the export is still pending
-    assert receiver.answered == 0
+    assert receiver.answered == answered
     assert receiver.arrived.wait(5)
     receiver.gate.set()
     sink.on_invocation(invocation("r-2", cold=False))

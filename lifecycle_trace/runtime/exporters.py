@@ -184,7 +184,7 @@ class XraySpanExporter(SpanExporter):
         entity.start_time = _seconds(span.start_time)
         entity.end_time = _seconds(span.end_time)
         entity.in_progress = False
-        if entity.type != "subsegment":
+        if getattr(entity, "type", None) != "subsegment":
             entity.origin = "AWS::Lambda::Function"
         lctrace_meta = {}
         for key, value in (span.attributes or {}).items():
@@ -205,6 +205,8 @@ class XraySpanExporter(SpanExporter):
             sub = subsegment_cls(child.name, "local", carrier)
             sub.id = format(child.context.span_id, "016x")
             self._fill(sub, child)
+            sub.__dict__.pop("type", None)  # embedded subsegments inherit the document's
+            sub.__dict__.pop("trace_id", None)
             entity.subsegments.append(sub)
             self._nest(sub, child, children, carrier, subsegment_cls)
 

@@ -129,11 +129,14 @@ class RieHarness:
     def start(self, ready_timeout_s: float = 10.0) -> RieHarness:
         cmd = [
             str(self.rie_binary),
-            "--runtime-api-address", f"127.0.0.1:{self.api_port}",
-            "--runtime-interface-emulator-address", f"127.0.0.1:{self.invoke_port}",
-            "--log-level", self.log_level,
+            "--runtime-api-address",
+            f"127.0.0.1:{self.api_port}",
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{self.invoke_port}",
+            "--log-level",
+            self.log_level,
             str(self.bootstrap),
-        ]  # fmt: skip
+        ]
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.workdir,

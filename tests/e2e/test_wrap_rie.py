@@ -148,9 +148,10 @@ def test_response_over_limit_gets_the_apis_413(body_rie: RieHarness) -> None:
     body_rie.invoke(b"{}")
     assert body_rie.wait_for('"error_type":"Function.ResponseSizeTooLarge"')
     line = next(
-        m for m in marker_lines(body_rie.stdout(), schema.MARKER_INVOCATION)
+        m
+        for m in marker_lines(body_rie.stdout(), schema.MARKER_INVOCATION)
         if m["error_type"] == "Function.ResponseSizeTooLarge"
-    )  # fmt: skip
+    )
     assert line["outcome"] == "error"
 
 

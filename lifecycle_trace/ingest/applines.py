@@ -211,7 +211,7 @@ def _stuck(obj: dict, raw: str, common: dict) -> Record:
         dialect=LCTRACE,
         request_id=json_str(obj, "request_id"),
         kind=kind,
-        elapsed_ms=json_number(obj, "elapsed_ms", "marker"),
+        elapsed_ms=json_number(obj, "elapsed_ms"),
         text=cap(raw),
     )
 
@@ -232,11 +232,11 @@ def _invocation(obj: dict, common: dict) -> Record:
         dialect=LCTRACE,
         request_id=request_id,
         cold=_bool(obj, "cold"),
-        init_ms=json_number(obj, "init_ms", "marker"),
-        poll_wait_ms=json_number(obj, "poll_wait_ms", "marker"),
-        handler_ms=json_number(obj, "handler_ms", "marker"),
-        response_ms=json_number(obj, "response_ms", "marker"),
-        post_response_ms=json_number(obj, "post_response_ms", "marker"),
+        init_ms=json_number(obj, "init_ms"),
+        poll_wait_ms=json_number(obj, "poll_wait_ms"),
+        handler_ms=json_number(obj, "handler_ms"),
+        response_ms=json_number(obj, "response_ms"),
+        post_response_ms=json_number(obj, "post_response_ms"),
         outcome=json_str(obj, "outcome"),
         trigger=json_str(obj, "trigger"),
         event_source=json_str(obj, "event_source"),
@@ -249,7 +249,7 @@ def _init(obj: dict, common: dict) -> Record:
     return InitReport(
         **common,
         dialect=LCTRACE,
-        duration_ms=json_number(obj, "init_ms", "marker"),
+        duration_ms=json_number(obj, "init_ms"),
         status=json_str(obj, "outcome"),
         error_type=json_str(obj, "error_type"),
     )

@@ -3,10 +3,12 @@
 Function output rarely names its invocation (Node prints `undefined` during init, Go and shell
 runtimes print nothing), but within one execution environment invocations are sequential: a
 line printed between `START` and that invocation's `REPORT` belongs to it. This pass gives such
-`AppLine`s (and `TimedOut` / `RuntimeExit` records without an id) the open request id.
+`AppLine`s (and `TimedOut` / `RuntimeExit` / RIE `RuntimeDone` records without an id) the open
+request id.
 
 Rules, per environment, in list order:
-* `Start` opens its request; `Report` closes it. `End` does not close: extension output between
+* `Start` (or RIE stderr's `INVOKE START(requestId: ...)` note) opens its request; `Report`
+  closes it. `End` does not close: extension output between
   END and REPORT (post-response work) is billed in that invocation and belongs to it.
 * `InitStart` / `RestoreStart` begin init: lines keep `None` until init ends (`InitReport`,
   `InitRuntimeDone`, `RestoreReport`) or a `Start` arrives. Lines before the first `Start` keep
@@ -35,12 +37,14 @@ from lifecycle_trace.records import (
     Report,
     RestoreReport,
     RestoreStart,
+    RuntimeDone,
     RuntimeExit,
     Start,
     TimedOut,
 )
 
-_ATTRIBUTED = (AppLine, TimedOut, RuntimeExit)
+_ATTRIBUTED = (AppLine, TimedOut, RuntimeExit, RuntimeDone)
+RIE_INVOKE_START = "INVOKE START"  # RIE stderr's `INVOKE START(requestId: ...)` note
 _INIT_BEGINS = (InitStart, RestoreStart)
 _INIT_ENDS = (InitReport, InitRuntimeDone, RestoreReport)
 
@@ -79,8 +83,12 @@ def attribute_app_lines(records: list[Record]) -> list[Record]:
             state.in_init = True
         elif isinstance(record, _INIT_ENDS):
             state.in_init = False
-        elif isinstance(record, PlatformNote) and record.kind == "XRAY":
-            _merge_xray(record, state, out)
+        elif isinstance(record, PlatformNote):
+            if record.kind == "XRAY":
+                _merge_xray(record, state, out)
+            elif record.kind == RIE_INVOKE_START and record.request_id:
+                state.open_request = record.request_id
+                state.in_init = False
         if not isinstance(record, Report | PlatformNote):
             state.last_report = None
         out.append(record)

@@ -124,11 +124,11 @@ def parse_event(event: LogEvent, stats: SourceStats) -> list[Record]:
         if records is not None:
             return records
     elif first == "[":
-        if message.find(_RIE_MARK, 1, 16) > 0:
+        if message.find(_RIE_MARK, 1, 24) > 0:
             return _rie_line(message[message.find(_RIE_MARK) + len(_RIE_MARK) :], common, stats)
         return bracket_line(message, common)
     elif first in _DIGIT_OR_HEX:
-        mark = message.find(_RIE_MARK, 20, 48) if first <= "9" else -1
+        mark = message.find(_RIE_MARK, 20, 52) if first <= "9" else -1
         if mark > 0:  # `26 Nov 2026 14:46:37,123 [INFO] (rapid) ...`
             return _rie_line(message[mark + len(_RIE_MARK) :], common, stats)
         return digit_line(message, common)

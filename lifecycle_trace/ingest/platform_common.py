@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from math import isfinite
 
 from lifecycle_trace.records import MAX_APP_TEXT, RuntimeExit
 
@@ -22,6 +23,7 @@ _NUMBER_RE = re.compile(r"[ \t]*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)")
 _STREAM_FUNCTION_RE = re.compile(
     r"\d{4}/[01]\d/[0-3]\d/([\w.-]{1,75})\[(?:\$LATEST|[\w-]{1,129})\][0-9a-f]{32}"
 )
+_INFINITY = float("inf")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -43,7 +45,10 @@ def is_uuid(text: str) -> bool:
 def leading_number(value: str) -> float | None:
     """The number at the start of `value` (`"9.14 ms"` -> 9.14), None when there is none."""
     match = _NUMBER_RE.match(value)
-    return float(match.group(1)) if match is not None else None
+    if match is None:
+        return None
+    number = float(match.group(1))
+    return number if number != _INFINITY else None
 
 
 def iso_to_ms(text: object) -> float | None:
@@ -200,13 +205,14 @@ def exit_details(reason: str) -> tuple[int | None, str | None]:
     return (int(status.group(1)) if status else None, signal.group(1) if signal else None)
 
 
-def json_number(obj: dict, key: str, what: str) -> float | None:
-    """A JSON number field (int or float, never bool); None when absent or null."""
+def json_number(obj: dict, key: str, path: str = "") -> float | None:
+    """A JSON number field (int or float, never bool); None when absent or null. `path` prefixes
+    the key in the error (`metrics.`)."""
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadField(f"{what}: {key!r} expected a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+        raise BadField(f"'{path}{key}' expected a number, got {value!r}")
     return float(value)
 
 

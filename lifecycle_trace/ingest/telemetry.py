@@ -185,7 +185,7 @@ def _init_report(record: dict, common: dict, dialect: str) -> Record:
     return InitReport(
         **common,
         dialect=dialect,
-        duration_ms=json_number(_metrics(record), "durationMs", "metrics"),
+        duration_ms=json_number(_metrics(record), "durationMs", "metrics."),
         phase=json_str(record, "phase"),
         status=json_str(record, "status"),
         error_type=json_str(record, "errorType"),
@@ -206,7 +206,7 @@ def _restore_report(record: dict, common: dict, dialect: str) -> Record:
     return RestoreReport(
         **common,
         dialect=dialect,
-        duration_ms=json_number(_metrics(record), "durationMs", "metrics"),
+        duration_ms=json_number(_metrics(record), "durationMs", "metrics."),
         status=json_str(record, "status"),
         error_type=json_str(record, "errorType"),
     )
@@ -234,15 +234,15 @@ def _runtime_done(record: dict, common: dict, dialect: str) -> Record:
     if isinstance(raw_spans, list):
         for span in raw_spans:
             if isinstance(span, dict) and isinstance(span.get("name"), str):
-                spans[span["name"]] = json_number(span, "durationMs", f"span {span['name']!r}")
+                spans[span["name"]] = json_number(span, "durationMs", f"spans[{span['name']}].")
     return RuntimeDone(
         **common,
         dialect=dialect,
         request_id=_request_id(record),
         status=json_str(record, "status"),
         error_type=json_str(record, "errorType"),
-        duration_ms=json_number(metrics, "durationMs", "metrics"),
-        produced_bytes=_int(json_number(metrics, "producedBytes", "metrics")),
+        duration_ms=json_number(metrics, "durationMs", "metrics."),
+        produced_bytes=_int(json_number(metrics, "producedBytes", "metrics.")),
         response_latency_ms=spans.get("responseLatency"),
         response_duration_ms=spans.get("responseDuration"),
         runtime_overhead_ms=spans.get("runtimeOverhead"),
@@ -256,13 +256,13 @@ def _report(record: dict, common: dict, dialect: str) -> Record:
         **common,
         dialect=dialect,
         request_id=_request_id(record),
-        duration_ms=json_number(metrics, "durationMs", "metrics"),
-        billed_ms=json_number(metrics, "billedDurationMs", "metrics"),
-        memory_mb=_int(json_number(metrics, "memorySizeMB", "metrics")),
-        max_memory_mb=_int(json_number(metrics, "maxMemoryUsedMB", "metrics")),
-        init_ms=json_number(metrics, "initDurationMs", "metrics"),
-        restore_ms=json_number(metrics, "restoreDurationMs", "metrics"),
-        billed_restore_ms=json_number(metrics, "billedRestoreDurationMs", "metrics"),
+        duration_ms=json_number(metrics, "durationMs", "metrics."),
+        billed_ms=json_number(metrics, "billedDurationMs", "metrics."),
+        memory_mb=_int(json_number(metrics, "memorySizeMB", "metrics.")),
+        max_memory_mb=_int(json_number(metrics, "maxMemoryUsedMB", "metrics.")),
+        init_ms=json_number(metrics, "initDurationMs", "metrics."),
+        restore_ms=json_number(metrics, "restoreDurationMs", "metrics."),
+        billed_restore_ms=json_number(metrics, "billedRestoreDurationMs", "metrics."),
         status=json_str(record, "status"),
         error_type=json_str(record, "errorType"),
         trace_id=trace_id,

@@ -58,7 +58,8 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
 
 
 def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFrame:
-    """Add cold, cold_type, cold_source and init_ms/restore_ms (best source)."""
+    """Add cold, cold_type, cold_source and init_ms/restore_ms (best source). Expects `status`
+    and rows ordered by start time."""
     rie = inv["report_dialect"].eq(RIE)
     report_init = inv["report_init_ms"].notna()
     init_start = inv["init_start_ts"].notna()
@@ -74,6 +75,16 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
     names = ["report", "init_start", "init_report", "restore", "suppressed_init", "trace"]
     cold_source = pd.Series(np.select(evidence, names, default=None), index=inv.index,
                             dtype=object)
+    # A stream whose init never completed re-runs it in every invoke (the never-polled doom
+    # loop): after a failed init, each invocation until one ends well is a suppressed init.
+    env = inv["environment"]
+    failure = (suppressed | failed_init).astype(int)
+    failure_before = failure.groupby(env, sort=False).cumsum() - failure
+    ended_well = (~inv["status"].isin(("timeout", "crash")) | report_init).astype(int)
+    good_before = ended_well.groupby(env, sort=False).cumsum() - ended_well
+    doom_loop = cold_source.isna() & failure_before.gt(0) & good_before.eq(0) & ~report_init
+    cold_source[doom_loop] = "suppressed_init"
+    suppressed = suppressed | doom_loop
     # The first invocation of a stream that began inside the input, with no init evidence.
     first_in_env = ~inv.duplicated("environment", keep="first") & inv["environment"].notna()
     inferred = cold_source.isna() & first_in_env & started_in_export.reindex(

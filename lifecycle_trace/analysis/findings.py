@@ -175,8 +175,8 @@ def _message(kind: str, row: object) -> str:
                 f"{get('memory_mb'):.0f} MB; the runtime was killed"
                 if pd.notna(get("max_memory_mb")) and pd.notna(get("memory_mb"))
                 else "out of memory; the runtime was killed")
-    reason = get("exit_text")
-    reason = reason if pd.notna(reason) else get("exit_reason")
+    reason = get("exit_reason")
+    reason = reason if pd.notna(reason) and reason else get("exit_text")
     reason = reason if pd.notna(reason) else get("error_type")
     return f"the runtime process exited ({reason if pd.notna(reason) else 'no reason given'})"
 

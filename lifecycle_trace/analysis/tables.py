@@ -47,8 +47,8 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
     started = coldstart.started_in_export(merged.events, dates)
     merged.started_in_export = started
-    inv = classify.classify_cold(inv, started)
     inv = classify.classify_status(inv)
+    inv = classify.classify_cold(inv, started)
     inv = classify.choose_phases(inv)
     inv = billing.compute_billing(inv)
     inv["cold_cause"] = coldstart.cold_start_causes(inv, idle_gap_s)

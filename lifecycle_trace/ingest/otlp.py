@@ -92,8 +92,11 @@ def json_documents(data: bytes, stats: SourceStats) -> Iterator[tuple[int, objec
         try:
             value, end = _DECODER.raw_decode(text, pos)
         except (json.JSONDecodeError, RecursionError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
-            stats.skip(line, f"not JSON ({reason})")
+            if isinstance(exc, json.JSONDecodeError):
+                reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+            else:
+                reason = "nested too deep"
+            stats.skip(line, f"expected a JSON document, not JSON ({reason})")
             match = _LINE_START_OBJECT.search(text, pos)
             end = match.end() if match else size
             line += text.count("\n", pos, end)

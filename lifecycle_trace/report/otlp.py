@@ -171,7 +171,7 @@ def invocation_spans(row: dict, resource: Resource) -> list[ReadableSpan]:
                            {**ids, **(extra or {})}))
 
     init_ms, restore_ms = _ms(row, "init_ms"), _ms(row, "restore_ms")
-    if cold is True and init_ms is not None:
+    if cold is not False and init_ms is not None:  # a row saying warm wins over a stray init
         child(schema.SPAN_INIT, start_ns - round(init_ms * 1e6), start_ns,
               {schema.ATTR_COLDSTART: True})
     if restore_ms is not None:

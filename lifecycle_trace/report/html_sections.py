@@ -226,7 +226,7 @@ def distributions(frame: pd.DataFrame, summary: dict[str, Any]) -> str:
     )
 
 
-def cold_starts_over_time(frame: pd.DataFrame) -> str:
+def cold_starts_over_time(frame: pd.DataFrame, summary: dict[str, Any] | None = None) -> str:
     timed = frame[frame["start_ms"].notna()]
     cold = timed[timed["cold"]]
     if cold.empty:
@@ -243,7 +243,18 @@ def cold_starts_over_time(frame: pd.DataFrame) -> str:
         }
         starts = low + np.arange(buckets) * bucket_ms
         body = stacked_time_svg(starts, bucket_ms, series, label="cold starts by cause")
-    return f'<section id="coldstarts"><h2>Cold starts over time, by cause</h2>{body}</section>'
+    totals = ""
+    for key, label in (("cold_starts_by_cause", "By cause"), ("cold_starts_by_type", "By type")):
+        counts = (summary or {}).get(key)
+        if isinstance(counts, dict) and counts:
+            items = " · ".join(
+                f"{esc(name)} {figure(f'summary.{key}.{name}', value, 'int')}"
+                for name, value in counts.items()
+            )
+            totals += f'<p class="bycause"><strong>{label}:</strong> {items}</p>'
+    return (
+        f'<section id="coldstarts"><h2>Cold starts over time, by cause</h2>{totals}{body}</section>'
+    )
 
 
 def phase_split(frame: pd.DataFrame) -> dict[str, float]:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -259,18 +260,26 @@ def test_large_report_is_aggregated_and_still_clean(browser: DevTools, tmp_path:
     assert_rendered(result["png"])
 
 
-def test_real_report_of_the_shared_samples_renders_cleanly(
+def test_lctrace_analyze_format_html_on_real_logs(
     browser: DevTools, tmp_path: Path, samples_dir: Path
 ) -> None:
-    import lifecycle_trace
-
-    paths = sorted(str(p) for p in samples_dir.iterdir() if p.suffix != ".md")
-    report = lifecycle_trace.analyze(paths)
-    report_json = json.loads(report.to_json())
-    page = tmp_path / "samples.html"
-    page.write_text(build_html(report_json, report.invocations, report.environments), "utf-8")
+    """The real command line: `lctrace analyze ... --format html -o` on the shared samples and
+    the bundled example, compared with `--format json` of the same inputs."""
+    root = Path(__file__).resolve().parents[2]
+    paths = [str(p) for p in sorted(samples_dir.iterdir()) if p.suffix != ".md"]
+    paths.append(str(root / "examples" / "lambda-logs.json"))
+    command = [sys.executable, "-m", "lifecycle_trace", "analyze", *paths]
+    page = tmp_path / "report.html"
+    subprocess.run([*command, "--format", "html", "-o", str(page)], check=True, timeout=60)
+    report_json = json.loads(
+        subprocess.run(
+            [*command, "--format", "json"], check=True, capture_output=True, timeout=60
+        ).stdout
+    )
     dom, result = open_page(browser, page)
     assert_clean(result)
     assert result["shown"] == str(sum(f["kind"] == "timeout" for f in report_json["findings"]))
-    assert_figures_match(report_json, parse(dom).metrics)
+    figures = parse(dom).metrics
+    assert {"summary.invocations", "summary.cost_usd", "findings.0.billed_ms"} <= set(figures)
+    assert_figures_match(report_json, figures)
     assert_rendered(result["png"])

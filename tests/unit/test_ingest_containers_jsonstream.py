@@ -1,0 +1,118 @@
+"""The streaming JSON walker: same result at any chunk size, bounded reads, resynchronisation."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from lifecycle_trace.ingest.jsonstream import (
+    DocumentEnd,
+    DocumentStart,
+    Element,
+    Field,
+    Malformed,
+    walk,
+)
+
+KEYS = frozenset({"events", "logEvents", "Records", "results"})
+
+
+def _walk(text: str, keys=KEYS, chunk: int = 1 << 20):
+    return list(walk(io.StringIO(text), keys, chunk_chars=chunk))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "filter-log-events-two-pages.json",
+        "insights-results.json",
+        "telemetry-batch.json",
+        "2020-06-09-[$LATEST]b249865adaaf4fad80f95f8ad09725b8.json",
+    ],
+)
+def test_chunk_size_does_not_change_the_result(fixtures_dir, name):
+    text = (fixtures_dir / "containers" / name).read_text()
+    expected = _walk(text)
+    assert not any(isinstance(item, Malformed) for item in expected)
+    for chunk in (1, 2, 7, 64, 1000):
+        assert _walk(text, chunk=chunk) == expected, chunk
+
+
+def test_items_of_two_compact_pages_and_line_numbers():
+    text = '{"events":[{"a":1},{"b":2}],"nextToken":"x"}{"events":[]}\n{"events":[{"c":3}]}'
+    assert _walk(text) == [
+        DocumentStart(1), Element(1, "events", {"a": 1}), Element(1, "events", {"b": 2}),
+        Field(1, "nextToken", "x"), DocumentEnd(1),
+        DocumentStart(1), DocumentEnd(1),
+        DocumentStart(2), Element(2, "events", {"c": 3}), DocumentEnd(2),
+    ]
+
+
+def test_bad_element_is_skipped_alone():
+    text = '{"events": [\n{"a": 1},\n{"b": 2,]},\n{"c": 3}\n]}'
+    items = _walk(text)
+    assert [i.value for i in items if isinstance(i, Element)] == [{"a": 1}, {"c": 3}]
+    assert [(i.line, "invalid JSON" in i.reason) for i in items if isinstance(i, Malformed)] == [
+        (3, True)
+    ]
+
+
+def test_broken_document_resynchronises_at_the_next_line_object():
+    text = '{"events" 1, "x": {"y": [2]}}\n{"events": [{"ok": true}]}\n'
+    items = _walk(text)
+    assert isinstance(items[1], Malformed) and "expected ':'" in items[1].reason
+    assert Element(2, "events", {"ok": True}) in items
+
+
+def test_truncated_input_is_reported_once():
+    text = '{"events": [{"a": 1}, {"b": "unterminated'
+    items = _walk(text, chunk=5)
+    assert [type(i).__name__ for i in items] == ["DocumentStart", "Element", "Malformed"]
+    assert items[-1].reason.endswith("at end of input")
+
+
+def test_numbers_split_across_chunks_are_not_cut():
+    assert _walk("12345678901234567890 42", chunk=3) == [
+        Element(1, None, 12345678901234567890), Element(1, None, 42)
+    ]
+
+
+def test_whole_objects_mode_and_garbage_between_values():
+    items = _walk('{"a": 1} xx {"a": 2}', keys=None)
+    assert [type(i).__name__ for i in items] == ["Element", "Malformed", "Element"]
+    assert [i.value for i in items if isinstance(i, Element)] == [{"a": 1}, {"a": 2}]
+
+
+class _LazyEvents(io.TextIOBase):
+    """A huge filter-log-events document generated on demand; counts characters handed out."""
+
+    def __init__(self, count: int) -> None:
+        event = json.dumps({"logStreamName": "s", "timestamp": 1, "message": "m" * 100})
+        self._parts = iter(['{"events": [', *([event + ","] * (count - 1)), event, "]}"])
+        self._pending = ""
+        self.served = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> str:
+        while len(self._pending) < size:
+            part = next(self._parts, None)
+            if part is None:
+                break
+            self._pending += part
+        out, self._pending = self._pending[:size], self._pending[size:]
+        self.served += len(out)
+        return out
+
+
+def test_a_large_document_is_streamed_not_loaded():
+    source = _LazyEvents(200_000)  # ~27 MB if materialised
+    items = walk(source, KEYS, chunk_chars=64 * 1024)
+    first = [next(items) for _ in range(3)]
+    assert isinstance(first[2], Element)
+    assert source.served <= 64 * 1024 * 2
+    count = sum(isinstance(item, Element) for item in [*first, *items])
+    assert count == 200_000

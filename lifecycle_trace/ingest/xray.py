@@ -2,7 +2,8 @@
 
 Input: the AWS CLI's output (one pretty-printed `{"Traces":[...],"UnprocessedTraceIds":[]}`),
 several such objects one per line (`lctrace collect traces`), or bare segment documents one per
-line. Each `Segments[].Document` is a JSON *string*; segments arrive in no order.
+line (as sent to the X-Ray daemon, header lines allowed). Each `Segments[].Document` is a JSON
+*string*; segments arrive in no order. `UnprocessedTraceIds` are counted as skipped.
 
 Per traced invoke Lambda writes two segments (reference §5):
 - `AWS::Lambda` (the service): request id, function name, status, whole-request time;
@@ -18,6 +19,10 @@ counted: the service segment (`xray.segment`, with its HTTP status: a throttled 
 function segment and no log line at all), other services' segments (`xray.segment`) and the
 function's own subsegments (`xray.subsegment`, request id attached, `text` says which phase they
 ran under).
+
+The lctrace wrapper's `xray` exporter sends its own spans as (sub)segments annotated
+`lctrace_span`; wherever they appear (own documents, or nested by X-Ray into the function
+segment) they become PhaseSpans of dialect `lctrace`, next to Lambda's own (dialect `xray`).
 """
 
 from __future__ import annotations
@@ -31,8 +36,16 @@ from dataclasses import dataclass
 
 from lifecycle_trace import schema
 from lifecycle_trace.ingest.base import SourceStats
-from lifecycle_trace.ingest.otlp import json_documents
-from lifecycle_trace.records import MAX_APP_TEXT, XRAY, PhaseSpan, PlatformNote
+from lifecycle_trace.ingest.otlp import PHASES, json_documents
+from lifecycle_trace.records import (
+    LCTRACE,
+    MAX_APP_TEXT,
+    XRAY,
+    PhaseSpan,
+    PlatformNote,
+    Record,
+    StuckMarker,
+)
 
 SERVICE_ORIGIN = "AWS::Lambda"
 FUNCTION_ORIGIN = "AWS::Lambda::Function"
@@ -42,6 +55,8 @@ SUBSEGMENT_PHASES = {
     "Overhead": schema.SPAN_POST_RESPONSE,
     "Restore": schema.SPAN_RESTORE,
 }
+ANNOTATION_SPAN = "lctrace_span"
+"""Annotation naming the lctrace span a wrapper-written X-Ray (sub)segment is."""
 NOTE_SEGMENT = "xray.segment"
 NOTE_SUBSEGMENT = "xray.subsegment"
 
@@ -58,14 +73,19 @@ _DETECT_BATCH = re.compile(
     rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"(?:Traces|UnprocessedTraceIds|NextToken)"\s*:'
 )
 _DETECT_DOCUMENT = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{[^\n]*"trace_id"\s*:\s*"1-[0-9a-fA-F]{8}-')
+_DAEMON_HEADER = re.compile(
+    rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"format"\s*:\s*"json"\s*,\s*"version"\s*:\s*1\s*\}\s*\Z'
+)
 _MAX_DEPTH = 32
 
 
 def detect(head: bytes) -> bool:
-    """True for `batch-get-traces` output or a line of bare X-Ray segment documents."""
+    """True for `batch-get-traces` output, or bare segment documents one per line (as sent to
+    the X-Ray daemon, with or without its `{"format":"json","version":1}` header lines)."""
     if _DETECT_BATCH.match(head):
         return True
-    first = head.split(b"\n", 1)[0]
+    lines = head.split(b"\n", 2)
+    first = lines[1] if len(lines) > 1 and _DAEMON_HEADER.match(lines[0]) else lines[0]
     return _DETECT_DOCUMENT.match(first) is not None and b'"start_time"' in first
 
 
@@ -136,6 +156,8 @@ def _read_segments(data: bytes, stats: SourceStats) -> list[_Segment]:
             unprocessed = value.get("UnprocessedTraceIds")
             for trace_id in unprocessed if isinstance(unprocessed, list) else ():
                 stats.skip(line, f"UnprocessedTraceIds: X-Ray did not return {trace_id!r:.60}")
+        elif value == {"format": "json", "version": 1}:
+            continue  # the X-Ray daemon protocol header before each document
         elif isinstance(value, dict) and "trace_id" in value and "id" in value:
             try:
                 segments.append(_segment(value, line, "segment", None))
@@ -225,7 +247,7 @@ def _service_of(segment: _Segment, services: dict, by_trace: dict) -> _Segment |
 
 def _function_records(
     segment: _Segment, service: _Segment | None, source: str, stats: SourceStats
-) -> Iterator[PhaseSpan | PlatformNote]:
+) -> Iterator[Record]:
     doc = segment.doc
     service_doc = service.doc if service is not None else {}
     request_id = _aws(service_doc).get("request_id")
@@ -252,7 +274,7 @@ def _function_records(
     for index, sub in enumerate(subsegments if isinstance(subsegments, list) else ()):
         where = f"{segment.where}.subsegments[{index}]"
         phase = SUBSEGMENT_PHASES.get(sub.get("name")) if isinstance(sub, dict) else None
-        if phase is None or phase in {p for _, p in lifecycle.values()}:
+        if phase is None or phase in {p for _, p in lifecycle.values()} or _lctrace_phase(sub):
             others.append((sub, schema.SPAN_INVOCATION, 0, where))
             continue
         try:
@@ -285,33 +307,75 @@ def _function_records(
             extra[ATTR_PRE_INIT_MS] = round((part.start - service.start) * 1000.0, 3)
         failed = "init_error" if phase == schema.SPAN_INIT else "error"
         yield span(part, phase, failed, extra)
-    yield from _subsegment_notes(others, common, stats, segment.line)
+    yield from _walk([(*other, request_id) for other in others], common, stats, segment.line)
 
 
-def _subsegment_notes(
-    found: list, common: dict, stats: SourceStats, line: int
-) -> Iterator[PlatformNote]:
-    """The function's own subsegments (SDK calls, `## handler`), outermost first."""
-    pending = deque(found)
+def _lctrace_phase(doc: object) -> str | None:
+    """The lctrace span a document is (the wrapper's `xray` exporter annotates `lctrace_span`)."""
+    annotations = doc.get("annotations") if isinstance(doc, dict) else None
+    name = annotations.get(ANNOTATION_SPAN) if isinstance(annotations, dict) else None
+    return name if name in PHASES else None
+
+
+def _lctrace_records(
+    doc: dict, phase: str, common: dict, request_id: str | None
+) -> Iterator[PhaseSpan | StuckMarker]:
+    """One wrapper span sent through X-Ray: FaaS attributes are annotations (`faas_...`), the
+    lctrace ones are metadata in the `lctrace` namespace."""
+    annotations = doc["annotations"]
+    metadata = doc.get("metadata")
+    meta = metadata.get("lctrace") if isinstance(metadata, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    own = annotations.get("faas_invocation_id")
+    request_id = own if isinstance(own, str) and own else request_id
+    start, end = _number(doc.get("start_time")), _number(doc.get("end_time"))
+    cold, outcome = annotations.get("faas_coldstart"), meta.get(schema.ATTR_OUTCOME)
+    attributes = {key: value for key, value in {**annotations, **meta}.items()
+                  if isinstance(value, (str, int, float, bool)) and "payload" not in key}
+    fields = {**common, "request_id": request_id, "dialect": LCTRACE,
+              "timestamp_ms": round(start * 1000.0, 3) if start else None}
+    duration = _ms(start, end) if start else None
+    yield PhaseSpan(**fields, phase=phase, duration_ms=duration,
+                    cold=cold if isinstance(cold, bool) else None,
+                    outcome=outcome if isinstance(outcome, str) else None,
+                    attributes={**attributes, ATTR_SEGMENT_ID: doc.get("id")})
+    if phase == schema.SPAN_STUCK:
+        kind, elapsed = meta.get(schema.ATTR_STUCK_KIND), _number(meta.get(schema.ATTR_ELAPSED_MS))
+        yield StuckMarker(**fields, kind=kind if isinstance(kind, str) else "",
+                          elapsed_ms=elapsed if elapsed is not None else duration,
+                          text=f"X-Ray {schema.SPAN_STUCK} subsegment {doc.get('id')}")
+
+
+def _walk(found: list, common: dict, stats: SourceStats, line: int) -> Iterator[Record]:
+    """Subsegments outermost first: the wrapper's spans become PhaseSpans, the function's own
+    (SDK calls, `## handler`) PlatformNotes saying which phase they ran under."""
+    pending = deque(found)  # (subsegment, parent phase, depth, where, request id)
     while pending:
-        sub, parent_name, depth, where = pending.popleft()
+        sub, parent_name, depth, where, request_id = pending.popleft()
         if not isinstance(sub, dict) or not isinstance(sub.get("name"), str):
             stats.skip(line, f"{where}: expected a subsegment with a name")
             continue
-        start, end = _number(sub.get("start_time")), _number(sub.get("end_time"))
-        start_ms = round(start * 1000.0, 3) if start is not None and start > 0 else None
-        took = ""
-        if start_ms is not None and end is not None and end >= start:
-            took = f" {(end - start) * 1000.0:.3f} ms"
-        phase = SUBSEGMENT_PHASES.get(parent_name, parent_name)
-        namespace = sub.get("namespace") if isinstance(sub.get("namespace"), str) else "subsegment"
-        text = f"{namespace}: {sub['name']}{took} under {phase}"
-        yield PlatformNote(**common, timestamp_ms=start_ms, kind=NOTE_SUBSEGMENT,
-                           name=sub["name"][:MAX_APP_TEXT], state=_state(sub),
-                           text=text[:MAX_APP_TEXT])
+        phase = _lctrace_phase(sub)
+        if phase is not None:
+            spans = list(_lctrace_records(sub, phase, common, request_id))
+            request_id, parent_name = spans[0].request_id, phase
+            yield from spans
+        else:
+            start, end = _number(sub.get("start_time")), _number(sub.get("end_time"))
+            start_ms = round(start * 1000.0, 3) if start is not None and start > 0 else None
+            took = ""
+            if start_ms is not None and end is not None and end >= start:
+                took = f" {(end - start) * 1000.0:.3f} ms"
+            label = SUBSEGMENT_PHASES.get(parent_name, parent_name)
+            namespace = sub.get("namespace")
+            namespace = namespace if isinstance(namespace, str) else "subsegment"
+            text = f"{namespace}: {sub['name']}{took} under {label}"
+            yield PlatformNote(**{**common, "request_id": request_id}, timestamp_ms=start_ms,
+                               kind=NOTE_SUBSEGMENT, name=sub["name"][:MAX_APP_TEXT],
+                               state=_state(sub), text=text[:MAX_APP_TEXT])
         nested = sub.get("subsegments")
         if depth < _MAX_DEPTH and isinstance(nested, list):
-            pending.extend((child, parent_name, depth + 1, f"{where}.subsegments[{i}]")
+            pending.extend((child, parent_name, depth + 1, f"{where}.subsegments[{i}]", request_id)
                            for i, child in enumerate(nested))
 
 
@@ -336,7 +400,7 @@ def _segment_note(segment: _Segment, source: str) -> PlatformNote:
     )
 
 
-def parse(data: bytes, source: str, stats: SourceStats) -> Iterator[PhaseSpan | PlatformNote]:
+def parse(data: bytes, source: str, stats: SourceStats) -> Iterator[Record]:
     """Yield lifecycle records from X-Ray trace documents (see the module docstring)."""
     segments = _unique(_read_segments(data, stats))
     services: dict[tuple[object, object], _Segment] = {}
@@ -346,7 +410,11 @@ def parse(data: bytes, source: str, stats: SourceStats) -> Iterator[PhaseSpan | 
             services[(segment.doc.get("trace_id"), segment.doc["id"])] = segment
             by_trace.setdefault(segment.doc.get("trace_id"), []).append(segment)
     for segment in segments:
-        if segment.doc.get("origin") == FUNCTION_ORIGIN:
+        if _lctrace_phase(segment.doc) is not None:  # a wrapper span sent as its own document
+            common = dict(source=source, line=segment.line, environment=None, function=None)
+            yield from _walk([(segment.doc, None, 0, segment.where, None)], common, stats,
+                             segment.line)
+        elif segment.doc.get("origin") == FUNCTION_ORIGIN:
             service = _service_of(segment, services, by_trace)
             yield from _function_records(segment, service, source, stats)
         else:

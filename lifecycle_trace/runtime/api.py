@@ -11,8 +11,11 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
-from collections.abc import Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # kept off the cold-start path
+    from collections.abc import Callable
+    from typing import BinaryIO
 
 API_PREFIX = "/2018-06-01/runtime/"
 PATH_NEXT = "/2018-06-01/runtime/invocation/next"

@@ -13,7 +13,7 @@ import contextlib
 import socket
 import threading
 from time import monotonic_ns
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from lifecycle_trace.runtime import api
 
@@ -68,6 +68,12 @@ class Exchange:
         return (self.t_forwarded - self.t_arrive) + (self.t_done - self.t_response)
 
 
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object
+
+
 class ProxyObserver(Protocol):
     """What the proxy reports. `on_request` may block briefly (the bounded flush before /next)."""
 
@@ -79,6 +85,23 @@ class ProxyObserver(Protocol):
     def on_exchange_done(self, exchange: Exchange) -> None: ...
 
     def on_connection_lost(self, exchange: Exchange) -> None: ...
+
+
+class NullObserver:
+    """Observes nothing: the proxy forwards until the lifecycle replaces it (or forever, when
+    tracing could not start)."""
+
+    def on_request(self, exchange: Exchange) -> None:
+        pass
+
+    def on_response_head(self, exchange: Exchange) -> bytes | None:
+        return None
+
+    def on_exchange_done(self, exchange: Exchange) -> None:
+        pass
+
+    def on_connection_lost(self, exchange: Exchange) -> None:
+        pass
 
 
 class _UpstreamSend:
@@ -104,7 +127,7 @@ class RuntimeApiProxy:
 
     def __init__(self, upstream: tuple[str, int], observer: ProxyObserver, port: int = 0) -> None:
         self.upstream = upstream
-        self.observer = observer
+        self.observer = observer  # may be replaced before `start()`
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", port))

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lifecycle_trace import config, schema
+from lifecycle_trace.errors import ConfigError
 from lifecycle_trace.runtime.lifecycle import stderr_writer
 from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEvent
 
@@ -339,8 +340,16 @@ class DeferredSink:
         self._call("on_stuck", event)
 
     def flush(self, timeout_ms: int) -> None:
-        if self._sink is not None:
-            self._sink.flush(timeout_ms)
+        """Flush the loaded sink. While it is still loading, wait for it (bounded) only when an
+        invocation is queued - never for init alone, so the cold start is not delayed."""
+        if self._sink is None:
+            if not any(method != "on_init" for method, _ in list(self._pending)):
+                return
+            start = time.monotonic()
+            if not self._ready.wait(timeout_ms / 1000) or self._sink is None:
+                return
+            timeout_ms = max(0, timeout_ms - int((time.monotonic() - start) * 1000))
+        self._sink.flush(timeout_ms)
 
     def shutdown(self, timeout_ms: int = 1000) -> None:
         """Wait (bounded) for the loader so records of a short-lived runtime still go out."""
@@ -443,7 +452,11 @@ def build_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
     """The sinks LCTRACE_EXPORTER / OTEL_* ask for (heavy ones loading in the background)."""
     env = os.environ if environ is None else environ
     names = select_exporters(env)
-    queue_size = config.get_int(config.QUEUE_SIZE, env)
+    try:
+        queue_size = config.get_int(config.QUEUE_SIZE, env)
+    except ConfigError as exc:
+        warn(f"{exc}; using the default {config.QUEUE_SIZE.default}")
+        queue_size = int(str(config.QUEUE_SIZE.default))
     sinks: list[Any] = []
     if "log" in names:
         sinks.append(LogSink())

@@ -16,6 +16,11 @@ import sys
 import time
 
 USAGE = "usage: lctrace wrap [--] COMMAND [ARGS...]"
+# read before `config` is imported (it costs milliseconds of cold start); a test keeps these
+# equal to config.DISABLE.name and config.PROXY_PORT.name
+ENV_DISABLE = "LCTRACE_DISABLE"
+ENV_PROXY_PORT = "LCTRACE_PROXY_PORT"
+TRUTHY = ("1", "true", "yes", "on")
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -44,9 +49,18 @@ def parse_args(argv: list[str]) -> list[str] | None:
 
 
 def settings_from_environ(environ: dict[str, str]):  # type: ignore[no-untyped-def]
-    """LifecycleSettings from Lambda's and lctrace's variables (ConfigError on bad values)."""
+    """LifecycleSettings from Lambda's and lctrace's variables; a bad value is reported in one
+    warning line naming the variable, and its default is used."""
     from lifecycle_trace import config
+    from lifecycle_trace.errors import ConfigError
     from lifecycle_trace.runtime.lifecycle import LifecycleSettings
+
+    def number(setting: config.Setting) -> int:
+        try:
+            return config.get_int(setting, environ)
+        except ConfigError as exc:
+            _warn(f"{exc}; using the default {setting.default}")
+            return int(str(setting.default))
 
     memory = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
     return LifecycleSettings(
@@ -55,11 +69,11 @@ def settings_from_environ(environ: dict[str, str]):  # type: ignore[no-untyped-d
         version=environ.get("AWS_LAMBDA_FUNCTION_VERSION") or None,
         memory_mb=int(memory) if memory.isdigit() else None,
         initialization_type=environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") or None,
-        never_polled_ms=config.get_int(config.NEVER_POLLED_MS, environ),
-        deadline_margin_ms=config.get_int(config.DEADLINE_MARGIN_MS, environ),
-        stopped_polling_ms=config.get_int(config.STOPPED_POLLING_MS, environ),
-        flush_timeout_ms=config.get_int(config.FLUSH_TIMEOUT_MS, environ),
-        capture_payload_bytes=config.get_int(config.CAPTURE_PAYLOADS, environ),
+        never_polled_ms=number(config.NEVER_POLLED_MS),
+        deadline_margin_ms=number(config.DEADLINE_MARGIN_MS),
+        stopped_polling_ms=number(config.STOPPED_POLLING_MS),
+        flush_timeout_ms=number(config.FLUSH_TIMEOUT_MS),
+        capture_payload_bytes=number(config.CAPTURE_PAYLOADS),
     )
 
 
@@ -78,57 +92,53 @@ def main(argv: list[str]) -> int:
         os.write(2, (USAGE + "\n").encode())
         return 2
     environ = dict(os.environ)
-    from lifecycle_trace import config
-
-    if config.get_bool(config.DISABLE, environ):
+    if environ.get(ENV_DISABLE, "").strip().lower() in TRUTHY:
         return _exec_unwrapped(command, None)
+    # Cold-start path: only socket-level imports before the runtime is spawned.
     try:
         from lifecycle_trace.runtime.api import split_address
-        from lifecycle_trace.runtime.lifecycle import Lifecycle
-        from lifecycle_trace.runtime.proxy import RuntimeApiProxy
-        from lifecycle_trace.runtime.telemetry import LogSink, Telemetry
+        from lifecycle_trace.runtime.proxy import NullObserver, RuntimeApiProxy
 
         upstream = split_address(environ.get("AWS_LAMBDA_RUNTIME_API", ""))
-        settings = settings_from_environ(environ)
-        telemetry = Telemetry()
-        lifecycle = Lifecycle(settings, telemetry, start_ns=start_ns)
-        proxy = RuntimeApiProxy(
-            upstream, lifecycle, port=config.get_int(config.PROXY_PORT, environ)
-        )
+        port = int(environ.get(ENV_PROXY_PORT, "").strip() or "0")
+        proxy = RuntimeApiProxy(upstream, NullObserver(), port=port)
     except Exception as exc:  # noqa: BLE001 - any failure here: run the function unwrapped
         return _exec_unwrapped(command, f"proxy not started ({type(exc).__name__}: {exc})")
-
     environ["AWS_LAMBDA_RUNTIME_API"] = proxy.address
     _restore_child_pythonpath(environ)
-    proxy.start()
     try:
         pid = os.posix_spawnp(command[0], command, environ)
     except OSError as exc:
         proxy.close()
         _warn(f"cannot run {command[0]}: {exc}")
         return 127
-    forward = _install_signal_forwarding(pid)
+    _install_signal_forwarding(pid)
 
-    # Everything below runs while the runtime initialises.
+    # Everything below overlaps with the runtime's own init; its first connection waits in
+    # the listener's backlog until the observer is in place and the proxy accepts.
+    lifecycle = telemetry = settings = None
     try:
+        from lifecycle_trace.runtime.lifecycle import Lifecycle
         from lifecycle_trace.runtime.telemetry import build_telemetry
 
-        built = build_telemetry(environ)
-        telemetry.sinks.extend(built.sinks)
-    except Exception as exc:  # noqa: BLE001
-        _warn(f"telemetry disabled ({type(exc).__name__}: {exc}); using the log exporter")
-        telemetry.sinks.append(LogSink())
-    lifecycle.start_watchdog()
+        settings = settings_from_environ(environ)
+        telemetry = build_telemetry(environ)
+        lifecycle = Lifecycle(settings, telemetry, start_ns=start_ns)
+        proxy.observer = lifecycle
+        lifecycle.start_watchdog()
+    except Exception as exc:  # noqa: BLE001 - tracing off, forwarding on
+        _warn(f"tracing disabled ({type(exc).__name__}: {exc}); forwarding only")
+    proxy.start()
 
     status = _wait(pid)
-    lifecycle.stop()
-    try:
-        lifecycle.on_child_exit(exit_status(status))
-        telemetry.shutdown(max(settings.flush_timeout_ms * 4, 500))
-    except Exception:  # noqa: BLE001
-        pass
+    if lifecycle is not None and telemetry is not None and settings is not None:
+        lifecycle.stop()
+        try:
+            lifecycle.on_child_exit(exit_status(status))
+            telemetry.shutdown(max(settings.flush_timeout_ms * 4, 500))
+        except Exception:  # noqa: BLE001
+            pass
     proxy.close()
-    del forward
     return _propagate(status)
 
 
@@ -143,7 +153,7 @@ def _restore_child_pythonpath(environ: dict[str, str]) -> None:
         environ.pop("PYTHONPATH", None)
 
 
-def _install_signal_forwarding(pid: int) -> object:
+def _install_signal_forwarding(pid: int) -> None:
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(OSError):
             os.kill(pid, signum)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ def start_rie(rie_binary: Path, tmp_path: Path, timeout_s: int = 2, **env: str) 
     return RieHarness(rie_binary, bootstrap, env=full_env, timeout_s=timeout_s).start()
 
 
+def wait_spans(path: Path, name: str, count: int = 1, timeout_s: float = 10.0) -> list[dict]:
+    """The file's spans once `count` spans named `name` are in it (the exporter loads in the
+    background at cold start, so the first spans may trail the first responses)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        spans = read_jsonl_spans(path)
+        if len(by_name(spans, name)) >= count or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.05)
+
+
 def request_ids(stdout: str) -> list[str]:
     return re.findall(r"START RequestId: (\S+)", stdout)
 
@@ -51,7 +63,7 @@ def test_echo_runtime_spans_logs_and_coldstart(rie_binary: Path, tmp_path: Path)
         ids = request_ids(rie.stdout())
         rie.invoke(b"{}")  # closes the third invocation (its /next)
         assert rie.wait_for('"lctrace":"invocation"')
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION, 3)
         stdout = rie.stdout()
     assert len(ids) == 3
     invocations = by_name(spans, schema.SPAN_INVOCATION)
@@ -103,7 +115,9 @@ def test_event_shape_sets_trigger_and_source(rie_binary: Path, tmp_path: Path) -
         schedule = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
         assert rie.invoke(json.dumps(schedule)).status == 200
         rie.invoke(b"{}")
-        spans = by_name(read_jsonl_spans(tmp_path / "spans.jsonl"), schema.SPAN_INVOCATION)
+        spans = by_name(
+            wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION, 2), schema.SPAN_INVOCATION
+        )
     assert spans[0]["attrs"][schema.ATTR_TRIGGER] == "pubsub"
     assert spans[0]["attrs"][schema.ATTR_EVENT_SOURCE] == "aws:sqs"
     assert spans[0]["attrs"][schema.ATTR_RECORD_COUNT] == 3
@@ -168,7 +182,7 @@ def test_error_response(rie_binary: Path, tmp_path: Path) -> None:
         assert result.status == 200
         assert result.json() == {"errorMessage": "boom", "errorType": "MyError"}
         rie.invoke(b"{}")
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION)
         stdout = rie.stdout()
     inv = by_name(spans, schema.SPAN_INVOCATION)[0]
     assert inv["attrs"][schema.ATTR_OUTCOME] == "error"
@@ -183,7 +197,7 @@ def test_never_polled_marker_before_the_kill(rie_binary: Path, tmp_path: Path) -
         result = rie.invoke(b"{}")
         assert result.body == b"Task timed out after 1.00 seconds"
         stdout = rie.stdout()
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_STUCK)
     (marker,) = marker_lines(stdout, schema.MARKER_STUCK)
     assert marker["kind"] == schema.STUCK_NEVER_POLLED
     assert 300 <= marker["elapsed_ms"] < 1000
@@ -199,7 +213,7 @@ def test_handler_hang_reports_no_response(rie_binary: Path, tmp_path: Path) -> N
         result = rie.invoke(json.dumps({"action": "hang"}))
         assert result.body == b"Task timed out after 1.00 seconds"
         stdout = rie.stdout()
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_STUCK)
     (request_id,) = request_ids(stdout)
     (marker,) = marker_lines(stdout, schema.MARKER_STUCK)
     assert marker["kind"] == schema.STUCK_NO_RESPONSE
@@ -218,7 +232,7 @@ def test_work_after_response_reports_stopped_polling(rie_binary: Path, tmp_path:
         rie.invoke(b"{}")
         assert rie.wait_for('"lctrace":"invocation"')
         stdout = rie.stdout()
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_POST_RESPONSE)
     first_id = request_ids(stdout)[0]
     (marker,) = marker_lines(stdout, schema.MARKER_STUCK)
     assert marker["kind"] == schema.STUCK_STOPPED_POLLING
@@ -238,7 +252,7 @@ def test_runtime_exit_mid_invocation(rie_binary: Path, tmp_path: Path) -> None:
         assert rie.wait_for("exited: exit status 7", stream="stderr")  # our exit code = child's
         assert rie.wait_for('"outcome":"crash"')
         stdout = rie.stdout()
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION)
     (request_id,) = request_ids(stdout)
     line = marker_lines(stdout, schema.MARKER_INVOCATION)[0]
     assert line["request_id"] == request_id and line["outcome"] == "crash"
@@ -255,7 +269,7 @@ def test_init_error(rie_binary: Path, tmp_path: Path) -> None:
         assert rie.wait_for("exited: exit status 1", stream="stderr")
         assert rie.wait_for('"lctrace":"init"')
         stdout = rie.stdout()
-        spans = read_jsonl_spans(tmp_path / "spans.jsonl")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INIT)
     (init_line,) = marker_lines(stdout, schema.MARKER_INIT)
     assert init_line["outcome"] == "init_error"
     assert init_line["error_type"] == "Runtime.MyInitError"
@@ -268,5 +282,7 @@ def test_payload_capture_is_opt_in_and_capped(rie_binary: Path, tmp_path: Path) 
     with start_rie(rie_binary, tmp_path, LCTRACE_CAPTURE_PAYLOADS="10") as rie:
         rie.invoke(b'{"k":"abcdefghijklmnop"}')
         rie.invoke(b"{}")
-        inv = by_name(read_jsonl_spans(tmp_path / "spans.jsonl"), schema.SPAN_INVOCATION)[0]
+        inv = by_name(
+            wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION), schema.SPAN_INVOCATION
+        )[0]
     assert inv["attrs"]["lctrace.event_payload"] == '{"k":"abcd'

@@ -1,0 +1,180 @@
+"""What `lctrace wrap` costs a function, measured against bare RIE in the same run.
+
+    .venv/bin/python benchmarks/wrapper_overhead.py [--invokes 2000] [--colds 15]
+
+Variants: `bare` (the example runtime straight under RIE), `jsonl` (wrapped, OTLP/JSON lines
+to a file) and `otlp` (wrapped, OTLP http/protobuf into a receiver on 127.0.0.1). Each runs in
+its own warm RIE; invokes alternate between the variants in blocks, so machine noise hits all
+alike. Reported per variant: invoke latency p50/p99 (sequential, keep-alive), RIE's own
+`INIT REPORT(durationMs)` - exec of the bootstrap to the runtime's first `/next` - over fresh
+RIE starts, and the wrapper process's RSS (current and peak) after the run.
+Targets (issue 4): p50 +0.15 ms, p99 +0.5 ms, cold start +40 ms, RSS 40 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.rie_harness import (  # noqa: E402
+    RieHarness,
+    _children,
+    example_runtime_command,
+    wrapped_bootstrap,
+    write_script,
+)
+
+RIE = REPO / ".cache" / "rie" / "aws-lambda-rie-x86_64"
+
+
+class _Sink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that accepts and discards (the exporter's real network path)."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def make_bootstrap(directory: Path, variant: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    if variant == "bare":
+        return write_script(directory / "bootstrap", example_runtime_command())
+    return wrapped_bootstrap(directory, example_runtime_command())
+
+
+def variant_env(variant: str, directory: Path, otlp_port: int) -> dict[str, str]:
+    if variant == "jsonl":
+        return {"LCTRACE_EXPORTER": "jsonl", "LCTRACE_JSONL_PATH": str(directory / "spans.jsonl")}
+    if variant in ("none", "log"):
+        return {"LCTRACE_EXPORTER": variant}
+    if variant == "otlp-grpc":
+        return {
+            "LCTRACE_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_METRICS_EXPORTER": "none",
+        }
+    if variant == "otlp":
+        return {
+            "LCTRACE_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_METRICS_EXPORTER": "none",
+        }
+    return {}
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return rss, hwm
+
+
+def cold_starts(variants: list[str], root: Path, otlp_port: int, count: int) -> dict:
+    """INIT REPORT durationMs of fresh RIE starts, alternating variants."""
+    inits: dict[str, list[float]] = {v: [] for v in variants}
+    for i in range(count):
+        for variant in variants:
+            directory = root / f"cold-{variant}-{i}"
+            env = variant_env(variant, directory, otlp_port)
+            with RieHarness(RIE, make_bootstrap(directory, variant), env=env, timeout_s=10) as rie:
+                rie.invoke(b"{}")
+                rie.wait_for("INIT REPORT", stream="stderr")
+                match = re.search(r"INIT REPORT\(durationMs: ([\d.]+)\)", rie.stderr())
+                if match:
+                    inits[variant].append(float(match.group(1)))
+    return inits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--invokes", type=int, default=2000, help="per variant")
+    parser.add_argument("--block", type=int, default=100, help="invokes per turn")
+    parser.add_argument("--colds", type=int, default=15, help="fresh starts per variant")
+    parser.add_argument("--variants", default="bare,jsonl,otlp")
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    otlp_port = sink.server_address[1]
+    root = Path(tempfile.mkdtemp(prefix="lctrace-bench-"))
+    harnesses = {}
+    for variant in variants:
+        directory = root / variant
+        env = variant_env(variant, directory, otlp_port)
+        harnesses[variant] = RieHarness(
+            RIE, make_bootstrap(directory, variant), env=env, timeout_s=10
+        ).start()
+    latencies: dict[str, list[float]] = {v: [] for v in variants}
+    rss: dict[str, tuple[int, int]] = {}
+    try:
+        for rie in harnesses.values():
+            for _ in range(50):  # warm-up (cold start, imports, exporter connection)
+                rie.invoke(b"{}")
+        done = 0
+        while done < args.invokes:
+            for variant in variants:
+                rie = harnesses[variant]
+                for _ in range(args.block):
+                    latencies[variant].append(rie.invoke(b'{"k":"v"}').elapsed_ms)
+            done += args.block
+        for variant, rie in harnesses.items():
+            if variant != "bare" and rie.proc is not None:
+                kids = _children(rie.proc.pid)
+                wrapper = min(kids)  # RIE's child: the bootstrap exec'd into the wrapper
+                rss[variant] = rss_kb(wrapper)
+    finally:
+        for rie in harnesses.values():
+            rie.stop()
+    inits = cold_starts(variants, root, otlp_port, args.colds)
+    sink.shutdown()
+
+    report: dict[str, dict] = {}
+    base = latencies.get("bare")
+    for variant in variants:
+        lat = latencies[variant]
+        row = {
+            "invokes": len(lat),
+            "p50_ms": round(statistics.median(lat), 3),
+            "p99_ms": round(percentile(lat, 99), 3),
+            "init_p50_ms": round(statistics.median(inits[variant]), 1) if inits[variant] else None,
+        }
+        if base is not None and variant != "bare":
+            row["added_p50_ms"] = round(row["p50_ms"] - statistics.median(base), 3)
+            row["added_p99_ms"] = round(row["p99_ms"] - percentile(base, 99), 3)
+            if inits[variant] and inits["bare"]:
+                row["added_cold_start_ms"] = round(
+                    statistics.median(inits[variant]) - statistics.median(inits["bare"]), 1
+                )
+        if variant in rss:
+            row["wrapper_rss_mb"] = round(rss[variant][0] / 1024, 1)
+            row["wrapper_peak_rss_mb"] = round(rss[variant][1] / 1024, 1)
+        report[variant] = row
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

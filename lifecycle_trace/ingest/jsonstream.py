@@ -24,6 +24,7 @@ CHUNK_CHARS = 1 << 20
 
 _DECODER = json.JSONDecoder()
 _NONSPACE = re.compile(r"\S")
+_SEPARATORS = re.compile(r"[\s,]*")
 _STRUCTURE = re.compile(r'["{}\[\]]')
 _STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _TOKEN = re.compile(r'[^,\]\}\[\{"\s]*')
@@ -158,14 +159,24 @@ class JsonStream:
             if not self._fill():
                 return None
 
+    def skip_separators(self) -> str | None:
+        """Skip blanks and commas; the next character (not consumed), or None at end of input."""
+        while True:
+            self._pos = _SEPARATORS.match(self._buffer, self._pos).end()
+            if self._pos < len(self._buffer):
+                return self._buffer[self._pos]
+            if not self._fill():
+                return None
+
     def advance(self) -> None:
         """Consume the character `peek` returned."""
         self._pos += 1
 
-    def value(self) -> tuple[int, object]:
+    def value(self, *, positioned: bool = False) -> tuple[int, object]:
         """Decode the next value: (line, value). A malformed value is skipped and raised as
-        `MalformedValue`."""
-        self.peek()
+        `MalformedValue`. `positioned`: the cursor is already on the value's first character."""
+        if not positioned:
+            self.peek()
         line = self.line()
         size = self._chunk
         while True:
@@ -288,17 +299,14 @@ def _walk_object(stream: JsonStream, array_keys: frozenset[str]) -> Iterator[Ite
 def _walk_array(stream: JsonStream, key: str | None) -> Iterator[Item]:
     """The elements of an array whose '[' was consumed; bad elements are skipped one by one."""
     while True:
-        char = stream.peek()
+        char = stream.skip_separators()
         if char is None:
             raise _Broken(stream.line(), "JSON array truncated (missing ']')")
         if char == "]":
             stream.advance()
             return
-        if char == ",":
-            stream.advance()
-            continue
         try:
-            line, value = stream.value()
+            line, value = stream.value(positioned=True)
         except MalformedValue as error:
             if error.at_end:
                 raise _Broken(error.line, error.reason) from None

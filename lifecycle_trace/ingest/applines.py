@@ -1,4 +1,4 @@
-"""Messages that are not text platform lines: function output, JSON messages, lctrace markers.
+"""Function output in text form -> `AppLine` (and the old-style `Task timed out` line).
 
 Function output is kept as `AppLine` (text capped to `records.MAX_APP_TEXT`) with the request id
 and level when the runtime's logger puts them at a known position:
@@ -7,49 +7,30 @@ and level when the runtime's logger puts them at a known position:
 * Python    `[LEVEL]\\t<ISO ts>\\t<request id | empty>\\t<msg>`; `[ERROR] Runtime.X: ...`
 * log4j     `<request id> LEVEL ...` (the `sam logs` Java sample) and the Lambda log4j2
             appender's `YYYY-MM-DD HH:MM:SS[.mmm] <request id> LEVEL ...`
-* JSON      `{"timestamp","level","requestId","message"}` (LogFormat JSON; Powertools'
-            `function_request_id` too)
+* .NET      the Node layout with `info`/`warn`/`fail`/`crit`/`dbug`/`trce` levels
 
 A request id is only taken when it is a UUID in that position; anything else keeps None (the
 `attribute` post-pass fills ids from the surrounding START/REPORT).
-
-A message that IS one JSON object with key `lctrace` (leading whitespace allowed, nothing
-before it) is a wrapper marker: `stuck` -> StuckMarker, `invocation` -> WrapperInvocation,
-`init` -> InitReport (dialect LCTRACE); other kinds -> PlatformNote `lctrace.<kind>`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 
-from lifecycle_trace import schema
-from lifecycle_trace.ingest.base import SourceStats
-from lifecycle_trace.ingest.platform_common import (
-    APP_LEVELS,
-    BadField,
-    cap,
-    is_uuid,
-    iso_to_ms,
-    json_number,
-    json_str,
-)
-from lifecycle_trace.ingest.telemetry import platform_object
-from lifecycle_trace.records import (
-    JSON,
-    LCTRACE,
-    AppLine,
-    InitReport,
-    PlatformNote,
-    Record,
-    StuckMarker,
-    TimedOut,
-    WrapperInvocation,
-)
+from lifecycle_trace.ingest.platform_common import APP_LEVELS, cap, is_uuid, iso_to_ms
+from lifecycle_trace.records import AppLine, Record, TimedOut
 
 _TIMED_OUT_RE = re.compile(r"(?:(\S+) (\S+) )?Task timed out after (\d+(?:\.\d+)?) seconds")
 _TIMED_OUT_TEXT = "Task timed out after "
 TIMED_OUT = " " + _TIMED_OUT_TEXT
+_DOTNET_LEVELS = {
+    "trce": "TRACE",
+    "dbug": "DEBUG",
+    "info": "INFO",
+    "warn": "WARN",
+    "fail": "ERROR",
+    "crit": "CRITICAL",
+}
 
 
 def plain_line(message: str, common: dict) -> list[Record]:
@@ -108,8 +89,9 @@ def _node_line(message: str, common: dict) -> list[Record]:
         return plain_line(message, common)
     if common["timestamp_ms"] is None:
         common = {**common, "timestamp_ms": iso_to_ms(parts[0])}
-    if len(parts) == 4 and parts[2] in APP_LEVELS:
-        level, text = parts[2], parts[3]
+    level = parts[2] if parts[2] in APP_LEVELS else _DOTNET_LEVELS.get(parts[2])
+    if len(parts) == 4 and level is not None:
+        text = parts[3]
     else:
         level, text = None, "\t".join(parts[2:])
     return [AppLine(**common, request_id=request_id, level=level, text=cap(text))]
@@ -133,123 +115,15 @@ def timed_out(message: str, common: dict) -> list[Record]:
     ]
 
 
-def json_message(message: str, common: dict, stats: SourceStats) -> list[Record]:
-    """A message starting with `{`: a platform object (JSON log format), an lctrace marker, a
-    JSON application log, or text that only looks like JSON (-> AppLine)."""
-    stripped = message.rstrip()
-    if not stripped.endswith("}"):
-        return plain_line(message, common)
-    try:
-        obj = json.loads(stripped)
-    except ValueError:
-        return plain_line(message, common)
-    if not isinstance(obj, dict):
-        return plain_line(message, common)
-    if schema.MARKER_KEY in obj:
-        return marker(obj, stripped, common, stats)
-    kind = obj.get("type")
-    if isinstance(kind, str) and kind.startswith("platform."):
-        return platform_object(obj, common, JSON, stats)
-    return [_json_app_line(obj, stripped, common)]
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-def _json_app_line(obj: dict, raw: str, common: dict) -> Record:
-    if common["timestamp_ms"] is None:
-        common = {**common, "timestamp_ms": iso_to_ms(obj.get("timestamp"))}
-    request_id = json_str(obj, "requestId") or json_str(obj, "function_request_id")
-    level = json_str(obj, "level")
-    message = obj.get("message")
-    text = message if isinstance(message, str) else raw
-    return AppLine(
-        **common,
-        dialect=JSON,
-        request_id=request_id,
-        level=level.upper() if level else None,
-        text=cap(text),
-    )
-
-
-def marker(obj: dict, raw: str, common: dict, stats: SourceStats) -> list[Record]:
-    """An lctrace wrapper line (`{"lctrace": kind, ...}`) -> its record; bad fields -> skip."""
-    kind = obj.get(schema.MARKER_KEY)
-    common = _marker_context(obj, common)
-    try:
-        if kind == schema.MARKER_STUCK:
-            return [_stuck(obj, raw, common)]
-        if kind == schema.MARKER_INVOCATION:
-            return [_invocation(obj, common)]
-        if kind == schema.MARKER_INIT:
-            return [_init(obj, common)]
-    except BadField as exc:
-        stats.skip(common["line"], f"lctrace {kind} marker: {exc}")
-        return []
-    return [PlatformNote(**common, dialect=LCTRACE, kind=f"lctrace.{kind}", text=cap(raw))]
-
-
-def _marker_context(obj: dict, common: dict) -> dict:
-    environment = common["environment"] or json_str(obj, "instance")
-    function = common["function"] or json_str(obj, "function")
-    timestamp_ms = common["timestamp_ms"]
-    if timestamp_ms is None:  # the stuck marker says `timestamp_ms`, the invocation `start_ms`
-        stamp = obj.get("timestamp_ms", obj.get("start_ms"))
-        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-            timestamp_ms = float(stamp)
-    return {
-        **common,
-        "environment": environment,
-        "function": function,
-        "timestamp_ms": timestamp_ms,
-    }
-
-
-def _stuck(obj: dict, raw: str, common: dict) -> Record:
-    kind = obj.get("kind")
-    if not isinstance(kind, str) or not kind:
-        raise BadField(f"'kind' expected one of {', '.join(schema.STUCK_KINDS)}, got {kind!r}")
-    return StuckMarker(
-        **common,
-        dialect=LCTRACE,
-        request_id=json_str(obj, "request_id"),
-        kind=kind,
-        elapsed_ms=json_number(obj, "elapsed_ms"),
-        text=cap(raw),
-    )
-
-
-def _bool(obj: dict, key: str) -> bool | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    raise BadField(f"{key!r} expected true/false, got {value!r}")
-
-
-def _invocation(obj: dict, common: dict) -> Record:
-    request_id = json_str(obj, "request_id")
-    if request_id is None:
-        raise BadField(f"expected a 'request_id' string, got {obj.get('request_id')!r}")
-    return WrapperInvocation(
-        **common,
-        dialect=LCTRACE,
-        request_id=request_id,
-        cold=_bool(obj, "cold"),
-        init_ms=json_number(obj, "init_ms"),
-        poll_wait_ms=json_number(obj, "poll_wait_ms"),
-        handler_ms=json_number(obj, "handler_ms"),
-        response_ms=json_number(obj, "response_ms"),
-        post_response_ms=json_number(obj, "post_response_ms"),
-        outcome=json_str(obj, "outcome"),
-        trigger=json_str(obj, "trigger"),
-        event_source=json_str(obj, "event_source"),
-    )
-
-
-def _init(obj: dict, common: dict) -> Record:
-    """The wrapper's init line: init_ms and its outcome (success | init_error | never_polled |
-    crash, kept as the wrapper wrote it in `status`)."""
-    return InitReport(
-        **common,
-        dialect=LCTRACE,
-        duration_ms=json_number(obj, "init_ms"),
-        status=json_str(obj, "outcome"),
-        error_type=json_str(obj, "error_type"),
-    )
+def app_line(message: str, common: dict) -> list[Record]:
+    """Any text the function printed (also a Telemetry API `function` record): by its first
+    character to the logger format it can be."""
+    first = message[:1]
+    if first == "[":
+        return bracket_line(message, common)
+    if first in _HEX_DIGITS and first:
+        return digit_line(message, common)
+    return plain_line(message, common)

@@ -25,12 +25,12 @@ from lifecycle_trace.ingest.applines import (
     TIMED_OUT,
     bracket_line,
     digit_line,
-    json_message,
     plain_line,
     timed_out,
 )
 from lifecycle_trace.ingest.attribute import attribute_app_lines
 from lifecycle_trace.ingest.base import LogEvent, SourceStats
+from lifecycle_trace.ingest.jsonlines import json_message
 from lifecycle_trace.ingest.platform_common import (
     BadField,
     cap,
@@ -123,6 +123,8 @@ def parse_event(event: LogEvent, stats: SourceStats) -> list[Record]:
         records = _platform_text(message, first, common, stats)
         if records is not None:
             return records
+        if first <= "F":  # an upper-case request id first (log4j layout)
+            return digit_line(message, common)
     elif first == "[":
         if message.find(_RIE_MARK, 1, 24) > 0:
             return _rie_line(message[message.find(_RIE_MARK) + len(_RIE_MARK) :], common, stats)
@@ -321,6 +323,11 @@ def _fault(message: str, common: dict, stats: SourceStats) -> list:
             "fault: expected 'RequestId: <id> Error: <reason>' or "
             "'RequestId: <id> Process exited before completing request'",
         )
+    if record.reason.startswith(TIMED_OUT[1:]):  # `RequestId: X Error: Task timed out after N`
+        seconds = leading_number(record.reason[len(TIMED_OUT) - 1 :])
+        return [
+            TimedOut(**common, request_id=record.request_id, timeout_s=seconds, text=record.text)
+        ]
     return [record]
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
+from lifecycle_trace.ingest.applines import app_line
 from lifecycle_trace.ingest.base import SourceStats
 from lifecycle_trace.ingest.platform_common import (
     BadField,
@@ -307,6 +309,9 @@ def _output_line(kind: str, record: object, common: dict, dialect: str) -> Recor
             level=json_str(record, "level"),
             text=cap(text),
         )
+    if isinstance(record, str) and record.strip():  # raw output: read the logger's prefix
+        (line,) = app_line(record.strip(), common)
+        return replace(line, dialect=dialect)
     return AppLine(**common, dialect=dialect, text=cap(record if isinstance(record, str) else ""))
 
 

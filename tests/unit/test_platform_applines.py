@@ -176,3 +176,41 @@ def test_malformed_markers_are_counted(line: str) -> None:
     stats = SourceStats("m.log", "test")
     assert parse_event(LogEvent("m.log", 5, None, None, line), stats) == []
     assert stats.skipped == 1 and stats.errors[0].startswith("m.log:5: lctrace ")
+
+
+def test_dotnet_levels_and_upper_case_request_ids() -> None:
+    stats = SourceStats("x", "test")
+    (dotnet,) = parse_event(
+        LogEvent("x", 1, None, None, f"2023-11-16T17:18:28.000Z\t{F08}\tfail\tpayment failed"),
+        stats,
+    )
+    assert (dotnet.request_id, dotnet.level, dotnet.text) == (F08, "ERROR", "payment failed")
+    upper = "ABCDEF01-1B53-4FAF-922D-1D74357B1676"
+    (log4j,) = parse_event(LogEvent("x", 2, None, None, f"{upper} WARN Flow - slow"), stats)
+    assert (log4j.request_id, log4j.level) == (upper, "WARN")
+
+
+def test_fault_form_of_a_timeout_is_a_timeout() -> None:
+    from lifecycle_trace.records import TimedOut
+
+    stats = SourceStats("x", "test")
+    (record,) = parse_event(
+        LogEvent("x", 1, None, None, f"RequestId: {F08} Error: Task timed out after 6.00 seconds"),
+        stats,
+    )
+    assert isinstance(record, TimedOut)
+    assert (record.request_id, record.timeout_s) == (F08, 6.0)
+
+
+def test_java_json_request_id_key() -> None:
+    stats = SourceStats("x", "test")
+    line = json.dumps(
+        {
+            "timestamp": "2024-05-20T16:29:45.009Z",
+            "level": "WARN",
+            "message": "slow",
+            "AWSRequestId": F08,
+        }
+    )
+    (record,) = parse_event(LogEvent("x", 1, None, None, line), stats)
+    assert (record.request_id, record.level, record.text) == (F08, "WARN", "slow")

@@ -4,6 +4,7 @@ message yields records or a counted skip."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
@@ -24,7 +25,11 @@ def _real_lines() -> list[str]:
 
 
 REAL = _real_lines()
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("LCTRACE_FUZZ_EXAMPLES", "1000")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def check_one(message: str) -> list[Record]:

@@ -123,8 +123,11 @@ def _segment(document: object, line: int, where: str, trace_id: object) -> _Segm
         raise _Malformed(f"{where}: expected a segment document object")
     if not isinstance(document.get("id"), str):
         raise _Malformed(f"{where}.id: expected a segment id")
-    if not isinstance(document.get("trace_id"), str) and isinstance(trace_id, str):
-        document = {**document, "trace_id": trace_id}
+    # keys used for joins must be strings (or absent): never let a list reach a dict key
+    document = {**document, **{key: None for key in ("trace_id", "parent_id", "name", "origin")
+                               if not isinstance(document.get(key), str)}}
+    if document["trace_id"] is None and isinstance(trace_id, str):
+        document["trace_id"] = trace_id
     start = _seconds(document, "start_time", where, required=True)
     end = _seconds(document, "end_time", where, required=False)
     return _Segment(line, where, document, start, end)  # type: ignore[arg-type]
@@ -252,7 +255,7 @@ def _function_records(
     service_doc = service.doc if service is not None else {}
     request_id = _aws(service_doc).get("request_id")
     request_id = request_id if isinstance(request_id, str) and request_id else None
-    name = service_doc.get("name", doc.get("name"))
+    name = service_doc.get("name") or doc.get("name")
     function = name if isinstance(name, str) and name else None
     arn = _aws(doc).get("function_arn", service_doc.get("resource_arn"))
     trace_id = doc.get("trace_id") if isinstance(doc.get("trace_id"), str) else None
@@ -273,7 +276,8 @@ def _function_records(
     subsegments = doc.get("subsegments")
     for index, sub in enumerate(subsegments if isinstance(subsegments, list) else ()):
         where = f"{segment.where}.subsegments[{index}]"
-        phase = SUBSEGMENT_PHASES.get(sub.get("name")) if isinstance(sub, dict) else None
+        name = sub.get("name") if isinstance(sub, dict) else None
+        phase = SUBSEGMENT_PHASES.get(name) if isinstance(name, str) else None
         if phase is None or phase in {p for _, p in lifecycle.values()} or _lctrace_phase(sub):
             others.append((sub, schema.SPAN_INVOCATION, 0, where))
             continue
@@ -314,7 +318,7 @@ def _lctrace_phase(doc: object) -> str | None:
     """The lctrace span a document is (the wrapper's `xray` exporter annotates `lctrace_span`)."""
     annotations = doc.get("annotations") if isinstance(doc, dict) else None
     name = annotations.get(ANNOTATION_SPAN) if isinstance(annotations, dict) else None
-    return name if name in PHASES else None
+    return name if isinstance(name, str) and name in PHASES else None
 
 
 def _lctrace_records(

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from lifecycle_trace import schema
 from lifecycle_trace.ingest import xray
 from lifecycle_trace.ingest.base import SourceStats
-from lifecycle_trace.records import XRAY, PhaseSpan, PlatformNote, Record
+from lifecycle_trace.records import XRAY, PhaseSpan, PlatformNote, Record, StuckMarker
+from tests.unit.test_otlp_ingest import _mutate, json_values
 
 COLD_RID = "516a738f-f972-4d5a-9be9-eb1f3e3e0667"
 
@@ -211,3 +212,35 @@ def test_mutated_or_truncated_input_never_raises(traces_dir, index, replacement,
         stats = SourceStats(path="fuzz", format="xray")
         records = list(xray.parse(data.encode(), "fuzz", stats))
         assert all(isinstance(r, (PhaseSpan, PlatformNote)) for r in records)
+
+
+def _documents(traces_dir) -> list[dict]:
+    docs = []
+    for name in ("xray-warm-and-error.json", "xray-cold-start.json"):
+        batch = json.loads((traces_dir / name).read_bytes())
+        docs += [json.loads(s["Document"]) for t in batch["Traces"] for s in t["Segments"]]
+    # a wrapper-written subsegment (lctrace_span annotation) nested in a function segment
+    function = next(d for d in docs if d["origin"] == xray.FUNCTION_ORIGIN)
+    function["subsegments"].append({"id": "77", "name": "lambda.invocation", "start_time": 1.7E9,
+                                   "end_time": 1.7E9, "annotations": {
+                                       "lctrace_span": "lambda.invocation",
+                                       "faas_invocation_id": "r"},
+                                   "metadata": {"lctrace": {"lctrace.outcome": "success"}}})
+    return docs
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(which=st.integers(min_value=0, max_value=10), path=st.lists(
+    st.integers(min_value=0, max_value=40), max_size=7), value=json_values)
+def test_structurally_mutated_documents_never_raise(traces_dir, which, path, value):
+    docs = _documents(traces_dir)
+    index = which % len(docs)
+    docs[index] = _mutate(docs[index], path, value)
+    batch = {"Traces": [{"Id": "1-64373507-1fa10d7929b63ad548165c89", "Segments": [
+        {"Id": str(i), "Document": json.dumps(doc)} for i, doc in enumerate(docs)]}]}
+    bare = "\n".join(json.dumps(doc) for doc in docs)
+    for data in (json.dumps(batch), bare):
+        stats = SourceStats(path="fuzz", format="xray")
+        records = list(xray.parse(data.encode(), "fuzz", stats))
+        assert all(isinstance(r, (PhaseSpan, PlatformNote, StuckMarker)) for r in records)

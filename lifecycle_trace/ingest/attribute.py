@@ -12,7 +12,9 @@ Rules, per environment, in list order:
   END and REPORT (post-response work) is billed in that invocation and belongs to it.
 * `InitStart` / `RestoreStart` begin init: lines keep `None` until init ends (`InitReport`,
   `InitRuntimeDone`, `RestoreReport`) or a `Start` arrives. Lines before the first `Start` keep
-  `None`. RIE prints `START` before its lazy init, so its init lines stay unattributed too.
+  `None`. RIE prints `START` before its lazy init (and merged stdout/stderr may put its
+  `INIT START` on either side of `START`): an RIE init ends only at RIE's own init end lines, so
+  its init output stays unattributed in either order.
 
 Two more per-environment fixes that need the whole stream:
 * RIE dialect: a warm RIE `REPORT` looks like a real one but its `Max Memory Used` is fake; when
@@ -50,11 +52,12 @@ _INIT_ENDS = (InitReport, InitRuntimeDone, RestoreReport)
 
 
 class _Environment:
-    __slots__ = ("open_request", "in_init", "last_report")
+    __slots__ = ("open_request", "in_init", "rie_init", "last_report")
 
     def __init__(self) -> None:
         self.open_request: str | None = None
         self.in_init = False
+        self.rie_init = False  # RIE's `INIT START(...)`: only its INIT RTDONE/REPORT end init
         self.last_report: int | None = None  # index in the output of the latest Report
 
 
@@ -73,7 +76,8 @@ def attribute_app_lines(records: list[Record]) -> list[Record]:
                 record = replace(record, request_id=state.open_request)
         elif isinstance(record, Start):
             state.open_request = record.request_id
-            state.in_init = False
+            if not state.rie_init:  # RIE inits lazily after START and always reports the end
+                state.in_init = False
         elif isinstance(record, Report):
             if record.dialect == TEXT and record.environment in rie_environments:
                 record = replace(record, dialect=RIE)
@@ -81,8 +85,9 @@ def attribute_app_lines(records: list[Record]) -> list[Record]:
             state.last_report = len(out)
         elif isinstance(record, _INIT_BEGINS):
             state.in_init = True
+            state.rie_init = record.dialect == RIE
         elif isinstance(record, _INIT_ENDS):
-            state.in_init = False
+            state.in_init = state.rie_init = False
         elif isinstance(record, PlatformNote):
             if record.kind == "XRAY":
                 _merge_xray(record, state, out)

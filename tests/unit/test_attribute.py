@@ -187,3 +187,28 @@ def test_rie_environment_marks_its_warm_reports() -> None:
         )
     )
     assert [r.dialect for r in out] == [RIE, RIE, TEXT]
+
+
+def test_rie_init_before_start_in_a_merged_stream_stays_init() -> None:
+    """Merged RIE stdout+stderr can order `INIT START` before `START`; init output is still init."""
+    out = attribute_app_lines(
+        records_of(
+            ("e1", "[INFO] (rapid) INIT START(type: on-demand, phase: init)"),
+            ("e1", f"START RequestId: {A} Version: $LATEST"),
+            ("e1", "init: hello from the runtime"),
+            ("e1", "[INFO] (rapid) INIT RTDONE(status: success)"),
+            ("e1", "handler output"),
+        )
+    )
+    assert ids(out) == [("init: hello from the runtime", None), ("handler output", A)]
+
+
+def test_text_init_ends_at_start() -> None:
+    out = attribute_app_lines(
+        records_of(
+            ("e1", "INIT_START Runtime Version: nodejs:18.v5\tRuntime Version ARN: arn:x"),
+            ("e1", f"START RequestId: {A} Version: $LATEST"),
+            ("e1", "handler output"),
+        )
+    )
+    assert ids(out) == [("handler output", A)]

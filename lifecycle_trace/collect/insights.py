@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lifecycle_trace.collect.errors import AwsRequestError
-from lifecycle_trace.collect.output import clear_state, open_for_collection, save_state
+from lifecycle_trace.collect.output import (
+    Checkpointer,
+    clear_state,
+    flushed_on_error,
+    open_for_collection,
+)
 
 KIND = "insights"
 ROW_LIMIT = 10_000
@@ -220,12 +225,13 @@ def collect_insights_to_file(
     stats.restore(state.totals)
     cursor = state.cursor if resume and state.cursor else None
 
-    def checkpoint(current: InsightsProgress, windows: list[list[int]], ptrs: set[str]) -> None:
-        state.offset, state.totals = writer.tell(), current.totals()
-        state.cursor = {"pending": windows, "previous_ptrs": sorted(ptrs)}
-        save_state(output, state)
+    saver = Checkpointer(output, state)
 
-    with writer:
+    def checkpoint(current: InsightsProgress, windows: list[list[int]], ptrs: set[str]) -> None:
+        cursor = {"pending": [list(w) for w in windows], "previous_ptrs": sorted(ptrs)}
+        saver.update(writer.tell(), cursor, json.loads(json.dumps(current.totals())))
+
+    with writer, flushed_on_error(saver):
         collect_insights(
             client, writer, log_groups=list(saved.log_groups), start_s=saved.start_s,
             end_s=saved.end_s, query=saved.query, row_limit=saved.row_limit, poll_s=poll_s,

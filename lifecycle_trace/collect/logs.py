@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lifecycle_trace.collect.errors import AwsRequestError
-from lifecycle_trace.collect.output import clear_state, open_for_collection, save_state
+from lifecycle_trace.collect.output import (
+    Checkpointer,
+    clear_state,
+    flushed_on_error,
+    open_for_collection,
+)
 
 KIND = "logs"
 MAX_PAGE_SIZE = 10_000
@@ -160,12 +165,12 @@ def collect_logs_to_file(
     stats = LogsProgress(saved.log_group, saved.start_ms, saved.end_ms)
     stats.restore(state.totals)
 
-    def checkpoint(current: LogsProgress) -> None:
-        state.offset, state.cursor = writer.tell(), current.next_token
-        state.totals = current.totals()
-        save_state(output, state)
+    saver = Checkpointer(output, state)
 
-    with writer:
+    def checkpoint(current: LogsProgress) -> None:
+        saver.update(writer.tell(), current.next_token, current.totals())
+
+    with writer, flushed_on_error(saver):
         collect_logs(
             client,
             writer,

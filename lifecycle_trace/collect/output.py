@@ -12,7 +12,9 @@ import contextlib
 import gzip
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,38 @@ def clear_state(output: Path) -> None:
     """Remove the sidecar once the collection is complete."""
     with contextlib.suppress(FileNotFoundError):
         sidecar_path(output).unlink()
+
+
+class Checkpointer:
+    """Keeps the resume state of the last page that is fully on disk, and persists it at most
+    every `interval_s` (a sidecar rewrite per page would cost more than the page for large
+    cursors) and always on `flush()` — which `*_to_file` calls when anything interrupts it."""
+
+    def __init__(self, output: Path, state: ResumeState, *, interval_s: float = 1.0) -> None:
+        self.output = output
+        self.latest = state
+        self.interval_s = interval_s
+        self._saved_at = time.monotonic()
+
+    def update(self, offset: int, cursor: Any, totals: dict[str, Any]) -> None:
+        """Record a consistent point (one assignment, so an interrupt never splits it)."""
+        self.latest = replace(self.latest, offset=offset, cursor=cursor, totals=totals)
+        if time.monotonic() - self._saved_at >= self.interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        save_state(self.output, self.latest)
+        self._saved_at = time.monotonic()
+
+
+@contextlib.contextmanager
+def flushed_on_error(saver: Checkpointer) -> Iterator[None]:
+    """Persist the last consistent resume state if the block raises (Ctrl-C included)."""
+    try:
+        yield
+    except BaseException:
+        saver.flush()
+        raise
 
 
 class PageWriter:

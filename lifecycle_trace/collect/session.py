@@ -44,13 +44,14 @@ class AwsTarget:
 
 
 def retry_config(mode: str | None = None, max_attempts: int | None = None) -> Config:
-    """botocore `Config` with the retry mode (explicit, else `AWS_RETRY_MODE`, else adaptive)."""
+    """botocore `Config` with the retry mode (explicit, else `AWS_RETRY_MODE`, else adaptive) and
+    total attempts per call, first one included (explicit, else `AWS_MAX_ATTEMPTS`, else 10)."""
     mode = mode or os.environ.get("AWS_RETRY_MODE") or DEFAULT_RETRY_MODE
     if max_attempts is None:
         env = os.environ.get("AWS_MAX_ATTEMPTS", "")
         max_attempts = int(env) if env.isdigit() else DEFAULT_MAX_ATTEMPTS
     return Config(
-        retries={"mode": mode, "max_attempts": max_attempts},
+        retries={"mode": mode, "total_max_attempts": max_attempts},
         user_agent_extra=USER_AGENT,
         connect_timeout=10,
         read_timeout=70,

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lifecycle_trace.collect.errors import AwsRequestError
-from lifecycle_trace.collect.output import clear_state, open_for_collection, save_state
+from lifecycle_trace.collect.output import (
+    Checkpointer,
+    clear_state,
+    flushed_on_error,
+    open_for_collection,
+)
 from lifecycle_trace.collect.resolve import function_name
 
 KIND = "traces"
@@ -238,12 +243,12 @@ def collect_traces_to_file(
     stats.restore(state.totals)
     done = set(state.cursor or []) if resume else set()
 
-    def checkpoint(current: TracesProgress, done_ids: set[str]) -> None:
-        state.offset, state.cursor = writer.tell(), sorted(done_ids)
-        state.totals = current.totals()
-        save_state(output, state)
+    saver = Checkpointer(output, state)
 
-    with writer:
+    def checkpoint(current: TracesProgress, done_ids: set[str]) -> None:
+        saver.update(writer.tell(), sorted(done_ids), current.totals())
+
+    with writer, flushed_on_error(saver):
         collect_traces(client, writer, function=saved.function, start_ms=saved.start_ms,
                        end_ms=saved.end_ms, filter_expression=saved.filter_expression,
                        done_ids=done, stats=stats, progress=progress, checkpoint=checkpoint)

@@ -189,14 +189,17 @@ def test_fetch_to_cache_reuses_a_settled_range(moto_endpoint, seeded: Seeded, tm
 
 
 class HoldingProxy(ThreadingHTTPServer):
-    """Forwards every request to moto, but holds request number `hold_at` until released."""
+    """Forwards every request to moto, but holds request number `hold_at` until released, and
+    answers the requests numbered in `throttle` with CloudWatch's ThrottlingException."""
 
     daemon_threads = True
 
-    def __init__(self, upstream: str, hold_at: int) -> None:
+    def __init__(self, upstream: str, hold_at: int = 0, throttle: frozenset[int] = frozenset()
+                 ) -> None:
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream = urlsplit(upstream)
         self.hold_at = hold_at
+        self.throttle = throttle
         self.count = 0
         self.lock = threading.Lock()
         self.holding = threading.Event()
@@ -222,6 +225,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.server.holding.set()
             self.server.release.wait(30)
             return  # the client was interrupted while waiting for this answer
+        if number in self.server.throttle:
+            data = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         upstream = http.client.HTTPConnection(self.server.upstream.hostname,
                                               self.server.upstream.port, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
@@ -272,3 +283,44 @@ def test_ctrl_c_keeps_what_was_written_and_prints_a_working_resume_command(
     expected = [m for _, m in next(iter(seeded.groups[SNAPSTART_GROUP].values()))]
     assert [line["message"] for line in _lines(output)] == expected
     assert not sidecar_path(output).exists()
+
+
+def test_throttling_is_retried_by_botocore(moto_endpoint, seeded: Seeded, tmp_path: Path,
+                                           capsys) -> None:
+    start, end = seeded.span_ms(SNAPSTART_GROUP)
+    proxy = HoldingProxy(moto_endpoint.url, throttle=frozenset({2}))
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    output = tmp_path / "throttled.jsonl"
+    try:
+        code, err = run(["collect", "logs", "-g", SNAPSTART_GROUP, "--start", str(start),
+                         "--end", str(end), "--page-size", "20", "-o", str(output),
+                         "--endpoint-url", proxy.url, "-q"], capsys)
+    finally:
+        proxy.shutdown()
+    assert code == 0, err
+    assert proxy.count == 4  # 3 pages + the throttled attempt of page 2, retried
+    assert len(_lines(output)) == 47
+
+
+def test_throttling_past_the_retries_is_one_line_and_keeps_the_pages(
+    moto_endpoint, seeded: Seeded, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    start, end = seeded.span_ms(SNAPSTART_GROUP)
+    proxy = HoldingProxy(moto_endpoint.url, throttle=frozenset({2, 3}))
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    output = tmp_path / "throttled.jsonl"
+    try:
+        code, err = run(["collect", "logs", "-g", SNAPSTART_GROUP, "--start", str(start),
+                         "--end", str(end), "--page-size", "20", "-o", str(output),
+                         "--endpoint-url", proxy.url, "-q"], capsys)
+    finally:
+        proxy.shutdown()
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"lctrace: AWS kept throttling log group {SNAPSTART_GROUP} after "
+                          "retries (FilterLogEvents: ThrottlingException: Rate exceeded)")
+    assert err.rstrip().endswith("kept what was written, `--resume` continues")
+    assert len(_lines(output)) == 20 and sidecar_path(output).exists()
+    code, err = run(["collect", "logs", "-o", str(output), "--resume", "--endpoint-url",
+                     moto_endpoint.url, "-q"], capsys)
+    assert code == 0 and len(_lines(output)) == 47

@@ -177,11 +177,11 @@ def test_plain_output_and_sidecar_lifecycle(tmp_path: Path) -> None:
 def test_retry_config_follows_the_aws_cli_variables(monkeypatch) -> None:
     monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
-    assert retry_config().retries == {"mode": "adaptive", "max_attempts": 10}
+    assert retry_config().retries == {"mode": "adaptive", "total_max_attempts": 10}
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
-    assert retry_config().retries == {"mode": "standard", "max_attempts": 4}
-    assert retry_config("legacy", 2).retries == {"mode": "legacy", "max_attempts": 2}
+    assert retry_config().retries == {"mode": "standard", "total_max_attempts": 4}
+    assert retry_config("legacy", 2).retries == {"mode": "legacy", "total_max_attempts": 2}
 
 
 def test_target_options_rebuild_the_command_line() -> None:
@@ -263,3 +263,20 @@ def test_a_repeated_next_token_stops_instead_of_looping(logs_stub) -> None:
     stubber.add_response("filter_log_events", {"events": [], "nextToken": "same"})
     with pytest.raises(errors.AwsRequestError, match="same nextToken twice"):
         collect_logs(client, io.BytesIO(), log_group="g", start_ms=0, end_ms=10)
+
+
+def test_checkpoints_are_throttled_but_flushed_on_interrupt(tmp_path: Path) -> None:
+    from lifecycle_trace.collect.output import Checkpointer, ResumeState, flushed_on_error
+
+    path = tmp_path / "out.jsonl"
+    saver = Checkpointer(path, ResumeState(kind="logs", query={}), interval_s=3600)
+    saver.update(10, "token-1", {"events": 1})
+    saver.update(20, "token-2", {"events": 2})
+    assert load_state(path) is None  # not written per page
+    with pytest.raises(KeyboardInterrupt), flushed_on_error(saver):
+        raise KeyboardInterrupt
+    saved = load_state(path)
+    assert (saved.offset, saved.cursor, saved.totals) == (20, "token-2", {"events": 2})
+    eager = Checkpointer(path, saved, interval_s=0)
+    eager.update(30, "token-3", {"events": 3})
+    assert load_state(path).cursor == "token-3"

@@ -43,6 +43,7 @@ _READERS: dict[str, Reader] = {
     "rie": textlogs.read_rie,
     "telemetry": containers.read_telemetry,
     "json-log-lines": textlogs.read_json_log_lines,
+    "invoke-log-result": containers.read_invoke_result,
 }
 _EXTERNAL = {"otlp-json": "lifecycle_trace.ingest.otlp", "xray": "lifecycle_trace.ingest.xray"}
 
@@ -159,13 +160,14 @@ def read_source(path: str | os.PathLike, *, input_format: str | None = None) -> 
     return ParsedSource(stats=stats, records=result)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> list[str]:
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[tuple[str, bool]]:
     """Inputs with directories replaced by their files (recursive, sorted; hidden files and the
-    S3 export's `aws-logs-write-test` left out). `-` stays stdin."""
-    expanded: list[str] = []
+    S3 export's `aws-logs-write-test` left out), each with whether it was found in a directory.
+    `-` stays stdin."""
+    expanded: list[tuple[str, bool]] = []
     for path in paths:
         if str(path) == "-" or not Path(path).is_dir():
-            expanded.append(str(path))
+            expanded.append((str(path), False))
             continue
         root = Path(path)
         found = sorted(
@@ -177,13 +179,28 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[str]:
         )
         if not found:
             raise InputReadError(f"{path}: directory holds no files to read")
-        expanded.extend(found)
+        expanded.extend((name, True) for name in found)
     return expanded
 
 
 def read_sources(
     paths: Iterable[str | os.PathLike], *, input_format: str | None = None
 ) -> list[ParsedSource]:
-    """Read every input (directories expand to their files, one source per file)."""
+    """Read every input (directories expand to their files, one source per file).
+
+    A file named on the command line in no known format is an error (InputFormatError). A file
+    found inside a directory in no known format (a README next to an export) is not fatal: it
+    becomes a source of format "unknown" with one skip saying why, so the report shows it.
+    """
     _check_format(input_format)
-    return [read_source(path, input_format=input_format) for path in expand_paths(paths)]
+    parsed: list[ParsedSource] = []
+    for path, from_directory in expand_paths(paths):
+        try:
+            parsed.append(read_source(path, input_format=input_format))
+        except InputFormatError as error:
+            if not from_directory:
+                raise
+            stats = SourceStats(path=path, format="unknown")
+            stats.skip(0, str(error).removeprefix(f"{path}: "))
+            parsed.append(ParsedSource(stats=stats))
+    return parsed

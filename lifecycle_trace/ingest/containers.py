@@ -247,6 +247,28 @@ def _unwrap(items: Iterator, source: str, stats: SourceStats) -> Iterator:
             yield item
 
 
+def read_invoke_result(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+    """`aws lambda invoke --log-type Tail` output: `LogResult` is base64 of the invocation's log
+    tail (text or JSON-format lines, no stream, no times)."""
+    from lifecycle_trace.ingest.textlogs import bare_lines
+
+    for item in walk(opened.text(), None):
+        if isinstance(item, Malformed):
+            stats.skip(item.line, item.reason)
+            continue
+        value = item.value if isinstance(item, Element) else None
+        result = value.get("LogResult") if isinstance(value, dict) else None
+        if not isinstance(result, str):
+            stats.skip(item.line, "invoke output without a 'LogResult' string")
+            continue
+        try:
+            text = base64.b64decode(result, validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError) as error:
+            stats.skip(item.line, f"bad base64 in 'LogResult' ({error})")
+            continue
+        yield from bare_lines(text.splitlines(), opened.name, None, at_line=item.line)
+
+
 def read_telemetry(opened: Opened, stats: SourceStats) -> Iterator[Item]:
     """Telemetry API batches: JSON arrays of `{time, type, record}` (one or several, or single
     objects), each event handed to the platform parser as dialect TELEMETRY."""

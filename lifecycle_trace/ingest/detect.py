@@ -131,14 +131,32 @@ def _sniff_json(text: str) -> str | None:
         return "get-log-events"
     if "results" in keys:
         return "insights-json"
+    if "LogResult" in keys:
+        return "invoke-log-result"
+    sample = first if isinstance(first, dict) else next(_line_objects(text), None)
     if (
-        isinstance(first, dict)
-        and "message" in first
-        and "level" not in first
-        and ("logStreamName" in first or _is_number(first.get("timestamp")))
+        isinstance(sample, dict)
+        and "message" in sample
+        and "level" not in sample
+        and ("logStreamName" in sample or _is_number(sample.get("timestamp")))
     ):
         return "events-jsonl"
     return None
+
+
+def _line_objects(text: str):
+    """JSON objects among the first lines of `text` (lines that fail to decode are passed over:
+    one bad line must not hide the shape of the rest)."""
+    for line in text.splitlines()[:SNIFF_LINES]:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            value = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            yield value
 
 
 def _is_number(value: object) -> bool:
@@ -160,16 +178,8 @@ def is_log_format_object(value: object) -> bool:
 
 def _sniff_json_lines(text: str) -> str | None:
     """One JSON-log-format object per line (console paste of a JSON-format log group)."""
-    for line in text.splitlines()[:SNIFF_LINES]:
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if is_log_format_object(value):
-            return "json-log-lines"
+    if any(is_log_format_object(value) for value in _line_objects(text)):
+        return "json-log-lines"
     return None
 
 

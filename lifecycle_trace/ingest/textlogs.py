@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from lifecycle_trace.ingest.base import LogEvent, SourceStats
@@ -127,28 +127,31 @@ def read_s3_export(opened: Opened, stats: SourceStats) -> Iterator[LogEvent]:
     yield from _prefixed(opened, stats, _s3_line, environment=environment, what="exported event")
 
 
-def _bare_lines(opened: Opened, environment: str | None) -> Iterator[LogEvent]:
+def bare_lines(
+    lines: Iterable[str], source: str, environment: str | None, at_line: int | None = None
+) -> Iterator[LogEvent]:
     """One event per non-blank line; known second lines (XRAY, Runtime.ExitError) are joined to
-    the line before, as they were one CloudWatch event."""
+    the line before, as they were one CloudWatch event. `at_line` pins every event to one line
+    of the file (lines decoded out of a field, e.g. `LogResult`)."""
     start = 0
     parts: list[str] = []
-    for number, raw in enumerate(opened.text(), 1):
-        line = strip_ansi(raw.rstrip("\n"))
+    for number, raw in enumerate(lines, 1):
+        line = strip_ansi(raw.rstrip("\r\n"))
         if not line.strip():
             continue
         if parts and _CONTINUATION.match(line.lstrip()):
             parts.append(line.lstrip())
             continue
         if parts:
-            yield LogEvent(opened.name, start, environment, None, "\n".join(parts))
+            yield LogEvent(source, at_line or start, environment, None, "\n".join(parts))
         start, parts = number, [line]
     if parts:
-        yield LogEvent(opened.name, start, environment, None, "\n".join(parts))
+        yield LogEvent(source, at_line or start, environment, None, "\n".join(parts))
 
 
 def read_plain_text(opened: Opened, stats: SourceStats) -> Iterator[LogEvent]:
     """Platform and app lines pasted from the console: no stream, usually no timestamps."""
-    yield from _bare_lines(opened, None)
+    yield from bare_lines(opened.text(), opened.name, None)
 
 
 def rie_environment(path: Path | None) -> str:
@@ -165,7 +168,7 @@ def rie_environment(path: Path | None) -> str:
 def read_rie(opened: Opened, stats: SourceStats) -> Iterator[LogEvent]:
     """Runtime Interface Emulator stdout (its own START/END/REPORT layout, the runtime's output
     and possibly RIE's `(rapid)` stderr lines, which the message parser treats as non-Lambda)."""
-    yield from _bare_lines(opened, rie_environment(opened.path))
+    yield from bare_lines(opened.text(), opened.name, rie_environment(opened.path))
 
 
 def read_json_log_lines(opened: Opened, stats: SourceStats) -> Iterator[LogEvent]:

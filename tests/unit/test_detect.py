@@ -109,6 +109,8 @@ def test_text_shapes(text, expected):
         ({"time": "2024-05-20T16:29:45.008Z", "type": "platform.start", "record": {}},
          "json-log-lines"),
         ({"lctrace": "stuck", "kind": "no_response"}, "json-log-lines"),
+        ({"StatusCode": 200, "LogResult": "U1RBUlQ=", "ExecutedVersion": "$LATEST"},
+         "invoke-log-result"),
         ({"name": "pkg", "version": "1"}, None),
     ],
 )

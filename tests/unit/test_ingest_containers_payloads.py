@@ -7,8 +7,10 @@ import base64
 import gzip
 import io
 import json
+import shutil
 import sys
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -237,3 +239,47 @@ def test_empty_input_and_directories(tmp_path):
         read_sources([tmp_path / "hidden"])
     with pytest.raises(InputReadError, match="cannot open"):
         read_source(tmp_path / "missing.json")
+
+
+def test_unknown_file_inside_a_directory_is_reported_not_fatal(tmp_path, fixtures_dir):
+    shutil.copy(fixtures_dir / "containers" / "tail-short.txt", tmp_path / "tail.txt")
+    (tmp_path / "README.md").write_text("# export of 2026-07-22\n")
+    parsed = read_sources([tmp_path])
+    by_name = {Path(p.stats.path).name: p for p in parsed}
+    assert by_name["tail.txt"].stats.format == "tail" and len(by_name["tail.txt"].records) == 3
+    readme = by_name["README.md"].stats
+    assert (readme.format, readme.records, readme.skipped) == ("unknown", 0, 1)
+    assert readme.errors[0].startswith(f"{tmp_path / 'README.md'}:0: not a Lambda log")
+    with pytest.raises(InputFormatError):  # named explicitly: still an error
+        read_sources([tmp_path / "README.md"])
+
+
+def test_jsonl_whose_first_line_is_broken_is_still_jsonl(tmp_path):
+    good = {"logStreamName": STREAM, "timestamp": START[0], "message": START[1]}
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"logStreamName": "cut\n' + json.dumps(good) + "\n")
+    stats, events = read_container(path)
+    assert stats.format == "events-jsonl" and len(events) == 1 and stats.skipped == 1
+    assert stats.errors[0].startswith(f"{path}:1: bad JSON line")
+
+
+def test_lambda_invoke_log_result(tmp_path):
+    tail = (
+        f"START RequestId: {RID} Version: $LATEST\n"
+        f"2024-05-13T17:38:48.299Z\t{RID}\tINFO\thello\n"
+        f"END RequestId: {RID}\n"
+        f"REPORT RequestId: {RID}\tDuration: 9.14 ms\tBilled Duration: 10 ms\tMemory Size: 128 MB"
+        "\tMax Memory Used: 36 MB\tInit Duration: 190.62 ms\t\n"
+        "XRAY TraceId: 1-636d1462-33ef10600061cad86dab71c8\tSegmentId: 7ccb4860675ee485\t"
+        "Sampled: true\t\n"
+    )
+    output = {"StatusCode": 200, "LogResult": base64.b64encode(tail.encode()).decode(),
+              "ExecutedVersion": "$LATEST"}
+    path = tmp_path / "invoke.json"
+    path.write_text(json.dumps(output, indent=4) + "\n" + json.dumps({"StatusCode": 200}) + "\n")
+    parsed = read_source(path)
+    assert parsed.stats.format == "invoke-log-result"
+    assert [type(r).__name__ for r in parsed.records] == ["Start", "AppLine", "End", "Report"]
+    report = parsed.records[-1]
+    assert report.init_ms == 190.62 and report.trace_id == "1-636d1462-33ef10600061cad86dab71c8"
+    assert parsed.stats.skipped == 1 and "without a 'LogResult'" in parsed.stats.errors[0]

@@ -42,7 +42,10 @@ def _interrupted(output: Path, subcommand: str, target: Any, what: str) -> typer
     from lifecycle_trace.collect.output import load_state
 
     state = load_state(output)
-    totals = state.totals if state else {}
+    if state is None:
+        _say(f"interrupted before anything was written to {output}")
+        return typer.Exit(130)
+    totals = state.totals
     kept = totals.get(what, 0)
     size = filesize.decimal(int(totals.get("bytes", 0)))
     command = shlex.join(["lctrace", "collect", subcommand, "-o", str(output), "--resume",
@@ -134,6 +137,9 @@ def _collect(kind: str, output: Path, *, function: str | None, since: str | None
         raise ConfigError("--resume continues the saved time range: drop --since/--start/--end")
     if not resume and kind != "traces" and bool(function) == bool(log_group):
         raise ConfigError("give exactly one of --function or --log-group")
+    if kind == "insights" and (filter_pattern or page_size):
+        raise ConfigError("--filter-pattern and --page-size apply to FilterLogEvents, not "
+                          "--insights (the query selects the lines)")
     if not resume and kind == "traces" and not function:
         raise ConfigError("collect traces needs --function")
     window = None if resume else resolve_range(since, start, end)

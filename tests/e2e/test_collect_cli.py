@@ -24,6 +24,7 @@ import pytest
 from lifecycle_trace.cli import main
 from lifecycle_trace.collect import fetch_to_cache
 from lifecycle_trace.collect.output import sidecar_path
+from lifecycle_trace.errors import ConfigError
 from tests.e2e import moto_server, test_collect_moto
 from tests.e2e.test_collect_moto import KINESIS, SNAPSTART_GROUP, Seeded
 
@@ -76,6 +77,8 @@ def test_logs_by_function_cover_every_stream(moto_endpoint, seeded: Seeded, tmp_
         (["--log-group", "g", "--since", "2 fortnights"],
          "lctrace: --since '2 fortnights': expected a number and a unit, like 30m, 2h or 7d"),
         (["--resume"], "lctrace: nothing to resume: no out.jsonl.resume.json next to "),
+        (["-g", "g", "--insights", "--filter-pattern", "REPORT"],
+         "lctrace: --filter-pattern and --page-size apply to FilterLogEvents, not --insights"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(moto_endpoint, seeded: Seeded, tmp_path: Path,
@@ -186,6 +189,12 @@ def test_fetch_to_cache_reuses_a_settled_range(moto_endpoint, seeded: Seeded, tm
                             endpoint_url=moto_endpoint.url, now_ms=end + 2000)
     assert first == second and len(_lines(first[0])) == 6
     assert len(list((tmp_path / "cache").iterdir())) == 3
+    (insights,) = fetch_to_cache(log_group=group, start=str(start), end=str(end),
+                                 insights=True, endpoint_url=moto_endpoint.url)
+    assert ".insights." in insights.name
+    assert sum(len(page["results"]) for page in _lines(insights)) == 6
+    with pytest.raises(ConfigError, match="exactly one of --function or --log-group"):
+        fetch_to_cache(function="a", log_group="b", since="1h")
 
 
 class HoldingProxy(ThreadingHTTPServer):

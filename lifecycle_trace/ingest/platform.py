@@ -15,6 +15,10 @@ RequestId is `Init Duration` (real Lambda puts it last), a `REPORT` with `Durati
 `Version:`, and RIE's stderr lines (`[INFO] (rapid) INIT REPORT(durationMs: ...)`, ...). A warm
 RIE REPORT looks like a real one; `attribute.attribute_app_lines` marks it RIE when its
 environment showed any of the signs above.
+
+The layer's modules: this one (dispatch, text platform lines), `applines` (function output),
+`jsonlines` (JSON messages, lctrace markers), `telemetry` (`{time,type,record}` objects),
+`rielines` (RIE stderr), `attribute` (the per-environment post-pass), `platform_common` (helpers).
 """
 
 from __future__ import annotations
@@ -34,7 +38,6 @@ from lifecycle_trace.ingest.jsonlines import json_message
 from lifecycle_trace.ingest.platform_common import (
     BadField,
     cap,
-    exit_details,
     fault_record,
     function_for,
     key_regex,
@@ -43,6 +46,7 @@ from lifecycle_trace.ingest.platform_common import (
     split_fields,
     unescape_literal,
 )
+from lifecycle_trace.ingest.rielines import RIE_MARK, rie_line
 from lifecycle_trace.ingest.telemetry import parse_platform_object
 from lifecycle_trace.records import (
     RIE,
@@ -50,15 +54,12 @@ from lifecycle_trace.records import (
     AppLine,
     End,
     InitReport,
-    InitRuntimeDone,
     InitStart,
     PlatformNote,
     Record,
     Report,
     RestoreReport,
     RestoreStart,
-    RuntimeDone,
-    RuntimeExit,
     Start,
     TimedOut,
 )
@@ -88,12 +89,6 @@ _NOTE_KEYS = key_regex(("Name", "State", "Events", "Types"))
 _START_RE = re.compile(r"START RequestId: (\S+)(?:([ \t]+)Version: (\S+))?")
 _END_RE = re.compile(r"END RequestId: (\S+)")
 _NOTE_RE = re.compile(r"(?:([A-Z][A-Z_]*)\t|(EXTENSION|TELEMETRY|LOGS) )Name: ")
-_RIE_CALL_RE = re.compile(
-    r"(INIT START|INIT RTDONE|INIT REPORT|INVOKE START|INVOKE RTDONE)\((.*)\)"
-)
-_RIE_ERROR_RE = re.compile(r"error=(.*?)(?: InvokeID=|$)")
-_RIE_INVOKE_ID_RE = re.compile(r"InvokeID=(\S*)")
-_RIE_MARK = "] (rapid) "
 _UNKNOWN_APP_ERROR = "Unknown application error occurred"
 _WHITESPACE = " \t\r\n"
 _DIGIT_OR_HEX = frozenset("0123456789abcdef")
@@ -126,13 +121,13 @@ def parse_event(event: LogEvent, stats: SourceStats) -> list[Record]:
         if first <= "F":  # an upper-case request id first (log4j layout)
             return digit_line(message, common)
     elif first == "[":
-        if message.find(_RIE_MARK, 1, 24) > 0:
-            return _rie_line(message[message.find(_RIE_MARK) + len(_RIE_MARK) :], common, stats)
+        if message.find(RIE_MARK, 1, 24) > 0:
+            return rie_line(message[message.find(RIE_MARK) + len(RIE_MARK) :], common, stats)
         return bracket_line(message, common)
     elif first in _DIGIT_OR_HEX:
-        mark = message.find(_RIE_MARK, 20, 52) if first <= "9" else -1
+        mark = message.find(RIE_MARK, 20, 52) if first <= "9" else -1
         if mark > 0:  # `26 Nov 2026 14:46:37,123 [INFO] (rapid) ...`
-            return _rie_line(message[mark + len(_RIE_MARK) :], common, stats)
+            return rie_line(message[mark + len(RIE_MARK) :], common, stats)
         return digit_line(message, common)
     return plain_line(message, common)
 
@@ -341,68 +336,3 @@ def _note(kind: str, message: str, start: int, common: dict) -> Record:
         state=fields.get("State") or None,
         text=cap(message),
     )
-
-
-def _rie_args(text: str) -> dict[str, str]:
-    args = {}
-    for part in text.split(", "):
-        key, _, value = part.partition(": ")
-        args[key.strip()] = value.strip()
-    return args
-
-
-def _rie_line(rest: str, common: dict, stats: SourceStats) -> list:
-    """RIE's own stderr (`[LEVEL] (rapid) ...`): lifecycle calls become records, the rest notes."""
-    match = _RIE_CALL_RE.match(rest)
-    if match is not None:
-        call, args = match.group(1), _rie_args(match.group(2))
-        if call == "INIT START":
-            return [
-                InitStart(
-                    **common,
-                    dialect=RIE,
-                    initialization_type=args.get("type") or None,
-                    phase=args.get("phase") or None,
-                )
-            ]
-        if call == "INIT RTDONE":
-            return [InitRuntimeDone(**common, dialect=RIE, status=args.get("status") or None)]
-        if call == "INIT REPORT":
-            duration = leading_number(args.get("durationMs", ""))
-            if duration is None:
-                return _skip(stats, common, "RIE INIT REPORT: expected 'durationMs: <number>'")
-            return [InitReport(**common, dialect=RIE, duration_ms=duration)]
-        if call == "INVOKE RTDONE":  # its `produced bytes` is always 0 (an RIE bug): not kept
-            return [
-                RuntimeDone(
-                    **common,
-                    dialect=RIE,
-                    status=args.get("status") or None,
-                    duration_ms=leading_number(args.get("duration", "")),
-                )
-            ]
-        request_id = args.get("requestId") or None
-        return [
-            PlatformNote(**common, dialect=RIE, kind=call, request_id=request_id, text=cap(rest))
-        ]
-    if rest.startswith(("Invoke failed ", "Init failed ")):
-        error = _RIE_ERROR_RE.search(rest)
-        reason = error.group(1).strip() if error else ""
-        if reason and not reason.startswith("errReset"):  # errResetReceived: a timeout reset
-            invoke_id = _RIE_INVOKE_ID_RE.search(rest)
-            exit_status, signal = exit_details(reason)
-            return [
-                RuntimeExit(
-                    **common,
-                    dialect=RIE,
-                    request_id=(invoke_id.group(1) or None) if invoke_id else None,
-                    reason=reason,
-                    exit_status=exit_status,
-                    signal=signal,
-                    error_type="Runtime.ExitError" if reason.startswith("Runtime exited") else None,
-                    text=cap(rest),
-                )
-            ]
-    elif rest.startswith("Reset initiated: Timeout"):
-        return [TimedOut(**common, dialect=RIE, text=cap(rest))]
-    return [PlatformNote(**common, dialect=RIE, kind="RIE", text=cap(rest))]

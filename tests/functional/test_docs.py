@@ -1,0 +1,185 @@
+"""The docs cannot drift: they build strictly, generated pages match their sources (`--help`,
+schema, metrics, config), every finding kind and input format is documented, and every code
+file the docs include runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from lifecycle_trace.ingest import FORMATS
+from lifecycle_trace.schema import FINDING_KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+SNIPPETS = ROOT / "examples" / "docs"
+SAMPLE = ROOT / "examples" / "lambda-logs.json"
+INCLUDE = re.compile(r'--8<-- "([^"]+)"')
+
+
+def load(script: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(script, DOCS / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mkdocs_build_strict_includes_the_snippets(tmp_path: Path) -> None:
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or "mkdocs"
+    result = subprocess.run(
+        [mkdocs, "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    site = tmp_path / "site"
+    for page in ("findings", "formats", "python-api", "reference/cli", "reference/spans"):
+        assert (site / page / "index.html").is_file(), page
+    assert "nlargest" in (site / "python-api" / "index.html").read_text()  # snippet inlined
+    assert not list(site.glob("gen_*.py"))
+
+
+def test_cli_reference_matches_help() -> None:
+    generator = load("gen_cli_reference")
+    expected = generator.render()
+    page = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    assert page == expected, (
+        "docs/reference/cli.md disagrees with `lctrace --help`: "
+        "run python docs/gen_cli_reference.py"
+    )
+
+
+def test_cli_reference_covers_every_command_and_option() -> None:
+    import click
+    import typer
+
+    from lifecycle_trace.cli.app import app
+
+    page = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        assert f"## `{' '.join(['lctrace', *path])}`" in page
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("--"):
+                    assert option in page, (path, option)
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+
+
+def test_generated_reference_pages_are_current() -> None:
+    generator = load("gen_reference")
+    for path, text in generator.render().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.relative_to(ROOT)} is stale: run python docs/gen_reference.py"
+        )
+
+
+def test_every_finding_kind_is_documented_in_severity_order() -> None:
+    text = (DOCS / "findings.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## `([a-z_]+)`$", text, flags=re.M)
+    assert headings == list(FINDING_KINDS)
+    for kind in FINDING_KINDS:
+        section = text.split(f"## `{kind}`", 1)[1].split("\n## ", 1)[0]
+        for part in ("**What it means.**", "**How it is detected.**", "**How to fix it.**"):
+            assert part in section, (kind, part)
+
+
+def test_every_input_format_is_documented() -> None:
+    text = (DOCS / "formats.md").read_text(encoding="utf-8")
+    documented = re.findall(r"^\| `([a-z0-9][a-z0-9-]*)` \|", text, flags=re.M)
+    assert sorted(documented) == sorted(FORMATS)
+
+
+def test_every_snippet_file_is_included_and_every_include_exists() -> None:
+    included = {match for page in DOCS.rglob("*.md") for match in INCLUDE.findall(page.read_text())}
+    assert included, "no snippets included"
+    for name in included:
+        assert (ROOT / name).is_file(), name
+    files = {f"examples/docs/{p.name}" for p in SNIPPETS.iterdir() if p.is_file()}
+    assert files == included
+
+
+def test_getting_started_commands_are_the_readmes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line
+        for line in (SNIPPETS / "getting-started.sh").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(commands) == 2
+    for command in commands:
+        assert f"\n{command}\n" in readme, command
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SNIPPETS.glob("*.sh")))
+def test_shell_snippets_parse(script: str) -> None:
+    result = subprocess.run(["bash", "-n", str(SNIPPETS / script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def run_snippet(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SNIPPETS / name), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_report() -> dict:
+    import lifecycle_trace
+
+    return json.loads(lifecycle_trace.analyze([str(SAMPLE)]).to_json())
+
+
+def test_python_snippet_analyze_logs(sample_report: dict) -> None:
+    result = run_snippet("analyze_logs.py")
+    assert result.returncode == 0, result.stderr
+    summary = sample_report["summary"]
+    assert result.stdout.startswith(
+        f"{summary['invocations']} invocations, {summary['cold_starts']} cold starts"
+    )
+    for finding in sample_report["findings"]:
+        assert finding["message"] in result.stdout
+
+
+def test_python_snippet_cold_starts_by_cause(sample_report: dict) -> None:
+    result = run_snippet("cold_starts_by_cause.py")
+    assert result.returncode == 0, result.stderr
+    for cause in sample_report["summary"]["cold_starts_by_cause"]:
+        assert cause in result.stdout
+
+
+def test_python_snippet_html_report(tmp_path: Path, sample_report: dict) -> None:
+    output = tmp_path / "report.html"
+    result = run_snippet("html_report.py", str(output), str(SAMPLE))
+    assert result.returncode == 0, result.stderr
+    page = output.read_text(encoding="utf-8")
+    invocations = sample_report["summary"]["invocations"]
+    assert f'data-metric="summary.invocations" data-value="{invocations}"' in page
+
+
+def test_python_snippet_ci_gate_fails_on_a_stuck_runtime(sample_report: dict) -> None:
+    result = run_snippet("ci_gate.py")
+    blocking = [f for f in sample_report["findings"] if f["kind"] == "never_polled"]
+    assert blocking, "the sample is expected to hold a never_polled runtime"
+    assert result.returncode == 1, result.stderr
+    assert f"never_polled: {blocking[0]['function']}" in result.stdout

@@ -74,3 +74,39 @@ def test_collected_logs_give_the_records_and_report_of_the_originals(
             continue
         assert ours == theirs, group
         assert ours["invocations"], group
+
+
+def test_collected_traces_give_the_records_of_the_documents_sent(
+    moto_endpoint, seeded: Seeded, tmp_path: Path
+) -> None:
+    """X-Ray documents sent with PutTraceSegments, collected back with `collect traces`, read
+    as the same records as a `batch-get-traces` file holding those documents."""
+    import json
+
+    ingest = pytest.importorskip("lifecycle_trace.ingest")
+    from lifecycle_trace import schema
+    from lifecycle_trace.records import PhaseSpan
+
+    docs = test_collect_moto._segment_documents()
+    sent = [json.dumps(doc) for doc in docs]
+    moto_endpoint.client("xray").put_trace_segments(TraceSegmentDocuments=sent)
+    collected = tmp_path / "traces.jsonl"
+    with pytest.raises(SystemExit) as done:
+        main(["collect", "traces", "-f", "todo-list-app-dev-postTask", "--start",
+              "2023-04-12T22:40:00Z", "--end", "2023-04-12T22:50:00Z", "--filter-expression",
+              "", "-o", str(collected), "--endpoint-url", moto_endpoint.url, "--quiet"])
+    assert done.value.code == 0
+    by_trace: dict[str, list[dict]] = {}
+    for doc, text in zip(docs[:3], sent[:3], strict=True):
+        by_trace.setdefault(doc["trace_id"], []).append({"Id": doc["id"], "Document": text})
+    original = tmp_path / "batch-get-traces.json"
+    original.write_text(json.dumps({"Traces": [{"Id": k, "Segments": v}
+                                               for k, v in by_trace.items()],
+                                    "UnprocessedTraceIds": []}, indent=2))
+    (ours,) = ingest.read_sources([collected])
+    (theirs,) = ingest.read_sources([original])
+    assert ours.stats.skipped == 0 and ours.stats.format == theirs.stats.format == "xray"
+    normal = sorted(repr(_normalise(r, True)) for r in ours.records)
+    assert normal == sorted(repr(_normalise(r, True)) for r in theirs.records)
+    init = [r for r in ours.records if isinstance(r, PhaseSpan) and r.phase == schema.SPAN_INIT]
+    assert [r.request_id for r in init] == ["516a738f-f972-4d5a-9be9-eb1f3e3e0667"]

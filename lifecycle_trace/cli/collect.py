@@ -193,6 +193,8 @@ def _summarise(kind: str, stats: Any, output: Path) -> None:
         span = TimeRange(stats.start_ms, stats.end_ms).describe()
         if not stats.traces:
             _say(f"X-Ray has no traces of {stats.function} from {span}; wrote an empty {output}")
+            _say("  (X-Ray keeps traces 30 days; the function needs active tracing; with "
+                 "CloudWatch Transaction Search on, spans are in the aws/spans log group)")
             return
         left = f"; {len(stats.unprocessed)} ids X-Ray left unprocessed" if stats.unprocessed \
             else ""

@@ -333,3 +333,17 @@ def test_throttling_past_the_retries_is_one_line_and_keeps_the_pages(
     code, err = run(["collect", "logs", "-o", str(output), "--resume", "--endpoint-url",
                      moto_endpoint.url, "-q"], capsys)
     assert code == 0 and len(_lines(output)) == 47
+
+
+def test_no_traces_is_said_plainly_with_the_usual_reasons(moto_endpoint, tmp_path: Path,
+                                                          capsys) -> None:
+    output = tmp_path / "none.jsonl"
+    code, err = run(["collect", "traces", "-f", "never-traced", "--start", "2019-01-01",
+                     "--end", "2019-01-01T01:00:00Z", "--filter-expression", "", "-o",
+                     str(output), "--endpoint-url", moto_endpoint.url, "-q"], capsys)
+    assert code == 0 and output.read_bytes() == b""
+    assert err.splitlines() == [
+        f"X-Ray has no traces of never-traced from 2019-01-01 00:00:00 to 2019-01-01 01:00:00 "
+        f"UTC; wrote an empty {output}",
+        "  (X-Ray keeps traces 30 days; the function needs active tracing; with CloudWatch "
+        "Transaction Search on, spans are in the aws/spans log group)"]

@@ -165,6 +165,10 @@ def _platform_text(message: str, first: str, common: dict, stats: SourceStats) -
                 return _runtime_start(InitStart, message[10:], common)
             if _keyword(message, "INIT_REPORT"):
                 return _init_report(message, common, stats)
+            if _keyword(message, "IMAGE"):  # `IMAGE\tLaunch error: ...\tEntrypoint: [...]`
+                state = message[6:].partition(":")[0].strip()
+                if state.endswith(" error"):
+                    return [PlatformNote(**common, kind="IMAGE", state=state, text=cap(message))]
         elif first == "X":
             if message.startswith("XRAY TraceId:"):
                 return [_xray_note(message, common)]

@@ -20,7 +20,7 @@ from lifecycle_trace.ingest.base import LogEvent, ParsedSource, SourceStats
 from lifecycle_trace.ingest.detect import sniff
 from lifecycle_trace.ingest.opening import Opened, open_input
 
-__all__ = ["FORMATS", "read_container", "read_source", "read_sources"]
+__all__ = ["FORMATS", "FORMAT_DESCRIPTIONS", "read_container", "read_source", "read_sources"]
 
 Item = LogEvent | records.Record
 Reader = Callable[[Opened, SourceStats], Iterator[Item]]
@@ -49,6 +49,31 @@ _EXTERNAL = {"otlp-json": "lifecycle_trace.ingest.otlp", "xray": "lifecycle_trac
 
 FORMATS: tuple[str, ...] = (*_READERS, *_EXTERNAL)
 """Every input format name `--input-format` accepts, in detection-report order."""
+
+FORMAT_DESCRIPTIONS: dict[str, str] = {
+    "filter-log-events": "aws logs filter-log-events JSON (one document or pages concatenated)",
+    "get-log-events": "aws logs get-log-events JSON (stream taken from the file name)",
+    "events-jsonl": "one CloudWatch event object per line (lctrace collect, sam logs --output "
+    "json)",
+    "tail": "aws logs tail output (detailed, short or --format json; colour codes stripped)",
+    "sam-logs": "sam logs output (<stream> <time> <message>)",
+    "subscription": "decoded CloudWatch Logs subscription payload(s)",
+    "lambda-trigger": 'Lambda subscription trigger event {"awslogs": {"data": ...}}',
+    "kinesis": "Kinesis event whose Records[].kinesis.data are subscription payloads",
+    "firehose": "Firehose delivery (payloads concatenated, any delimiter) or transformation event",
+    "s3-export": "CloudWatch Logs export-to-S3 object (<time> <message>; stream = folder)",
+    "insights-json": "Logs Insights get-query-results JSON",
+    "insights-csv": "Logs Insights results exported as CSV",
+    "console-csv": "CloudWatch console log events download (timestamp,message CSV)",
+    "plain-text": "platform and app lines pasted from the console (no stream)",
+    "rie": "Runtime Interface Emulator stdout (one file = one environment)",
+    "telemetry": "Telemetry API / Logs API batches (JSON arrays of {time, type, record})",
+    "json-log-lines": "CloudWatch JSON-log-format lines, one event per line",
+    "invoke-log-result": "aws lambda invoke --log-type Tail output (base64 LogResult)",
+    "otlp-json": "OTLP/JSON trace lines (lctrace jsonl exporter, Collector file exporter)",
+    "xray": "X-Ray batch-get-traces output or segment documents",
+}
+"""One line per format, for help texts and docs."""
 
 _SKIPPED_FILES = frozenset({"aws-logs-write-test"})  # CloudWatch export's permission probe
 

@@ -147,3 +147,10 @@ def test_external_detectors_are_asked_after_cloudwatch_shapes():
         raise RuntimeError("detector bug")
 
     assert sniff(b"START RequestId: a Version: 1\n", None, {"xray": broken}) == "plain-text"
+
+
+def test_every_format_is_described():
+    from lifecycle_trace.ingest import FORMAT_DESCRIPTIONS
+
+    assert tuple(FORMAT_DESCRIPTIONS) == FORMATS
+    assert all(text and "\n" not in text for text in FORMAT_DESCRIPTIONS.values())

@@ -180,10 +180,9 @@ def _propagate(status: int) -> int:
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         sys.stdout.flush()
-        try:
-            signal.signal(signum, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signum, signal.SIG_DFL)  # SIGKILL/SIGSTOP cannot be (re)set
+        with contextlib.suppress(OSError):
             os.kill(os.getpid(), signum)
-        except OSError:
-            pass
         return 128 + signum
     return os.WEXITSTATUS(status)

@@ -1,0 +1,231 @@
+"""Records -> SDK spans -> exporters, with the SDK's InMemorySpanExporter and lctrace's own
+jsonl/X-Ray exporters; bounded flush and queue behaviour of the deferred sinks."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from lifecycle_trace import schema
+from lifecycle_trace.runtime.exporters import JsonlSpanExporter, XraySpanExporter
+from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEvent
+from lifecycle_trace.runtime.telemetry import DeferredSink, SpanSink, Telemetry
+
+ENV = {
+    "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/26/[$LATEST]abc",
+    "AWS_LAMBDA_FUNCTION_NAME": "fn",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_REGION": "eu-west-1",
+}
+ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+
+
+def record(**overrides) -> InvocationPhases:  # type: ignore[no-untyped-def]
+    values = dict(
+        request_id="r1",
+        instance="2026/11/26/[$LATEST]abc",
+        function="fn",
+        version="1",
+        cold=True,
+        start_ns=1_700_000_000_000_000_000,
+        poll_wait_ms=3.0,
+        handler_ms=20.0,
+        response_ms=0.5,
+        post_response_ms=2.0,
+        trace_id=ROOT,
+        parent_span_id="53995c3f42cd8ad8",
+        invocation_span_id="1111111111111111",
+        handler_span_id="2222222222222222",
+        trigger="pubsub",
+        event_source="aws:sqs",
+        record_count=2,
+        event_bytes=10,
+        response_bytes=7,
+        function_arn="arn:aws:lambda:eu-west-1:1:function:fn",
+    )
+    values.update(overrides)
+    return InvocationPhases(**values)
+
+
+def test_invocation_spans_follow_the_span_table() -> None:
+    memory = InMemorySpanExporter()
+    sink = SpanSink([("jsonl", memory)], ENV, 64)
+    sink.on_invocation(record())
+    sink.flush(1000)
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert set(spans) == {
+        schema.SPAN_POLL_WAIT,
+        schema.SPAN_INVOCATION,
+        schema.SPAN_HANDLER,
+        schema.SPAN_RESPONSE,
+        schema.SPAN_POST_RESPONSE,
+    }
+    inv = spans[schema.SPAN_INVOCATION]
+    assert inv.context.trace_id == int("5759e988bd862e3fe1be46a994272793", 16)
+    assert inv.context.span_id == int("1" * 16, 16)
+    assert inv.parent.span_id == int("53995c3f42cd8ad8", 16) and inv.parent.is_remote
+    assert spans[schema.SPAN_HANDLER].context.span_id == int("2" * 16, 16)
+    for name in (schema.SPAN_HANDLER, schema.SPAN_RESPONSE, schema.SPAN_POST_RESPONSE):
+        assert spans[name].parent.span_id == inv.context.span_id
+    start = 1_700_000_000_000_000_000
+    assert inv.start_time == start and inv.end_time == start + 22_500_000
+    assert spans[schema.SPAN_RESPONSE].start_time == start + 20_000_000
+    assert spans[schema.SPAN_POLL_WAIT].end_time == start
+    assert spans[schema.SPAN_POLL_WAIT].start_time == start - 3_000_000
+    attrs = inv.attributes
+    assert attrs[schema.ATTR_COLDSTART] is True and attrs[schema.ATTR_TRIGGER] == "pubsub"
+    assert attrs[schema.ATTR_INVOCATION_ID] == "r1"
+    assert attrs[schema.ATTR_EVENT_SOURCE] == "aws:sqs" and attrs[schema.ATTR_RECORD_COUNT] == 2
+    assert attrs[schema.ATTR_CLOUD_RESOURCE_ID].endswith(":function:fn")
+    resource = inv.resource.attributes
+    assert resource[schema.ATTR_INSTANCE] == "2026/11/26/[$LATEST]abc"
+    assert resource[schema.ATTR_MAX_MEMORY] == 512 * 1024 * 1024
+    assert resource[schema.ATTR_CLOUD_REGION] == "eu-west-1"
+    assert resource["service.name"] == "fn"
+
+
+def test_error_outcome_sets_span_status_and_stuck_nests_under_invocation() -> None:
+    memory = InMemorySpanExporter()
+    sink = SpanSink([("jsonl", memory)], ENV, 64)
+    sink.on_invocation(
+        record(
+            outcome="crash", error_type="Runtime.ExitError", response_ms=None, post_response_ms=None
+        )
+    )
+    sink.on_stuck(
+        StuckEvent(
+            kind="no_response",
+            instance="i",
+            request_id="r1",
+            start_ns=5,
+            elapsed_ms=10.0,
+            trace_id=ROOT,
+            parent_span_id="1" * 16,
+        )
+    )
+    sink.on_init(InitPhase(instance="i", function="fn", version="1", start_ns=1, init_ms=2.0))
+    sink.flush(1000)
+    spans = {s.name: s for s in memory.get_finished_spans()}
+    assert schema.SPAN_RESPONSE not in spans and schema.SPAN_POST_RESPONSE not in spans
+    assert spans[schema.SPAN_INVOCATION].status.description == "Runtime.ExitError"
+    stuck = spans[schema.SPAN_STUCK]
+    assert stuck.parent.span_id == int("1" * 16, 16)
+    assert stuck.attributes[schema.ATTR_STUCK_KIND] == "no_response"
+    assert spans[schema.SPAN_INIT].end_time == 2_000_001
+
+
+def test_jsonl_line_is_an_otlp_json_export_request(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "out.jsonl"
+    sink = SpanSink([("jsonl", JsonlSpanExporter(str(path)))], ENV, 64)
+    sink.on_invocation(record())
+    sink.flush(1000)
+    sink.on_invocation(record(request_id="r2", cold=False))
+    sink.flush(1000)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2  # one ExportTraceServiceRequest per flush
+    request = json.loads(lines[0])
+    (resource_spans,) = request["resourceSpans"]
+    keys = {a["key"]: a["value"] for a in resource_spans["resource"]["attributes"]}
+    assert keys["faas.max_memory"] == {"intValue": str(512 * 1024 * 1024)}
+    (scope_spans,) = resource_spans["scopeSpans"]
+    spans = {s["name"]: s for s in scope_spans["spans"]}
+    inv = spans[schema.SPAN_INVOCATION]
+    assert inv["traceId"] == "5759e988bd862e3fe1be46a994272793"
+    assert inv["spanId"] == "1" * 16 and inv["parentSpanId"] == "53995c3f42cd8ad8"
+    assert inv["kind"] == 2 and inv["startTimeUnixNano"] == "1700000000000000000"
+    attrs = {a["key"]: a["value"] for a in inv["attributes"]}
+    assert attrs[schema.ATTR_COLDSTART] == {"boolValue": True}
+    assert attrs[schema.ATTR_RECORD_COUNT] == {"intValue": "2"}
+
+
+def test_xray_exporter_nests_children_under_the_lambda_parent() -> None:
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(2)
+    sink = SpanSink([("xray", XraySpanExporter(f"127.0.0.1:{daemon.getsockname()[1]}"))], ENV, 64)
+    sink.on_invocation(record())
+    sink.flush(1000)
+    documents = []
+    for _ in range(2):  # poll_wait and the invocation (with its children)
+        header, _, body = daemon.recv(65536).partition(b"\n")
+        documents.append(json.loads(body))
+    daemon.close()
+    inv = next(d for d in documents if d["name"] == schema.SPAN_INVOCATION)
+    assert inv["type"] == "subsegment" and inv["parent_id"] == "53995c3f42cd8ad8"
+    assert inv["trace_id"] == ROOT and inv["id"] == "1" * 16
+    assert [s["name"] for s in inv["subsegments"]] == [
+        schema.SPAN_HANDLER,
+        schema.SPAN_RESPONSE,
+        schema.SPAN_POST_RESPONSE,
+    ]
+    assert inv["subsegments"][0]["id"] == "2" * 16
+    assert inv["annotations"]["faas_invocation_id"] == "r1"
+
+
+class _BlockingExporter(SpanExporter):
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def export(self, spans):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        self.release.wait(30)
+        return SpanExportResult.SUCCESS
+
+
+def test_flush_of_a_stalled_network_exporter_is_bounded() -> None:
+    stalled = _BlockingExporter()
+    sink = SpanSink([("otlp", stalled)], ENV, 64)
+    sink.on_invocation(record())
+    sink.flush(20)  # returns although the export is still blocked
+    assert not stalled.release.is_set()
+    sink.on_invocation(record(request_id="r2"))
+    sink.flush(20)
+    assert sink.flusher is not None and sink.flusher.timeouts == 2
+    stalled.release.set()
+
+
+def test_deferred_sink_queues_in_order_and_drops_beyond_its_bound() -> None:
+    gate = threading.Event()
+    memory = InMemorySpanExporter()
+
+    def factory() -> SpanSink:
+        gate.wait(10)
+        return SpanSink([("jsonl", memory)], ENV, 64)
+
+    deferred = DeferredSink("test", factory, queue_size=2)
+    for i in range(4):
+        deferred.on_invocation(record(request_id=f"r{i}"))
+    assert deferred.dropped == 2
+    gate.set()
+    deferred.shutdown(2000)
+    ids = [
+        s.attributes[schema.ATTR_INVOCATION_ID]
+        for s in memory.get_finished_spans()
+        if s.name == schema.SPAN_INVOCATION
+    ]
+    assert ids == ["r0", "r1"]
+
+
+def test_telemetry_survives_a_failing_sink() -> None:
+    class Broken:
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            raise RuntimeError("broken")
+
+    got: list = []  # type: ignore[type-arg]
+
+    class Good:
+        def on_invocation(self, rec) -> None:  # type: ignore[no-untyped-def]
+            got.append(rec)
+
+        def flush(self, timeout_ms: int) -> None:
+            pass
+
+    telemetry = Telemetry([Broken(), Good()])
+    telemetry.on_invocation(record())
+    telemetry.flush(10)
+    assert len(got) == 1 and telemetry.errors == 2

@@ -127,6 +127,7 @@ def _collect(kind: str, output: Path, *, function: str | None, since: str | None
              page_size: int | None = None, filter_expression: str | None = None) -> None:
     from lifecycle_trace.collect import cache, insights, logs, traces
     from lifecycle_trace.collect.errors import aws_errors
+    from lifecycle_trace.collect.output import load_state
     from lifecycle_trace.collect.progress import progress_bar
     from lifecycle_trace.collect.resolve import missing_group_message, resolve_function_log_group
     from lifecycle_trace.collect.session import AwsTarget, make_client, make_session
@@ -151,6 +152,12 @@ def _collect(kind: str, output: Path, *, function: str | None, since: str | None
             found = resolve_function_log_group(make_client("lambda", target, session=session),
                                                function)
         log_group = found.log_group
+    if resume:  # name the saved target in messages (the sidecar holds the query)
+        saved = load_state(output)
+        saved_query = saved.query if saved else {}
+        log_group = log_group or saved_query.get("log_group") or next(
+            iter(saved_query.get("log_groups") or []), None)
+        function = function or saved_query.get("function")
     client = make_client("xray" if kind == "traces" else "logs", target, session=session)
     query: Any
     if kind == "logs":

@@ -25,6 +25,7 @@ CHUNK_CHARS = 1 << 20
 _DECODER = json.JSONDecoder()
 _NONSPACE = re.compile(r"\S")
 _SEPARATORS = re.compile(r"[\s,]*")
+_NUMBER_CHARS = re.compile(r"[0-9.eE+-]*")
 _STRUCTURE = re.compile(r'["{}\[\]]')
 _STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _TOKEN = re.compile(r'[^,\]\}\[\{"\s]*')
@@ -187,7 +188,11 @@ class JsonStream:
             except RecursionError:
                 reason = "invalid JSON (nested too deeply)"
             else:
-                if end < len(self._buffer) or not self._fill(size):
+                # A number cut by the chunk end decodes too early (`1.` of `1.5`): read on.
+                cut = type(value) in (int, float) and (
+                    _NUMBER_CHARS.match(self._buffer, end).end() == len(self._buffer)
+                )
+                if not cut or not self._fill(size):
                     self._pos = end
                     return line, value
                 size *= 2

@@ -6,6 +6,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lifecycle_trace.ingest.jsonstream import (
     DocumentEnd,
@@ -77,6 +79,10 @@ def test_numbers_split_across_chunks_are_not_cut():
     assert _walk("12345678901234567890 42", chunk=3) == [
         Element(1, None, 12345678901234567890), Element(1, None, 42)
     ]
+    text = '{"events": [1.5, 2e3, -7, 0.25e-2]}'
+    for chunk in range(1, len(text) + 1):  # every split point, e.g. `1.` | `5`
+        values = [i.value for i in _walk(text, chunk=chunk) if isinstance(i, Element)]
+        assert values == [1.5, 2000.0, -7, 0.0025], chunk
 
 
 def test_whole_objects_mode_and_garbage_between_values():
@@ -116,3 +122,27 @@ def test_a_large_document_is_streamed_not_loaded():
     assert source.served <= 64 * 1024 * 2
     count = sum(isinstance(item, Element) for item in [*first, *items])
     assert count == 200_000
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(codec="utf-8"), max_size=12),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pages=st.lists(st.lists(_JSON, max_size=5), min_size=1, max_size=3),
+    chunk=st.integers(1, 40),
+    indent=st.sampled_from([None, 2]),
+    separator=st.sampled_from(["", "\n", " \r\n"]),
+)
+def test_walk_matches_json_loads_at_any_chunk_size(pages, chunk, indent, separator):
+    text = separator.join(json.dumps({"events": page, "n": 1}, indent=indent) for page in pages)
+    items = _walk(text, chunk=chunk)
+    assert [i.value for i in items if isinstance(i, Element)] == [v for p in pages for v in p]
+    assert sum(isinstance(i, DocumentEnd) for i in items) == len(pages)
+    assert not any(isinstance(i, Malformed) for i in items)

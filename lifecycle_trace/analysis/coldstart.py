@@ -33,14 +33,18 @@ def started_in_export(events: pd.DataFrame, stream_dates: pd.Series) -> pd.Serie
     """
     if events.empty:
         return pd.Series(dtype=bool)
-    first = events.groupby("env", sort=False).head(1).set_index("env")
+    first = events.groupby("env_code", sort=False).head(1).set_index("env")
     init_like = first["kind"].isin((*INIT_KINDS, "PlatformNote")) | (
         first["kind"].eq("AppLine") & first["request_id"].isna()
     )
     # Each input file covers its own time range: compare with the earliest time of the files
     # that hold the stream, not with the earliest time of everything.
-    source_start = events.groupby("source", sort=False)["ts"].min()
-    env_start = events["source"].map(source_start).groupby(events["env"], sort=False).min()
+    source_code, _ = pd.factorize(events["source"])
+    source_start = pd.Series(events["ts"].to_numpy()).groupby(source_code).min()
+    per_event = source_start.reindex(source_code).to_numpy()
+    env_start = pd.Series(per_event).groupby(events["env_code"].to_numpy()).min()
+    env_start.index = pd.Series(first.index, index=first["env_code"].to_numpy()).reindex(
+        env_start.index).to_numpy()
     dates = stream_dates.groupby(level=0).first().reindex(first.index)
     before_creation = dates.notna() & (env_start.reindex(first.index) < dates)
     return (init_like | before_creation).astype(bool)

@@ -24,56 +24,73 @@ STREAM_RE = re.compile(
 """`YYYY/MM/DD/[<version>]<hex>`, or `YYYY/MM/DD/<function>[<version>]<hex>` (custom groups)."""
 
 
+LEAN = {"AppLine": ("level",), "PlatformNote": ("kind", "name")}
+"""Types only counted, not quoted: their text stays out of the columns (most records are these)."""
+
+
 def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
     """Bucket records by type name; each bucket becomes a frame with a global `seq` column
     (position in the input) so file order can break timestamp ties."""
-    buckets: dict[type, list[tuple[int, object]]] = defaultdict(list)
+    buckets: dict[type, tuple[list[int], list[object]]] = defaultdict(lambda: ([], []))
     for seq, record in enumerate(records):
-        buckets[type(record)].append((seq, record))
+        seqs, members = buckets[type(record)]
+        seqs.append(seq)
+        members.append(record)
     frames: dict[str, pd.DataFrame] = {}
-    for cls, items in buckets.items():
+    for cls, (seqs, members) in buckets.items():
         names = [f.name for f in fields(cls) if f.name not in SKIP_FIELDS]
-        getter = attrgetter(*names)
-        rows = [getter(record) for _, record in items]
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-        data = {"seq": np.fromiter((seq for seq, _ in items), dtype=np.int64, count=len(items))}
-        for name, column in zip(names, columns, strict=True):
-            data[name] = list(column)
+        if cls.__name__ in LEAN:
+            names = [n for n in names if n in COMMON or n in LEAN[cls.__name__]]
+        data: dict[str, object] = {"seq": np.asarray(seqs, dtype=np.int64)}
+        for name in names:
+            data[name] = list(map(attrgetter(name), members))
         frame = pd.DataFrame(data)
         frame["timestamp_ms"] = pd.to_numeric(frame["timestamp_ms"], errors="coerce").astype(float)
-        frame["env"] = frame["environment"].where(
-            frame["environment"].notna(), "source:" + frame["source"].astype(str)
-        )
+        env = frame["environment"].astype(object)
+        missing = env.isna()
+        if missing.any():
+            env[missing] = "source:" + frame.loc[missing, "source"].astype(str)
+        frame["env"] = env
         frames[cls.__name__] = frame
     return frames
 
 
 def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """All records as one frame (kind, seq, env, ts, request_id, phase), ordered per environment
-    by time then input order. A record without a time takes the time of the one before it."""
+    """All records as one frame (kind, seq, env, env_code, ts, request_id, phase), ordered per
+    environment by time then input order. A record without a time takes the time of the one
+    before it. `env_code` is an integer per environment (grouping on ints is fast)."""
     parts = []
     for kind, frame in frames.items():
-        part = frame[["seq", "env", "timestamp_ms", "request_id", "source", "line"]].copy()
+        part = frame[["seq", "env", "timestamp_ms", "request_id", "source"]].copy()
         part["kind"] = kind
         part["phase"] = frame.get("phase", None)
         parts.append(part)
     if not parts:
-        return pd.DataFrame(
-            columns=["seq", "env", "timestamp_ms", "request_id", "source", "line", "kind", "phase"]
-        )
+        return pd.DataFrame(columns=["seq", "env", "env_code", "timestamp_ms", "ts",
+                                     "request_id", "source", "kind", "phase"])
     events = pd.concat(parts, ignore_index=True).sort_values("seq", kind="stable")
-    events["ts"] = events.groupby("env", sort=False)["timestamp_ms"].ffill()
-    events["ts"] = events["ts"].fillna(events.groupby("env", sort=False)["ts"].bfill())
-    events = events.sort_values(["env", "ts", "seq"], kind="stable", na_position="first")
+    events["kind"] = events["kind"].astype("category")
+    events["env_code"] = pd.factorize(events["env"])[0]
+    by_env = events.groupby("env_code", sort=False)
+    events["ts"] = by_env["timestamp_ms"].ffill()
+    events["ts"] = events["ts"].fillna(events.groupby("env_code", sort=False)["ts"].bfill())
+    events = events.sort_values(["env_code", "ts", "seq"], kind="stable", na_position="first")
     return events.reset_index(drop=True)
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:
-    """Split log stream names into date (UTC midnight, epoch ms), function and version."""
-    parts = names.astype(str).str.extract(STREAM_RE)
+    """Split log stream names into date (UTC midnight, epoch ms), function and version.
+    Parses each distinct name once."""
+    text = names.astype(object).where(names.notna(), "").astype(str)
+    unique = pd.Series(pd.unique(text))
+    parts = unique.str.extract(STREAM_RE)
     date_ms = pd.to_datetime(parts["date"], format="%Y/%m/%d", utc=True, errors="coerce")
-    out = pd.DataFrame(index=names.index)
-    out["stream_date_ms"] = (date_ms - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)
-    out["stream_function"] = parts["function"]
-    out["stream_version"] = parts["version"]
+    parsed = pd.DataFrame({
+        "stream_date_ms": (date_ms - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1),
+        "stream_function": parts["function"],
+        "stream_version": parts["version"],
+    })
+    parsed.index = unique.to_numpy()
+    out = parsed.reindex(text.to_numpy())
+    out.index = names.index
     return out

@@ -56,36 +56,40 @@ class Merged:
     started_in_export: pd.Series | None = None  # per environment, set by the tables step
 
 
-def assign_owners(events: pd.DataFrame) -> pd.DataFrame:
-    """Add `owner` (request id the record belongs to) and `during_invoke` to `events`."""
-    kind, rid, env = events["kind"], events["request_id"], events["env"]
-    has_rid = rid.notna() & rid.astype(str).ne("")
-    is_start = kind.eq("Start") & has_rid
-    is_close = kind.eq("Report") & has_rid
+def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Add `owner_code` (index into the returned request ids; -1 = no owner), `during_invoke`
+    and `init_output` to `events`. Works on integer codes: grouping strings is slow."""
+    kind, env = events["kind"], events["env_code"]
+    raw = events["request_id"].astype(object)
+    raw = raw.where(raw.notna() & raw.ne(""))
+    codes, request_ids = pd.factorize(raw)
+    rid = pd.Series(np.where(codes >= 0, codes, np.nan), index=events.index)
+    has_rid = rid.notna().to_numpy()
+    is_start = kind.eq("Start").to_numpy() & has_rid
+    is_close = kind.eq("Report").to_numpy() & has_rid
     next_rid = rid.where(is_start).groupby(env, sort=False).bfill()
-    marker = pd.Series(np.nan, index=events.index, dtype=object)
+    marker = pd.Series(np.nan, index=events.index)
     marker[is_start] = rid[is_start]
-    marker[is_close] = ""
+    marker[is_close] = -1.0
     open_rid = marker.groupby(env, sort=False).ffill()
-    is_open = open_rid.notna() & open_rid.ne("")
-    recent = kind.isin(("Start", "Report")) & has_rid
+    is_open = open_rid.ge(0).to_numpy()
+    recent = kind.isin(("Start", "Report")).to_numpy() & has_rid
     last_rid = rid.where(recent).groupby(env, sort=False).ffill()
 
-    owner = rid.where(has_rid)
-    init = kind.isin(INIT_KINDS)
+    init = kind.isin(INIT_KINDS).to_numpy()
     phase = events["phase"]
-    invoke_phase = phase.eq("invoke") | (phase.isna() & is_open)
-    init_owner = np.where(invoke_phase & is_open, open_rid, next_rid)
-    owner = owner.where(~init, pd.Series(init_owner, index=events.index))
-    app = kind.eq("AppLine") & ~has_rid
-    owner = owner.where(~app, open_rid.where(is_open))
-    late = kind.isin(LATE_KINDS) & ~has_rid
-    owner = owner.where(~late, open_rid.where(is_open, last_rid))
+    invoke_phase = (phase.eq("invoke").to_numpy() | (phase.isna().to_numpy() & is_open))
+    owner = rid.to_numpy().copy()
+    owner = np.where(init, np.where(invoke_phase & is_open, open_rid, next_rid), owner)
+    app = kind.eq("AppLine").to_numpy() & ~has_rid
+    owner = np.where(app, np.where(is_open, open_rid, np.nan), owner)
+    late = kind.isin(LATE_KINDS).to_numpy() & ~has_rid
+    owner = np.where(late, np.where(is_open, open_rid, last_rid), owner)
     events = events.copy()
-    events["owner"] = owner.replace("", np.nan)
-    events["during_invoke"] = is_open.to_numpy() & init.to_numpy() & invoke_phase.to_numpy()
-    events["init_output"] = app.to_numpy() & ~is_open.to_numpy()
-    return events
+    events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
+    events["during_invoke"] = is_open & init & invoke_phase
+    events["init_output"] = app & ~is_open
+    return events, np.asarray(request_ids, dtype=object)
 
 
 def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFrame:
@@ -93,36 +97,43 @@ def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFra
     if frame is None or frame.empty:
         return pd.DataFrame(columns=list(columns.values()))
     present = {src: dst for src, dst in columns.items() if src in frame}
-    sub = frame.loc[frame["owner"].notna(), ["owner", *present]]
-    grouped = sub.groupby("owner", sort=False).first().rename(columns=present)
+    sub = frame.loc[frame["owner_code"].to_numpy() >= 0, ["owner_code", *present]]
+    grouped = sub.groupby("owner_code", sort=False).first().rename(columns=present)
     return grouped.reindex(columns=list(columns.values()))
 
 
 def merge_records(records: list) -> Merged:
     """Run both merge steps over records from any number of sources."""
     frames = records_to_frames(records)
-    events = assign_owners(events_frame(frames))
-    owner_by_seq = pd.Series(events["owner"].to_numpy(), index=events["seq"].to_numpy())
-    during = pd.Series(events["during_invoke"].to_numpy(), index=events["seq"].to_numpy())
-    init_out = pd.Series(events["init_output"].to_numpy(), index=events["seq"].to_numpy())
+    events, request_ids = assign_owners(events_frame(frames))
+    size = int(events["seq"].max()) + 1 if len(events) else 0
+    owner_by_seq = np.full(size, -1, dtype=np.int64)
+    during = np.zeros(size, dtype=bool)
+    init_out = np.zeros(size, dtype=bool)
+    seq = events["seq"].to_numpy()
+    owner_by_seq[seq] = events["owner_code"].to_numpy()
+    during[seq] = events["during_invoke"].to_numpy()
+    init_out[seq] = events["init_output"].to_numpy()
+    lookup = np.append(request_ids, None)  # code -1 -> None
     for frame in frames.values():
-        frame["owner"] = owner_by_seq.reindex(frame["seq"]).to_numpy()
-        frame["during_invoke"] = during.reindex(frame["seq"]).to_numpy().astype(bool)
-        frame["init_output"] = init_out.reindex(frame["seq"]).to_numpy().astype(bool)
-    invocations = merge_invocations(frames)
-    orphan_parts = [
-        frames[k].loc[frames[k]["owner"].isna()].assign(kind=k) for k in INIT_KINDS if k in frames
-    ]
+        frame_seq = frame["seq"].to_numpy()
+        frame["owner_code"] = owner_by_seq[frame_seq]
+        frame["owner"] = lookup[frame["owner_code"].to_numpy()]
+        frame["during_invoke"] = during[frame_seq]
+        frame["init_output"] = init_out[frame_seq]
+    events["owner"] = lookup[events["owner_code"].to_numpy()]
+    invocations = merge_invocations(frames, request_ids)
+    orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
+                    for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
     return Merged(frames=frames, events=events, invocations=invocations, orphans=orphans)
 
 
-def merge_invocations(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def merge_invocations(frames: dict[str, pd.DataFrame], request_ids: np.ndarray) -> pd.DataFrame:
     """One row per request id with the raw facts every source gave (before any inference)."""
-    owners = [frames[k]["owner"].dropna() for k in INVOCATION_KINDS
-              if k in frames and "owner" in frames[k]]
-    ids = pd.unique(pd.concat(owners)) if owners else np.array([], dtype=object)
-    inv = pd.DataFrame(index=pd.Index(ids, name="request_id"))
+    owners = [frames[k]["owner_code"].to_numpy() for k in INVOCATION_KINDS if k in frames]
+    codes = np.unique(np.concatenate(owners)) if owners else np.array([], dtype=np.int64)
+    inv = pd.DataFrame(index=pd.Index(codes[codes >= 0], name="owner_code"))
     g = frames.get
     blocks = [
         _by_owner(g("Start"), {"env": "start_env", "timestamp_ms": "start_ts",
@@ -166,7 +177,8 @@ def merge_invocations(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ]
     for block in blocks:
         inv = inv.join(block, how="left")
-    inv["sources"] = _dialects(frames, inv.index)
+    inv["sources"] = _dialects(frames, inv.index.to_numpy(), len(request_ids))
+    inv.index = pd.Index(request_ids[inv.index.to_numpy()], name="request_id")
     return inv
 
 
@@ -205,13 +217,14 @@ def _span_block(spans: pd.DataFrame | None) -> pd.DataFrame:
                "span_dialect"]
     if spans is None or spans.empty:
         return pd.DataFrame(columns=columns)
-    sub = spans.loc[spans["owner"].notna()]
-    wide = sub.pivot_table(index="owner", columns="phase", values="duration_ms", aggfunc="first")
+    sub = spans.loc[spans["owner_code"].to_numpy() >= 0]
+    wide = sub.pivot_table(index="owner_code", columns="phase", values="duration_ms",
+                           aggfunc="first")
     out = pd.DataFrame(index=wide.index)
     for phase, column in PHASE_COLUMNS.items():
         out[f"span_{column}"] = wide.get(phase, np.nan)
     out["span_init_ms"] = wide.get(schema.SPAN_INIT, np.nan)
-    firsts = sub.groupby("owner", sort=False).agg(span_cold=("cold", "max"),
+    firsts = sub.groupby("owner_code", sort=False).agg(span_cold=("cold", "max"),
                                                   span_dialect=("dialect", "first"))
     return out.join(firsts, how="outer").reindex(columns=columns)
 
@@ -220,23 +233,28 @@ def _app_block(lines: pd.DataFrame | None) -> pd.DataFrame:
     """How many lines the function printed during each invocation."""
     if lines is None or lines.empty:
         return pd.DataFrame(columns=["app_lines"])
-    sub = lines.loc[lines["owner"].notna() & ~lines["init_output"]]
-    return sub.groupby("owner", sort=False).size().rename("app_lines").to_frame()
+    keep = (lines["owner_code"].to_numpy() >= 0) & ~lines["init_output"].to_numpy()
+    counts = np.bincount(lines["owner_code"].to_numpy()[keep])
+    present = np.flatnonzero(counts)
+    return pd.DataFrame({"app_lines": counts[present]}, index=present)
 
 
-def _dialects(frames: dict[str, pd.DataFrame], index: pd.Index) -> pd.Series:
+def _dialects(frames: dict[str, pd.DataFrame], codes: np.ndarray, size: int) -> np.ndarray:
     """`text+lctrace`-style list of the dialects whose records described each invocation."""
-    seen: dict[str, set] = {}
+    seen: dict[str, np.ndarray] = {}
     for kind in INVOCATION_KINDS:
         frame = frames.get(kind)
         if frame is None or frame.empty:
             continue
-        for dialect, owners in frame.groupby("dialect", sort=False)["owner"]:
-            seen.setdefault(str(dialect), set()).update(owners.dropna().unique())
-    out = pd.Series("", index=index, dtype=object)
-    for dialect in sorted(seen):
-        has = index.isin(list(seen[dialect]))
-        out = out.where(~has, out + np.where(out.eq(""), "", "+") + dialect)
+        owner = frame["owner_code"].to_numpy()
+        dialect = frame["dialect"].astype(str).to_numpy()
+        for name in pd.unique(dialect):
+            mask = seen.setdefault(str(name), np.zeros(size + 1, dtype=bool))
+            mask[owner[(dialect == name) & (owner >= 0)]] = True
+    out = np.full(len(codes), "", dtype=object)
+    for name in sorted(seen):
+        has = seen[name][codes]
+        out = np.where(has, np.where(out == "", name, out + "+" + name), out)
     return out
 
 

@@ -71,7 +71,9 @@ def public_invocations(inv: pd.DataFrame) -> pd.DataFrame:
 def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
     """One row per execution environment (log stream), including streams that only ran init."""
     events = merged.events
-    seen = events.groupby("env", sort=False)["ts"].agg(["min", "max"])
+    seen = events.groupby("env_code", sort=False)["ts"].agg(["min", "max"])
+    names = events.groupby("env_code", sort=False)["env"].first()
+    seen.index = names.reindex(seen.index).to_numpy()
     started = merged.started_in_export
     ordered = inv.sort_values("start_ms", kind="stable")
     grouped = ordered.groupby("environment", sort=False)

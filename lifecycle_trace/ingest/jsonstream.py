@@ -213,7 +213,7 @@ class JsonStream:
             if match:
                 self._pos = match.end() - 1
                 return True
-            self._pos = max(self._pos, len(self._buffer) - 1)
+            self._pos = max(self._pos, len(self._buffer) - 64)  # keep context for the lookbehind
             if not self._fill():
                 self._pos = len(self._buffer)
                 return False

@@ -62,10 +62,11 @@ def test_bad_element_is_skipped_alone():
 
 
 def test_broken_document_resynchronises_at_the_next_line_object():
-    text = '{"events" 1, "x": {"y": [2]}}\n{"events": [{"ok": true}]}\n'
-    items = _walk(text)
-    assert isinstance(items[1], Malformed) and "expected ':'" in items[1].reason
-    assert Element(2, "events", {"ok": True}) in items
+    text = '{"events" 1, "x": {"y": [2]}}\n    {"events": [{"ok": true}]}\n'
+    for chunk in (1, 5, 33, 1000):
+        items = _walk(text, chunk=chunk)
+        assert isinstance(items[1], Malformed) and "expected ':'" in items[1].reason
+        assert [i for i in items if isinstance(i, Element)] == [Element(2, "events", {"ok": True})]
 
 
 def test_truncated_input_is_reported_once():

@@ -18,6 +18,7 @@ import pandas as pd
 
 from lifecycle_trace.report import html_sections as sections
 from lifecycle_trace.report.html_charts import esc
+from lifecycle_trace.report.html_cost import cost_section
 from lifecycle_trace.report.html_sections import embed_json, figure
 from lifecycle_trace.report.html_timeline import prepare_invocations, render_timeline
 
@@ -63,7 +64,7 @@ def build_html(
     findings = list(report_json.get("findings") or [])
     frame = prepare_invocations(invocations)
     stuck_requests, stuck_envs, finding_envs = _stuck_maps(findings)
-    timeline = render_timeline(frame, stuck_requests, stuck_envs, finding_envs)
+    timeline = render_timeline(frame, stuck_requests, stuck_envs, finding_envs, environments)
     script = (ASSETS / "html_page.js").read_text("utf-8")
     style = (ASSETS / "html_page.css").read_text("utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
@@ -78,7 +79,7 @@ def build_html(
         sections.timeline_section(timeline, environments),
         sections.distributions(frame, summary),
         sections.cold_starts_over_time(frame, summary),
-        sections.cost_section(report_json, frame),
+        cost_section(report_json, frame),
         sections.findings_section(findings),
     ]
     return (

@@ -86,23 +86,31 @@ def render_timeline(
     stuck_requests: Mapping[str, str],
     stuck_environments: Mapping[str, str],
     finding_environments: Collection[str],
+    environments: pd.DataFrame | None = None,
 ) -> Timeline:
     """The timeline of `frame` (from `prepare_invocations`). `stuck_*` map request ids /
-    environments to the finding kind that marks them stuck."""
+    environments to the finding kind that marks them stuck; `environments` (the analysis
+    table) adds how each environment ended, its cold-start cause, and lanes for environments
+    that initialised but served no invocation in the input."""
     timed = frame[frame["start_ms"].notna()]
-    all_envs = timed["env"].nunique()
-    if timed.empty:
+    info = _environment_info(environments)
+    idle = info[~info.index.isin(timed["env"].unique()) & info["first_ms"].notna()]
+    all_envs = timed["env"].nunique() + len(idle)
+    if all_envs == 0:
         return Timeline("", "empty", "No invocation has a start time: nothing to draw.", 0, 0)
-    counts = timed.groupby("env").size()
+    counts = pd.concat([timed.groupby("env").size(), pd.Series(0, index=idle.index)])
     flagged = counts.index.isin(list(finding_environments))
     order = pd.DataFrame({"count": counts.values, "flag": flagged}, index=counts.index)
-    chosen = order.sort_values(["flag", "count"], ascending=False).index[:MAX_LANES]
+    chosen = set(order.sort_values(["flag", "count"], ascending=False).index[:MAX_LANES])
     timed = timed[timed["env"].isin(chosen)]
-    first_seen = (timed["start_ms"] - timed["init_ms"].fillna(0)).groupby(timed["env"]).min()
+    idle = idle[idle.index.isin(chosen)]
+    init_from = timed["start_ms"] - timed["init_ms"].fillna(0) - timed["restore_ms"].fillna(0)
+    idle_end = idle["first_ms"] + idle["init_ms"].fillna(0)
+    first_seen = pd.concat([init_from.groupby(timed["env"]).min(), idle["first_ms"]])
     lanes = list(first_seen.sort_values(kind="stable").index)
     axis = TimeAxis(
-        (timed["start_ms"] - timed["init_ms"].fillna(0) - timed["restore_ms"].fillna(0)).to_numpy(),
-        timed["end_ms"].to_numpy(),
+        np.concatenate([init_from.to_numpy(), idle["first_ms"].to_numpy()]),
+        np.concatenate([timed["end_ms"].to_numpy(), idle_end.to_numpy()]),
         LABEL_W,
         WIDTH - LABEL_W - 10,
     )
@@ -110,11 +118,20 @@ def render_timeline(
     height = TOP + LANE_H * len(lanes) + 6
     detailed = len(frame) <= MAX_DETAILED
     parts = [_svg_head(height), axis.svg(TOP, height)]
-    parts += [_lane_label(env, index, timed) for env, index in lane_of.items()]
+    per_env = timed.groupby("env").agg(count=("env", "size"), function=("function", "first"),
+                                       last=("end_ms", "max"))  # fmt: skip
+    for env, index in lane_of.items():
+        parts.append(_lane_label(env, index, per_env, info))
     if detailed:
         parts += _detailed_marks(timed, lane_of, axis, stuck_requests)
     else:
         parts += _bucket_marks(timed, lane_of, axis, stuck_requests)
+    for env, row in idle.iterrows():
+        y = TOP + lane_of[env] * LANE_H + 2
+        x0 = float(axis.x(row["first_ms"]))
+        x1 = float(axis.x(row["first_ms"] + row["init_ms"])) if row["init_ms"] > 0 else x0 + 4
+        tip = f"init {fmt_ms(row['init_ms'])}" if row["init_ms"] > 0 else "environment started"
+        parts.append(_rect(x0, x1, y, INIT_COLOR, f"{tip}; no invocation in this input", "init"))
     for env, kind in stuck_environments.items():
         if env in lane_of:
             x = float(axis.x(first_seen[env]))
@@ -122,6 +139,15 @@ def render_timeline(
                 f'<rect class="stuck" x="{x:.1f}" y="{TOP + lane_of[env] * LANE_H + 1}" '
                 f'width="8" height="{LANE_H - 2}" fill="url(#lct-stuck)">'
                 f"<title>{esc(env)}: {esc(kind)}</title></rect>"
+            )
+    for env, index in lane_of.items():
+        ended = info["ended"].get(env) if env in info.index else None
+        if isinstance(ended, str) and ended:
+            last = per_env["last"].get(env, idle_end.get(env))
+            x = float(axis.x(last)) + 3
+            parts.append(
+                f'<text class="ended" x="{x:.1f}" y="{TOP + index * LANE_H + 12}">✕'
+                f"<title>environment ended: {esc(ended)}</title></text>"
             )
     parts.append("</svg>")
     notes = []
@@ -160,16 +186,42 @@ def _svg_head(height: int) -> str:
     )
 
 
-def _lane_label(env: str, index: int, timed: pd.DataFrame) -> str:
-    rows = timed[timed["env"] == env]
-    function = rows["function"].dropna()
-    tip = f"{env}\n{len(rows):,} invocations" + (
-        f"\nfunction {function.iloc[0]}" if not function.empty else ""
+def _environment_info(environments: pd.DataFrame | None) -> pd.DataFrame:
+    """Per environment: first seen (epoch ms), init ms, cold-start cause and how it ended."""
+    columns = ["first_ms", "init_ms", "cause", "ended"]
+    if environments is None or "environment" not in environments:
+        return pd.DataFrame(columns=columns, dtype=object)
+    envs = environments.drop_duplicates("environment").set_index("environment")
+    empty = pd.Series(None, index=envs.index, dtype=object)
+    first = envs.get("first_seen", empty)
+    cause = envs.get("cold_start_cause", envs.get("cold_cause", empty))
+    info = pd.DataFrame(
+        {
+            "first_ms": epoch_ms(first) if first.notna().any() else first.astype(float),
+            "init_ms": pd.to_numeric(envs.get("init_ms", empty), errors="coerce"),
+            "cause": cause,
+            "ended": envs.get("ended", empty),
+        }
     )
+    info.index = info.index.astype(str)
+    return info
+
+
+def _lane_label(env: str, index: int, per_env: pd.DataFrame, info: pd.DataFrame) -> str:
+    count = int(per_env["count"].get(env, 0))
+    lines = [env, f"{count:,} invocations"]
+    function = per_env["function"].get(env)
+    if isinstance(function, str):
+        lines.append(f"function {function}")
+    if env in info.index:
+        for key, label in (("cause", "cold start cause"), ("ended", "ended")):
+            value = info.at[env, key]
+            if isinstance(value, str) and value:
+                lines.append(f"{label}: {value}")
     short = short_environment(env)
     y = TOP + index * LANE_H
     return (
-        f'<g class="lane" data-environment="{esc(env)}"><title>{esc(tip)}</title>'
+        f'<g class="lane" data-environment="{esc(env)}"><title>{esc(chr(10).join(lines))}</title>'
         f'<text x="{LABEL_W - 6}" y="{y + 12}" text-anchor="end" class="axis">{esc(short)}</text>'
         f'<line x1="{LABEL_W}" x2="{WIDTH - 10}" y1="{y + LANE_H / 2}" y2="{y + LANE_H / 2}" '
         'class="lanebase"/></g>'

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from lifecycle_trace.report.html import build_html, render_html
-from lifecycle_trace.report.html_sections import MAX_FINDINGS, phase_split
+from lifecycle_trace.report.html_cost import phase_split
+from lifecycle_trace.report.html_sections import MAX_FINDINGS
 from lifecycle_trace.report.html_timeline import BUCKETS, MAX_DETAILED, MAX_LANES
 
 EVIL = '<script>console.error("xss")</script><img src=x onerror="console.error(1)">"\'&'
@@ -38,7 +39,7 @@ def make_invocations(count: int, environments: int, seed: int = 7) -> pd.DataFra
             init_ms = float(rng.uniform(120, 900)) if cold else math.nan
             clock += (init_ms if cold else 0.0) + float(rng.exponential(2_000))
             duration = float(rng.lognormal(4, 1))
-            post = float(rng.uniform(1, duration)) if index % 4 == 1 else math.nan
+            post = float(rng.uniform(0, duration)) if index % 4 == 1 else math.nan
             status = ("success",) * 17 + ("error", "timeout", "crash")
             rows.append(
                 {
@@ -383,9 +384,34 @@ def test_real_report_of_the_shared_samples(samples_dir) -> None:
     )
     timed = report.invocations["start"].notna()
     assert page.count('class="inv"') == int(timed.sum())
-    assert figures.attrs["body"]["data-timeline-lanes"] == str(
+    # every execution environment gets a lane, also those that served no timed invocation
+    assert figures.attrs["body"]["data-timeline-lanes"] == str(len(report.environments))
+    assert len(report.environments) > report.invocations.loc[timed, "environment"].nunique()
+    assert page.count("no invocation in this input</title>") == len(report.environments) - (
         report.invocations.loc[timed, "environment"].nunique()
     )
     for finding in report_json["findings"]:
         for line in finding["evidence"]:
             assert html.escape(line, quote=True) in page
+
+
+def test_timeline_shows_how_environments_ended_and_init_only_environments() -> None:
+    frame = make_invocations(20, 2)
+    crashed = frame["environment"].iloc[0]
+    idle_env = "2026/09/21/[$LATEST]" + "f" * 32
+    environments = pd.DataFrame(
+        {
+            "environment": [crashed, frame["environment"].iloc[-1], idle_env],
+            "first_seen": pd.to_datetime(
+                [BASE_MS, BASE_MS + 7_000, BASE_MS + 9_000], unit="ms", utc=True
+            ),
+            "init_ms": [300.0, 250.0, 812.5],
+            "cold_start_cause": ["first_environment", "scale_out", "scale_out"],
+            "ended": ["crash", None, None],
+        }
+    )
+    page = build_html(make_report(frame), frame, environments)
+    assert parse(page).attrs["body"]["data-timeline-lanes"] == "3"
+    assert page.count("<title>environment ended: crash</title>") == 1
+    assert "<title>init 812 ms; no invocation in this input</title>" in page
+    assert "cold start cause: scale_out" in page

@@ -201,6 +201,7 @@ class WrapperInvocation(Record):
     outcome: str | None = None
     trigger: str | None = None
     event_source: str | None = None
+    error_type: str | None = None  # e.g. Runtime.ExitError, when the outcome is not success
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

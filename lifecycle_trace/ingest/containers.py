@@ -94,10 +94,10 @@ def read_events_document(opened: Opened, stats: SourceStats) -> Iterator[Item]:
         if isinstance(item, Malformed):
             stats.skip(item.line, item.reason)
         elif isinstance(item, Element):
-            if item.key is None:
+            if item.key is None and not isinstance(item.value, dict):
                 stats.skip(item.line, "expected a JSON object with an 'events' list")
                 continue
-            event = to_event(
+            event = to_event(  # an `events` element, or a bare event (`--query events` output)
                 item.value, source=opened.name, line=item.line, stream=fallback, group=None,
                 stats=stats,
             )

@@ -113,6 +113,14 @@ def _sniff_json(text: str) -> str | None:
             element = inner[0] if inner else None
         if isinstance(element, dict) and {"type", "record"} <= element.keys():
             return "telemetry"
+        if isinstance(element, dict) and "message" in element and (
+            "logStreamName" in element or "timestamp" in element
+        ):
+            return "filter-log-events"  # `--query events`: the events array alone
+        if isinstance(element, list) and element and isinstance(element[0], dict) and (
+            {"field", "value"} <= element[0].keys()
+        ):
+            return "insights-json"  # `--query results`: the rows alone
         return None
     keys = set(first) if isinstance(first, dict) else _top_keys(text)
     if "awslogs" in keys:

@@ -111,6 +111,8 @@ def test_text_shapes(text, expected):
         ({"lctrace": "stuck", "kind": "no_response"}, "json-log-lines"),
         ({"StatusCode": 200, "LogResult": "U1RBUlQ=", "ExecutedVersion": "$LATEST"},
          "invoke-log-result"),
+        ([{"logStreamName": "s", "timestamp": 1, "message": "m"}], "filter-log-events"),
+        ([[{"field": "@message", "value": "m"}]], "insights-json"),
         ({"name": "pkg", "version": "1"}, None),
     ],
 )

@@ -4,6 +4,7 @@ see its SOURCES.md): CLI outputs, exports, Insights results, console pastes, RIE
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -235,3 +236,18 @@ def test_json_log_lines_keep_their_time(fx):
     }
     (app,) = _of(parsed.records, records.AppLine)
     assert app.request_id == "4b142fc3-17b8-4cdb-a46b-a8dbe7918715" and app.level == "INFO"
+
+
+def test_cli_query_outputs_bare_arrays(tmp_path, fx):
+    """`--query events` / `--query results` print the array alone."""
+    events = json.loads((fx / "filter-log-events-two-pages.json").read_text().split("\n}\n")[0]
+                        + "\n}")["events"]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(events, indent=4))
+    stats, items = read_container(path)
+    assert stats.format == "filter-log-events" and len(items) == 4 and stats.skipped == 0
+    rows = json.loads((fx / "insights-results.json").read_text())["results"]
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps(rows))
+    stats, items = read_container(path)
+    assert stats.format == "insights-json" and len(items) == 2 and stats.skipped == 1

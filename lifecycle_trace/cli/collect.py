@@ -162,12 +162,15 @@ def _collect(kind: str, output: Path, *, function: str | None, since: str | None
     query: Any
     if kind == "logs":
         collect, noun = logs.collect_logs_to_file, "events"
-        query = (logs.LogsQuery(log_group, window.start_ms, window.end_ms, filter_pattern)
+        pattern = found.stream_pattern if found else None
+        query = (logs.LogsQuery(log_group, window.start_ms, window.end_ms, filter_pattern,
+                                pattern)
                  if window else ({"log_group": log_group} if log_group else None))
     elif kind == "insights":
         collect, noun = insights.collect_insights_to_file, "rows"
         query = (insights.InsightsQuery([log_group], window.start_ms // 1000,
-                                        -(-window.end_ms // 1000))
+                                        -(-window.end_ms // 1000),
+                                        stream_pattern=found.stream_pattern if found else None)
                  if window else ({"log_groups": [log_group]} if log_group else None))
     else:
         collect, noun = traces.collect_traces_to_file, "traces"
@@ -223,5 +226,7 @@ def _summarise(kind: str, stats: Any, output: Path) -> None:
     if not stats.events:
         _say(f"no log events in {stats.log_group} from {span}; wrote an empty {output}")
         return
+    others = (f"; left out {stats.other_streams:,} events of other functions sharing the "
+              "log group") if stats.other_streams else ""
     _say(f"wrote {stats.events:,} events from {len(stats.streams):,} streams ({size}) to "
-         f"{output}")
+         f"{output}{others}")

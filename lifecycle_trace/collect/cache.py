@@ -122,14 +122,18 @@ def fetch_to_cache(
     logs_client = make_client("logs", target, session=session)
     paths: list[Path] = []
     if insights:
+        pattern = found.stream_pattern if found else None
         query: Any = InsightsQuery([log_group], window.start_ms // 1000,
-                                   -(-window.end_ms // 1000))
-        path = cache_path(root, "insights", log_group, {**base_key, "kind": "insights"})
+                                   -(-window.end_ms // 1000), stream_pattern=pattern)
+        path = cache_path(root, "insights", log_group,
+                          {**base_key, "kind": "insights", "streams": pattern})
         collect: Callable[..., Any] = collect_insights_to_file
     else:
-        query = LogsQuery(log_group, window.start_ms, window.end_ms, filter_pattern)
-        path = cache_path(root, "logs", log_group,
-                          {**base_key, "kind": "logs", "filter": filter_pattern})
+        query = LogsQuery(log_group, window.start_ms, window.end_ms, filter_pattern,
+                          found.stream_pattern if found else None)
+        path = cache_path(root, "logs", log_group, {**base_key, "kind": "logs",
+                                                     "filter": filter_pattern,
+                                                     "streams": query.stream_pattern})
         collect = collect_logs_to_file
     paths.append(_fetch_one(collect, logs_client, path, query, target, window, settled,
                             f"log group {log_group}", not_found, show_progress))

@@ -55,6 +55,16 @@ def build_query(row_limit: int = ROW_LIMIT, query: str = LIFECYCLE_QUERY) -> str
     return f"{body}\n| limit {row_limit}\n"
 
 
+def with_stream_filter(query: str, stream_pattern: str | None) -> str:
+    """Add `| filter @logStream like /PATTERN/` after the `fields` line (one function's
+    streams in a shared custom log group); the query unchanged when there is no pattern."""
+    if not stream_pattern:
+        return query
+    first, _, rest = query.partition("\n")
+    escaped = stream_pattern.replace("/", "\\/")
+    return f"{first}\n| filter @logStream like /{escaped}/\n{rest}"
+
+
 @dataclass(slots=True)
 class InsightsProgress:
     """Running totals; `covered_s` of `end_s - start_s` seconds are done."""
@@ -200,10 +210,12 @@ class InsightsQuery:
     end_s: int
     query: str | None = None
     row_limit: int = ROW_LIMIT
+    stream_pattern: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"log_groups": list(self.log_groups), "start_s": self.start_s,
-                "end_s": self.end_s, "query": self.query, "row_limit": self.row_limit}
+                "end_s": self.end_s, "query": self.query, "row_limit": self.row_limit,
+                "stream_pattern": self.stream_pattern}
 
 
 def collect_insights_to_file(
@@ -234,7 +246,8 @@ def collect_insights_to_file(
     with writer, flushed_on_error(saver):
         collect_insights(
             client, writer, log_groups=list(saved.log_groups), start_s=saved.start_s,
-            end_s=saved.end_s, query=saved.query, row_limit=saved.row_limit, poll_s=poll_s,
+            end_s=saved.end_s, row_limit=saved.row_limit, poll_s=poll_s,
+            query=with_stream_filter(saved.query or LIFECYCLE_QUERY, saved.stream_pattern),
             pending=cursor["pending"] if cursor else None,
             previous_ptrs=set(cursor["previous_ptrs"]) if cursor else None,
             stats=stats, progress=progress, checkpoint=checkpoint,

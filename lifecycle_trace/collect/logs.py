@@ -9,6 +9,7 @@ are followed. Nothing here parses messages: collectors fetch and write.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,13 @@ class LogsProgress:
     streams: set[str] = field(default_factory=set)
     last_timestamp: int | None = None
     next_token: str | None = None
+    other_streams: int = 0
     complete: bool = False
 
     def totals(self) -> dict[str, Any]:
         """JSON-able totals for the resume sidecar."""
         return {
+            "other_streams": self.other_streams,
             "events": self.events,
             "bytes": self.bytes,
             "pages": self.pages,
@@ -58,6 +61,7 @@ class LogsProgress:
         self.pages = int(totals.get("pages", 0))
         self.streams = set(totals.get("streams", []))
         self.last_timestamp = totals.get("last_timestamp")
+        self.other_streams = int(totals.get("other_streams", 0))
 
 
 ProgressFn = Callable[[LogsProgress], None]
@@ -80,6 +84,7 @@ def collect_logs(
     start_ms: int,
     end_ms: int,
     filter_pattern: str | None = None,
+    stream_pattern: str | None = None,
     page_size: int | None = None,
     next_token: str | None = None,
     stats: LogsProgress | None = None,
@@ -90,7 +95,10 @@ def collect_logs(
 
     `checkpoint(stats)` runs after each page is on disk (save the resume state there),
     `progress(stats)` after that. `log_group` may be a name or a log group ARN (cross-account).
+    `stream_pattern` (a regex) keeps only matching streams: one function's streams in a custom
+    log group shared by several; events of other streams are counted in `other_streams`.
     """
+    selected = re.compile(stream_pattern) if stream_pattern else None
     stats = stats or LogsProgress(log_group, start_ms, end_ms)
     request: dict[str, Any] = {"startTime": start_ms, "endTime": end_ms - 1}
     request["logGroupIdentifier" if log_group.startswith("arn:") else "logGroupName"] = log_group
@@ -104,6 +112,10 @@ def collect_logs(
             request["nextToken"] = token
         response = client.filter_log_events(**request)
         events = response.get("events", [])
+        if selected is not None:
+            kept = [e for e in events if selected.search(e.get("logStreamName", ""))]
+            stats.other_streams += len(events) - len(kept)
+            events = kept
         stats.bytes += out.write(b"".join(event_line(log_group, e) for e in events))
         stats.events += len(events)
         stats.pages += 1
@@ -135,6 +147,7 @@ class LogsQuery:
     start_ms: int
     end_ms: int
     filter_pattern: str | None = None
+    stream_pattern: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +155,7 @@ class LogsQuery:
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "filter_pattern": self.filter_pattern,
+            "stream_pattern": self.stream_pattern,
         }
 
 
@@ -178,6 +192,7 @@ def collect_logs_to_file(
             start_ms=saved.start_ms,
             end_ms=saved.end_ms,
             filter_pattern=saved.filter_pattern,
+            stream_pattern=saved.stream_pattern,
             page_size=page_size,
             next_token=state.cursor if resume else None,
             stats=stats,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +24,22 @@ def default_log_group(function: str) -> str:
     return f"/aws/lambda/{function_name(function)}"
 
 
+def shared_stream_pattern(function: str) -> str:
+    """Regex for the function's streams in a custom (possibly shared) log group, where Lambda
+    names them `YYYY/MM/DD/<function>[<version>]<32 hex>`."""
+    return rf"^\d{{4}}/\d{{2}}/\d{{2}}/{re.escape(function_name(function))}\["
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionLogs:
     """Where a function logs, and whether Lambda confirmed the function exists
-    (None when we could not ask: no `lambda:GetFunctionConfiguration` permission)."""
+    (None when we could not ask: no `lambda:GetFunctionConfiguration` permission).
+    `stream_pattern` selects the function's streams when its log group is a custom one."""
 
     function: str
     log_group: str
     function_exists: bool | None
+    stream_pattern: str | None = None
 
 
 def resolve_function_log_group(lambda_client: Any, function: str) -> FunctionLogs:
@@ -47,7 +56,8 @@ def resolve_function_log_group(lambda_client: Any, function: str) -> FunctionLog
             return FunctionLogs(name, default_log_group(function), None)
         raise translate(error, target=f"function {name}") from error
     group = (config.get("LoggingConfig") or {}).get("LogGroup") or default_log_group(function)
-    return FunctionLogs(name, group, True)
+    custom = group != default_log_group(function)
+    return FunctionLogs(name, group, True, shared_stream_pattern(function) if custom else None)
 
 
 def missing_group_message(log_group: str, region: str | None, found: FunctionLogs | None) -> str:

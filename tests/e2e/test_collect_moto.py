@@ -283,3 +283,23 @@ def test_traces_of_one_function_come_back_as_batch_get_traces_pages(
     assert documents == sorted(sent[:3])  # the Document strings, byte for byte
     assert all(page["UnprocessedTraceIds"] == [] for page in pages)
     assert (stats.traces, stats.segments, stats.skipped_other) == (2, 3, 1)
+
+
+def test_a_shared_log_group_yields_only_the_functions_streams(
+    moto_endpoint, seeded: Seeded, tmp_path: Path
+) -> None:
+    """Custom log groups may be shared; Lambda then names streams `date/<function>[ver]hex`."""
+    from lifecycle_trace.collect.resolve import shared_stream_pattern
+
+    group = "/shared/lambda-logs"
+    now_ms = 1700000000000
+    ours = [(now_ms + i, f"START RequestId: {i}\n") for i in range(3)]
+    theirs = [(now_ms + i, f"START RequestId: other-{i}\n") for i in range(4)]
+    _put(moto_endpoint, group, "2023/11/14/orders[$LATEST]" + "a" * 32, ours)
+    _put(moto_endpoint, group, "2023/11/14/orders-v2[$LATEST]" + "b" * 32, theirs)
+    output = tmp_path / "shared.jsonl"
+    stats = collect_logs_to_file(
+        moto_endpoint.client("logs"), output,
+        LogsQuery(group, now_ms, now_ms + 10, stream_pattern=shared_stream_pattern("orders")))
+    assert [(line["timestamp"], line["message"]) for line in _read_jsonl(output)] == ours
+    assert (stats.events, stats.other_streams) == (3, 4)

@@ -27,6 +27,7 @@ from lifecycle_trace.collect.resolve import (
     default_log_group,
     function_name,
     resolve_function_log_group,
+    shared_stream_pattern,
 )
 from lifecycle_trace.collect.session import AwsTarget, retry_config
 from lifecycle_trace.collect.timerange import (
@@ -193,6 +194,17 @@ def test_target_options_rebuild_the_command_line() -> None:
 # --- function -> log group ---------------------------------------------------------------
 
 
+def test_shared_group_stream_pattern_selects_one_function() -> None:
+    import re
+
+    pattern = re.compile(shared_stream_pattern("arn:aws:lambda:us-east-1:1:function:a.b-c:7"))
+    assert pattern.search("2024/05/09/a.b-c[7]0123456789abcdef0123456789abcdef")
+    assert pattern.search("2024/05/09/a.b-c[$LATEST]0123456789abcdef0123456789abcdef")
+    assert not pattern.search("2024/05/09/a.b-cd[$LATEST]0123456789abcdef0123456789abcdef")
+    assert not pattern.search("2024/05/09/axb-c[$LATEST]0123456789abcdef0123456789abcdef")
+    assert not pattern.search("2024/05/09/[$LATEST]0123456789abcdef0123456789abcdef")
+
+
 def test_function_names() -> None:
     assert function_name("arn:aws:lambda:us-east-1:1:function:orders:live") == "orders"
     assert function_name("orders:3") == "orders"
@@ -221,8 +233,10 @@ def test_custom_log_group_comes_from_logging_config(lambda_stub) -> None:
                              http_status_code=500)
     found = resolve_function_log_group(client, "orders")
     assert (found.log_group, found.function_exists) == ("/shared/lambda", True)
+    assert found.stream_pattern == shared_stream_pattern("orders")
     gone = resolve_function_log_group(client, "orders")
-    assert (gone.log_group, gone.function_exists) == ("/aws/lambda/orders", False)
+    assert (gone.log_group, gone.function_exists, gone.stream_pattern) == (
+        "/aws/lambda/orders", False, None)
     unknown = resolve_function_log_group(client, "orders")
     assert (unknown.log_group, unknown.function_exists) == ("/aws/lambda/orders", None)
     with pytest.raises(errors.AwsRequestError, match="function orders"):

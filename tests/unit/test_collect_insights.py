@@ -80,6 +80,17 @@ def test_query_selects_the_lifecycle_fields_and_lines() -> None:
         assert any(re.search(p, message) for p in patterns) is kept, message
 
 
+def test_stream_filter_is_added_after_the_fields_line() -> None:
+    from lifecycle_trace.collect.insights import with_stream_filter
+
+    query = with_stream_filter(LIFECYCLE_QUERY, r"^\d{4}/\d{2}/\d{2}/orders\[")
+    lines = query.splitlines()
+    assert lines[0].startswith("fields @timestamp")
+    assert lines[1] == r"| filter @logStream like /^\d{4}\/\d{2}\/\d{2}\/orders\[/"
+    assert "\n".join(lines[2:]) + "\n" == LIFECYCLE_QUERY.partition("\n")[2]
+    assert with_stream_filter(LIFECYCLE_QUERY, None) == LIFECYCLE_QUERY
+
+
 def test_build_query_sets_the_row_limit() -> None:
     assert build_query(250).rstrip().endswith("| limit 250")
     assert build_query(250).count("| limit") == 1

@@ -7,7 +7,8 @@ before it) is a wrapper marker: `stuck` -> StuckMarker, `invocation` -> WrapperI
 behind a logger prefix is function output, not a marker.
 
 JSON application logs (`{"timestamp","level","requestId","message"}`; Powertools'
-`function_request_id`, the Java runtime's `AWSRequestId`) -> AppLine with request id and level.
+`function_request_id`, the Java runtime's `AWSRequestId`, `faas.invocation_id` in lctrace's EMF
+lines) -> AppLine with request id and level.
 Text that only looks like JSON -> a plain AppLine. `json.loads` runs only on messages that start
 with `{` and end with `}`.
 """
@@ -66,6 +67,7 @@ def _json_app_line(obj: dict, raw: str, common: dict) -> Record:
         json_str(obj, "requestId")
         or json_str(obj, "function_request_id")
         or json_str(obj, "AWSRequestId")
+        or json_str(obj, schema.ATTR_INVOCATION_ID)  # lctrace's own EMF lines
     )
     level = json_str(obj, "level")
     message = obj.get("message")
@@ -150,6 +152,7 @@ def _invocation(obj: dict, common: dict) -> Record:
         outcome=json_str(obj, "outcome"),
         trigger=json_str(obj, "trigger"),
         event_source=json_str(obj, "event_source"),
+        error_type=json_str(obj, "error_type"),
     )
 
 
@@ -162,4 +165,5 @@ def _init(obj: dict, common: dict) -> Record:
         duration_ms=json_number(obj, "init_ms"),
         status=json_str(obj, "outcome"),
         error_type=json_str(obj, "error_type"),
+        initialization_type=json_str(obj, "initialization_type"),
     )

@@ -4,7 +4,8 @@ Causes, first match wins:
 - `replacement`: the environment it replaces ended badly — the same stream re-ran init after a
   timeout or crash, or another environment of the function had its last invocation time out or
   crash before this init (each such end explains at most one cold start).
-- `scale_out`: other environments of the function were busy at the moment init began.
+- `scale_out`: other environments of the function were busy (running an invocation, or
+  running their own init) at the moment init began.
 - `first_environment`: no invocation of this function version appears before it.
 - `idle`: nothing of the function ran anywhere for `idle_gap_s` before it.
 - `provisioned`: a provisioned-concurrency init (done ahead of traffic, not caused by a request).
@@ -62,11 +63,20 @@ def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:
         if cold.empty:
             continue
         t = t0.loc[cold.index].to_numpy()
-        starts = np.sort(group["start_ms"].dropna().to_numpy(dtype=float))
-        ends = np.sort(group["end_ms"].dropna().to_numpy(dtype=float))
-        own_start = cold["start_ms"].to_numpy(dtype=float)
+        # Busy = running an invocation [start, end) or an init [init start, start).
+        run_start = group["start_ms"].to_numpy(dtype=float)
+        run_end = group["end_ms"].to_numpy(dtype=float)
+        init_from = t0.loc[cold.index].to_numpy(dtype=float)
+        init_to = cold["start_ms"].to_numpy(dtype=float)
+        ok = ~np.isnan(run_start) & ~np.isnan(run_end)
+        ok_init = ~np.isnan(init_from) & ~np.isnan(init_to) & (init_from < init_to)
+        starts = np.sort(np.concatenate([run_start[ok], init_from[ok_init]]))
+        ends = np.sort(np.concatenate([run_end[ok], init_to[ok_init]]))
+        own_start, own_end = init_to, cold["end_ms"].to_numpy(dtype=float)
+        own = (ok_init & (init_from <= t) & (t < init_to)) | (
+            (own_start <= t) & (t < own_end))
         busy = (np.searchsorted(starts, t, "right") - np.searchsorted(ends, t, "right")
-                - (own_start <= t).astype(int))
+                - own.astype(int))
         idx = np.searchsorted(ends, t, "left") - 1
         prev_end = np.where(idx >= 0, ends[np.clip(idx, 0, None)], -np.inf)
         idle = (t - prev_end) >= idle_gap_s * 1000.0

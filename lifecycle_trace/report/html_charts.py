@@ -118,15 +118,24 @@ def histogram_svg(
         f'<text x="{left + plot_w / 2:.0f}" y="{height - 4}" text-anchor="middle" class="axis">'
         f"{esc(label)}{' (log scale)' if use_log else ''}</text>"
     )
+    shown = []
     for index, (name, value) in enumerate((markers or {}).items()):
         if value is None or not math.isfinite(value) or not low <= value <= high:
             continue
         x = x_of(value)
+        shown.append(f"{name} {fmt_ms(value)}")
+        right_side = x > left + plot_w * 0.8
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" '
-            f'stroke="{PALETTE[3]}" stroke-dasharray="3,2"/>'
-            f'<text x="{x + 2:.1f}" y="{top + 10 + 11 * index}" class="marker">'
-            f"{esc(name)} {esc(fmt_ms(value))}</text>"
+            f'stroke="{PALETTE[3]}" stroke-dasharray="3,2"><title>{esc(name)} {esc(fmt_ms(value))}'
+            f'</title></line><text x="{x + (-3 if right_side else 3):.1f}" '
+            f'y="{top + 10 + 11 * index}" class="marker" '
+            f'text-anchor="{"end" if right_side else "start"}">{esc(name)}</text>'
+        )
+    if shown:
+        parts.append(
+            f'<text x="{left + plot_w}" y="{top - 6}" text-anchor="end" class="marker">'
+            f"{esc(' · '.join(shown))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -304,9 +304,10 @@ def findings_section(findings: Sequence[dict[str, Any]]) -> str:
         '<label>Search <input id="finding-search" type="search" placeholder="request id, '
         'environment, evidence…"></label> showing <span id="findings-shown">'
         f"{min(len(findings), MAX_FINDINGS)}</span></p>"
-        '<table id="findings-table" class="sortable"><thead><tr><th>Kind</th><th>Severity</th>'
-        "<th>Function</th><th>Environment</th><th>Request</th><th>Billed</th><th>Evidence</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+        '<div class="scroll-x"><table id="findings-table" class="sortable"><thead><tr>'
+        "<th>Kind</th><th>Severity</th><th>Function</th><th>Environment</th><th>Request</th>"
+        f"<th>Billed</th><th>Evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</div></section>"
     )
 
 

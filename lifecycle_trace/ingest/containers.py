@@ -114,18 +114,32 @@ def read_events_jsonl(opened: Opened, stats: SourceStats) -> Iterator[Item]:
         if not text:
             continue
         try:
-            value = json.loads(text)
-        except ValueError as error:
-            stats.skip(number, f"bad JSON line ({error.msg if hasattr(error, 'msg') else error})")
+            values = [json.loads(text)]
+        except json.JSONDecodeError as error:
+            if error.msg != "Extra data":
+                stats.skip(number, f"bad JSON line ({error.msg})")
+                continue
+            values = _concatenated(text, number, stats)  # `{...}{...}` on one line
+        except (ValueError, RecursionError) as error:
+            stats.skip(number, f"bad JSON line ({error})")
             continue
-        except RecursionError:
-            stats.skip(number, "bad JSON line (nested too deeply)")
-            continue
-        event = to_event(
-            value, source=opened.name, line=number, stream=fallback, group=None, stats=stats
-        )
-        if event is not None:
-            yield event
+        for value in values:
+            event = to_event(
+                value, source=opened.name, line=number, stream=fallback, group=None, stats=stats
+            )
+            if event is not None:
+                yield event
+
+
+def _concatenated(text: str, line: int, stats: SourceStats) -> list[object]:
+    """The JSON values of one line holding several (objects written without a newline)."""
+    values: list[object] = []
+    for item in walk(io.StringIO(text), None):
+        if isinstance(item, Malformed):
+            stats.skip(line, f"bad JSON in line ({item.reason})")
+        elif isinstance(item, Element):
+            values.append(item.value)
+    return values
 
 
 def _decode_data(data: object) -> bytes:

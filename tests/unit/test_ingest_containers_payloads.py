@@ -283,3 +283,14 @@ def test_lambda_invoke_log_result(tmp_path):
     report = parsed.records[-1]
     assert report.init_ms == 190.62 and report.trace_id == "1-636d1462-33ef10600061cad86dab71c8"
     assert parsed.stats.skipped == 1 and "without a 'LogResult'" in parsed.stats.errors[0]
+
+
+def test_jsonl_line_holding_several_objects(tmp_path):
+    start = {"logStreamName": STREAM, "timestamp": START[0], "message": START[1]}
+    end = {"logStreamName": STREAM, "timestamp": END[0], "message": END[1]}
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(start) + "\n" + json.dumps(start) + json.dumps(end) + "{bad\n")
+    stats, events = read_container(path)
+    assert stats.format == "events-jsonl"
+    assert [(e.line, e.message[:3]) for e in events] == [(1, "STA"), (2, "STA"), (2, "END")]
+    assert stats.skipped == 1 and stats.errors[0].startswith(f"{path}:2: bad JSON in line")

@@ -26,8 +26,9 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Start again over a
 Profile = Annotated[str | None, typer.Option(help="AWS profile (standard credential chain "
                                                   "otherwise).")]
 Region = Annotated[str | None, typer.Option(help="AWS region (default: profile or AWS_REGION).")]
-Endpoint = Annotated[str | None, typer.Option("--endpoint-url", help="Override the AWS "
-                                                                     "endpoint URL.")]
+Endpoint = Annotated[str | None, typer.Option(
+    "--endpoint-url", help="Endpoint for every AWS service called (emulators); per service: "
+                           "AWS_ENDPOINT_URL_LOGS, AWS_ENDPOINT_URL_XRAY, ...")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 

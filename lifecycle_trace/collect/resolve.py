@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from lifecycle_trace.collect.errors import ACCESS_DENIED, NOT_FOUND, translate
+from lifecycle_trace.collect.errors import NOT_FOUND
 
 
 def function_name(function: str) -> str:
@@ -44,17 +44,18 @@ class FunctionLogs:
 
 def resolve_function_log_group(lambda_client: Any, function: str) -> FunctionLogs:
     """Ask Lambda for the function's `LoggingConfig.LogGroup` (custom log groups); fall back
-    to `/aws/lambda/NAME` when the function is gone or we may not ask."""
+    to `/aws/lambda/NAME` when the function is gone, or when Lambda cannot be asked (no
+    `lambda:GetFunctionConfiguration` permission, an `--endpoint-url` that serves only Logs):
+    the logs call that follows reports real credential or network problems."""
     name = function_name(function)
     try:
         config = lambda_client.get_function_configuration(FunctionName=function)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if code in NOT_FOUND:
-            return FunctionLogs(name, default_log_group(function), False)
-        if code in ACCESS_DENIED:
-            return FunctionLogs(name, default_log_group(function), None)
-        raise translate(error, target=f"function {name}") from error
+        exists = False if code in NOT_FOUND else None
+        return FunctionLogs(name, default_log_group(function), exists)
+    except BotoCoreError:
+        return FunctionLogs(name, default_log_group(function), None)
     group = (config.get("LoggingConfig") or {}).get("LogGroup") or default_log_group(function)
     custom = group != default_log_group(function)
     return FunctionLogs(name, group, True, shared_stream_pattern(function) if custom else None)

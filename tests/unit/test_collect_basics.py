@@ -239,8 +239,8 @@ def test_custom_log_group_comes_from_logging_config(lambda_stub) -> None:
         "/aws/lambda/orders", False, None)
     unknown = resolve_function_log_group(client, "orders")
     assert (unknown.log_group, unknown.function_exists) == ("/aws/lambda/orders", None)
-    with pytest.raises(errors.AwsRequestError, match="function orders"):
-        resolve_function_log_group(client, "orders")
+    failing = resolve_function_log_group(client, "orders")  # the logs call will say why
+    assert (failing.log_group, failing.function_exists) == ("/aws/lambda/orders", None)
 
 
 # --- FilterLogEvents request shapes ------------------------------------------------------

@@ -24,6 +24,7 @@ _STREAM_FUNCTION_RE = re.compile(
     r"\d{4}/[01]\d/[0-3]\d/([\w.-]{1,75})\[(?:\$LATEST|[\w-]{1,129})\][0-9a-f]{32}"
 )
 _INFINITY = float("inf")
+_REGION_RE = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -70,6 +71,9 @@ def function_for(group: str | None, environment: str | None) -> str | None:
     stream name `YYYY/MM/DD/<function>[<version>]<hex>`; None when neither says."""
     if group and group.startswith("/aws/lambda/"):
         name = group[12:].strip("/")
+        region, dot, rest = name.partition(".")
+        if dot and rest and _REGION_RE.fullmatch(region):
+            name = rest  # Lambda@Edge: `/aws/lambda/us-east-1.<function>` (names have no dots)
         if name:
             return name
     if environment:

@@ -536,6 +536,8 @@ def test_function_from_log_group_or_custom_stream() -> None:
         "tenner-notifier"
     )
     assert only("END RequestId: a", group=None, environment=STREAM).function is None
+    edge = only("END RequestId: a", group="/aws/lambda/us-east-1.edge-auth", environment=None)
+    assert edge.function == "edge-auth"
 
 
 def test_datadog_double_escaped_samples(samples_dir: Path) -> None:

@@ -100,3 +100,23 @@ def test_export_directory_is_read_recursively(tmp_path, fixtures_dir, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [s["format"] for s in report["sources"]] == ["s3-export"]
     assert report["summary"]["invocations"] == 1 and report["summary"]["environments"] == 1
+
+
+def test_samples_directory_end_to_end(samples_dir, capsys):
+    """All shared samples through `lctrace analyze DIR`: the cold ones are the ones whose logs
+    show an init (or a SnapStart restore); SOURCES.md is listed as unknown, not fatal."""
+    with pytest.raises(SystemExit) as exited:
+        main(["analyze", str(samples_dir), "--format", "json", "--invocations"])
+    assert exited.value.code in (0, None)
+    report = json.loads(capsys.readouterr().out)
+    formats = {Path(s["path"]).name: s["format"] for s in report["sources"]}
+    assert formats["SOURCES.md"] == "unknown"
+    assert formats["docwho2-squareup-ivr__sam-logs-snapstart-2023-07-05.txt"] == "sam-logs"
+    cold = {i["request_id"]: i["cold"] for i in report["invocations"]}
+    assert {rid for rid, is_cold in cold.items() if is_cold} == {
+        "db275f87-a934-471a-8980-b63bf4dc1beb",  # coldstart: Init Duration 120.96
+        "7c9567b5-107b-4a6c-8798-0157ac21db52",  # timeout: Init Duration 127.02
+        "06e46194-f277-454e-88d3-1dd7e3860eaa",  # kinesis: Init Duration 190.62
+        "b771fecc-1b53-4faf-922d-1d74357b1676",  # sam logs: SnapStart restore 511.25
+    }
+    assert len(cold) == 10

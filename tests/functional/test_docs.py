@@ -183,3 +183,28 @@ def test_python_snippet_ci_gate_fails_on_a_stuck_runtime(sample_report: dict) ->
     assert blocking, "the sample is expected to hold a never_polled runtime"
     assert result.returncode == 1, result.stderr
     assert f"never_polled: {blocking[0]['function']}" in result.stdout
+
+
+def test_python_api_page_matches_the_library(sample_report: dict) -> None:
+    import inspect
+
+    import lifecycle_trace
+    from lifecycle_trace.analysis.model import analyze
+
+    text = (DOCS / "python-api.md").read_text(encoding="utf-8")
+    for name, parameter in inspect.signature(analyze).parameters.items():
+        shown = (
+            name
+            if parameter.default is inspect.Parameter.empty
+            else f"{name}={parameter.default!r}"
+        )
+        assert shown.replace("'", '"') in text, shown
+    report = lifecycle_trace.analyze([str(SAMPLE)])
+    table = text.split("## The invocations table", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", table))
+    assert documented, "no columns documented"
+    assert documented <= set(report.invocations.columns), documented - set(
+        report.invocations.columns
+    )
+    for name in lifecycle_trace.__all__:  # every public name is documented
+        assert name == "__version__" or f"`{name}" in text or f"{name}." in text, name

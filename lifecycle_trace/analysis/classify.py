@@ -42,7 +42,9 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
                | _col(inv, "timed_out_text").notna() | _col(inv, "timeout_s").notna())
     killed = (_col(inv, "exit_signal").astype(str).str.contains("kill", na=False)
               | _col(inv, "exit_text").astype(str).str.contains("signal: killed", na=False))
-    at_limit = inv["max_memory_mb"].astype(float).ge(inv["memory_mb"].astype(float))
+    # RIE reports Max Memory Used = Memory Size always: no memory evidence there.
+    at_limit = inv["max_memory_mb"].astype(float).ge(inv["memory_mb"].astype(float)) & ~inv[
+        "report_dialect"].eq(RIE)
     oom = error_type.eq("Runtime.OutOfMemory") | (killed & at_limit) | (
         (exited | error_type.isin(CRASH_ERROR_TYPES)) & at_limit)
     crash = exited | error_type.isin(CRASH_ERROR_TYPES) | rs.eq("failure") | wr.eq("crash") | oom

@@ -78,7 +78,8 @@ def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:
         busy = (np.searchsorted(starts, t, "right") - np.searchsorted(ends, t, "right")
                 - own.astype(int))
         idx = np.searchsorted(ends, t, "left") - 1
-        prev_end = np.where(idx >= 0, ends[np.clip(idx, 0, None)], -np.inf)
+        prev_end = (np.where(idx >= 0, ends[np.clip(idx, 0, None)], -np.inf) if len(ends)
+                    else np.full(len(t), -np.inf))
         idle = (t - prev_end) >= idle_gap_s * 1000.0
         first_env = _first_of_version(group, cold, t)
         replaced = _replacements(group, cold, t)

@@ -66,8 +66,12 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         part["phase"] = frame.get("phase", None)
         parts.append(part)
     if not parts:
-        return pd.DataFrame(columns=["seq", "env", "env_code", "timestamp_ms", "ts",
-                                     "request_id", "source", "kind", "phase"])
+        return pd.DataFrame({
+            "seq": pd.Series(dtype=np.int64), "env": pd.Series(dtype=object),
+            "env_code": pd.Series(dtype=np.int64), "timestamp_ms": pd.Series(dtype=float),
+            "ts": pd.Series(dtype=float), "request_id": pd.Series(dtype=object),
+            "source": pd.Series(dtype=object), "kind": pd.Series(dtype=object),
+            "phase": pd.Series(dtype=object)})
     events = pd.concat(parts, ignore_index=True).sort_values("seq", kind="stable")
     events["kind"] = events["kind"].astype("category")
     events["env_code"] = pd.factorize(events["env"])[0]

@@ -270,8 +270,12 @@ def stream_facts(invocations: pd.DataFrame) -> pd.DataFrame:
     files = _coalesce(inv, ["start_file", "report_file"])
     stems = {path: PurePath(str(path)).name.split(".")[0] for path in files.dropna().unique()}
     file_stem = files.map(stems)
+    # A name any record of the environment gives holds for all its invocations.
+    function = function.fillna(function.groupby(env).transform("first"))
     function = function.fillna(streams["stream_function"]).fillna(file_stem).fillna("unknown")
-    version = _coalesce(inv, ["start_version", "init_version"]).fillna(streams["stream_version"])
+    version = _coalesce(inv, ["start_version", "init_version"])
+    version = version.fillna(version.groupby(env).transform("first"))
+    version = version.fillna(streams["stream_version"])
     return pd.DataFrame({"environment": env, "function": function, "version": version,
                          "stream_date_ms": streams["stream_date_ms"]}, index=inv.index)
 

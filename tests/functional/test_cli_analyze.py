@@ -127,3 +127,30 @@ def test_real_shared_samples(samples_dir: Path) -> None:
               "-f", "json", "--invocations")
     only = json.loads(mid.stdout)["invocations"]
     assert len(only) == 1 and only[0]["cold"] is False  # the batch starts mid-invocation
+
+
+def test_json_log_format_cold_start_and_clamped_timeout(fixtures_dir: Path) -> None:
+    # Reference §2: JSON-format cold start (report 11.642 ms, billed 12, initDurationMs 174.055;
+    # ceil(11.642) = 12 so init was not billed) and a timeout clamped to 5000 ms.
+    result = run(str(fixtures_dir / "analysis" / "json-format-coldstart.jsonl"), "-f", "json",
+                 "--invocations")
+    doc = json.loads(result.stdout)
+    cold, slow = doc["invocations"]
+    assert (cold["cold"], cold["cold_type"], cold["init_ms"], cold["billed_ms"]) == (
+        True, "on-demand", 174.055, 12)
+    assert (cold["handler_ms"], cold["post_response_ms"], cold["phase_source"]) == (
+        2.215, 8.686, "telemetry")
+    assert slow["function"] == cold["function"] == (
+        "ColdStartPerfStack-Function76856677-qnwBXhjb6klt")
+    assert (slow["status"], slow["billed_ms"], slow["cold"]) == ("timeout", 5000, False)
+    assert [f["kind"] for f in doc["findings"]] == ["timeout"]
+    assert doc["pricing"]["region"] == "eu-west-3"
+
+
+def test_rie_output_init_is_evidence_not_billed(fixtures_dir: Path) -> None:
+    result = run(str(fixtures_dir / "analysis" / "rie-stdout.log"), "-f", "json", "--invocations")
+    first, second = json.loads(result.stdout)["invocations"]
+    assert first["cold"] and first["init_ms"] is None  # RIE's 0.03 ms is meaningless
+    assert first["billed_ms"] == 153 and first["billing_rule"] == "duration"
+    assert not second["cold"] and second["billed_ms"] == 5
+    assert json.loads(result.stdout)["findings"] == []  # Max Memory Used = Memory Size is fake

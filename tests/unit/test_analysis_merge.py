@@ -86,3 +86,18 @@ def test_public_api_all_is_true() -> None:
         assert getattr(lifecycle_trace, name) is not None
     assert lifecycle_trace.Report.__name__ == "Report"
     assert set(lifecycle_trace.__all__) == {"Report", "__version__", "analyze"}
+
+
+def test_empty_input_gives_an_empty_report() -> None:
+    report = analyze_records([])
+    assert report.summary["invocations"] == 0 and report.summary["cold_start_rate"] is None
+    assert report.summary["duration_ms"] == {"p50": None, "p90": None, "p99": None, "max": None}
+    assert report.invocations.empty and report.findings == []
+
+
+def test_function_name_given_by_one_record_holds_for_the_environment() -> None:
+    env = "no-stream-name"
+    records = [init_start(env, 0, function="named"), *invoke(env, "a", 300, 5.0, 5,
+                                                              init_ms=250.0),
+               *invoke(env, "b", 1000, 5.0, 5)]
+    assert analyze_records(records).invocations["function"].tolist() == ["named", "named"]

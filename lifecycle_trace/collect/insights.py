@@ -44,6 +44,10 @@ fields @timestamp, @logStream, @log, @requestId, @type, @duration, @billedDurati
 | limit 10000
 """
 FAILED = {"Failed", "Cancelled", "Timeout", "Unknown"}
+
+
+class QueryTimeoutError(AwsRequestError):
+    """Logs Insights gave up on a window (queries time out after 60 minutes): split it."""
 _LIMIT = re.compile(r"\|\s*limit\s+\d+\s*$", re.IGNORECASE)
 
 
@@ -120,7 +124,7 @@ def run_query(
             if status == "Complete":
                 break
             if status in FAILED:
-                raise AwsRequestError(
+                raise (QueryTimeoutError if status == "Timeout" else AwsRequestError)(
                     f"Logs Insights query {query_id} ended {status} for "
                     f"{', '.join(log_groups)} ({start_s}..{end_s})"
                 )
@@ -170,12 +174,18 @@ def collect_insights(
     seen = set(previous_ptrs or ())
     while windows:
         left, right = windows[0]
-        result = run_query(client, log_groups=log_groups, start_s=left, end_s=right, query=text,
-                           row_limit=row_limit, poll_s=poll_s, sleep=sleep)
+        try:
+            result = run_query(client, log_groups=log_groups, start_s=left, end_s=right,
+                               query=text, row_limit=row_limit, poll_s=poll_s, sleep=sleep)
+        except QueryTimeoutError:
+            if right - left <= 1:
+                raise
+            result = None
         stats.queries += 1
-        rows = result["results"]
-        matched = (result.get("statistics") or {}).get("recordsMatched")
-        full = len(rows) >= row_limit or (matched is not None and matched > len(rows))
+        rows = result["results"] if result else []
+        matched = (result.get("statistics") or {}).get("recordsMatched") if result else None
+        full = result is None or len(rows) >= row_limit or (
+            matched is not None and matched > len(rows))
         if full and right - left > 1:
             middle = (left + right) // 2
             windows[0:1] = [[left, middle], [middle, right]]

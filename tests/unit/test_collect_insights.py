@@ -150,6 +150,23 @@ def test_failed_query_is_an_error_naming_it(logs) -> None:
                          sleep=lambda s: None)
 
 
+def test_a_window_that_times_out_on_aws_is_split(logs) -> None:
+    client, stubber = logs
+    first, second = recorded()
+    expect_query(stubber, 0, 100, "q1", limit=ROW_LIMIT,
+                 responses=[{"status": "Timeout", "results": []}])
+    expect_query(stubber, 0, 50, "q2", limit=ROW_LIMIT, responses=[first])
+    expect_query(stubber, 50, 100, "q3", limit=ROW_LIMIT, responses=[second])
+    stats = collect_insights(client, io.BytesIO(), log_groups=[GROUP], start_s=0, end_s=100,
+                             sleep=lambda s: None)
+    assert (stats.rows, stats.windows_split) == (3, 1)
+    expect_query(stubber, 7, 8, "q4", limit=ROW_LIMIT,
+                 responses=[{"status": "Timeout", "results": []}])
+    with pytest.raises(AwsRequestError, match="ended Timeout"):
+        collect_insights(client, io.BytesIO(), log_groups=[GROUP], start_s=7, end_s=8,
+                         sleep=lambda s: None)
+
+
 def test_ctrl_c_while_waiting_stops_the_query_on_aws(logs) -> None:
     client, stubber = logs
     expect_query(stubber, 0, 10, "q-long", limit=ROW_LIMIT,

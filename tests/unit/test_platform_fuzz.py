@@ -178,3 +178,43 @@ def test_attribution_keeps_every_record(lines: list[str], environments: list) ->
             assert after.request_id == before.request_id
         if not isinstance(before, Report):
             assert after.dialect == before.dialect
+
+
+REPORT_FIELDS = {
+    "Duration": ("3016.78 ms", "duration_ms", 3016.78),
+    "Billed Duration": ("3101 ms", "billed_ms", 3101.0),
+    "Memory Size": ("128 MB", "memory_mb", 128),
+    "Max Memory Used": ("31 MB", "max_memory_mb", 31),
+    "Init Duration": ("84.00 ms", "init_ms", 84.0),
+    "Restore Duration": ("12.50 ms", "restore_ms", 12.5),
+    "Billed Restore Duration": ("7 ms", "billed_restore_ms", 7.0),
+    "Status": ("timeout", "status", "timeout"),
+    "Error Type": ("Sandbox.Timedout", "error_type", "Sandbox.Timedout"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.permutations(list(REPORT_FIELDS)).flatmap(
+        lambda keys: st.tuples(
+            st.just(keys),
+            st.lists(st.booleans(), min_size=len(keys), max_size=len(keys)),
+            st.lists(
+                st.sampled_from(["\t", " ", "  "]), min_size=len(keys) + 1, max_size=len(keys) + 1
+            ),
+        )
+    ),
+    st.sampled_from(["", "\t", "\t\n", " \n"]),
+)
+def test_report_fields_any_order_subset_and_separators(layout, tail: str) -> None:
+    """Any order, any subset (Duration always kept), tabs, spaces or both mixed in one line."""
+    keys, keep, separators = layout
+    chosen = [key for key, kept in zip(keys, keep, strict=True) if kept or key == "Duration"]
+    message = "REPORT RequestId: 527cb862-4f5e-49a9-9ae4-a7edc90f0fda"
+    for key, separator in zip(chosen, separators, strict=False):
+        message += f"{separator}{key}: {REPORT_FIELDS[key][0]}"
+    (report,) = check_one(message + tail)
+    assert isinstance(report, Report)
+    assert report.request_id == "527cb862-4f5e-49a9-9ae4-a7edc90f0fda"
+    for key, (_, attribute, value) in REPORT_FIELDS.items():
+        assert getattr(report, attribute) == (value if key in chosen else None), (key, message)

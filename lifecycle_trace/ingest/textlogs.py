@@ -29,6 +29,10 @@ from lifecycle_trace.ingest.values import (
     strip_ansi,
 )
 
+MAX_EVENT_CHARS = 4 * 1024 * 1024
+"""Longest event assembled from continuation lines (CloudWatch events are at most 1 MB; pretty
+printing can double that). Beyond it lines are dropped and counted, so memory stays bounded."""
+
 # (line) -> (environment, timestamp text, message) when the line starts an event, else None.
 Splitter = Callable[[str], "tuple[str | None, str, str] | None"]
 
@@ -71,8 +75,12 @@ def _prefixed(
     stream: str | None = None
     stamp = ""
     parts: list[str] = []
+    size = 0
 
     def finish() -> LogEvent | None:
+        if size > MAX_EVENT_CHARS:
+            stats.skip(start, f"event longer than {MAX_EVENT_CHARS} characters: the rest of its "
+                              "lines were dropped")
         while len(parts) > 1 and not parts[-1].strip():
             parts.pop()
         if parts and not parts[0].strip() and len(parts) > 1:
@@ -95,7 +103,9 @@ def _prefixed(
         found = split(line)
         if found is None:
             if parts:
-                parts.append(line)
+                size += len(line) + 1
+                if size <= MAX_EVENT_CHARS:
+                    parts.append(line)
             elif line.strip():
                 stats.skip(number, f"line before the first {what} has no prefix")
             continue
@@ -104,7 +114,7 @@ def _prefixed(
             if event is not None:
                 yield event
         start, (stream, stamp, first) = number, found
-        parts = [first]
+        parts, size = [first], len(first)
     if parts:
         event = finish()
         if event is not None:

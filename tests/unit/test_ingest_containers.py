@@ -251,3 +251,18 @@ def test_cli_query_outputs_bare_arrays(tmp_path, fx):
     path.write_text(json.dumps(rows))
     stats, items = read_container(path)
     assert stats.format == "insights-json" and len(items) == 2 and stats.skipped == 1
+
+
+def test_runaway_continuation_is_capped_and_counted(tmp_path, monkeypatch):
+    from lifecycle_trace.ingest import textlogs
+
+    monkeypatch.setattr(textlogs, "MAX_EVENT_CHARS", 100)
+    lines = [f"2026-07-22T03:52:30.669000+00:00 {STREAM_TAIL} START RequestId: {RID} Version: 1"]
+    lines += ["x" * 30] * 10
+    lines += [f"2026-07-22T03:52:31.000000+00:00 {STREAM_TAIL} END RequestId: {RID}"]
+    path = tmp_path / "tail.txt"
+    path.write_text("\n".join(lines) + "\n")
+    stats, events = read_container(path)
+    assert len(events) == 2 and len(events[0].message) <= 100
+    assert events[1].message == f"END RequestId: {RID}"
+    assert stats.skipped == 1 and "longer than 100 characters" in stats.errors[0]

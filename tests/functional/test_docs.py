@@ -207,4 +207,4 @@ def test_python_api_page_matches_the_library(sample_report: dict) -> None:
         report.invocations.columns
     )
     for name in lifecycle_trace.__all__:  # every public name is documented
-        assert name == "__version__" or f"`{name}" in text or f"{name}." in text, name
+        assert name == "__version__" or re.search(rf"`(lifecycle_trace\.)?{name}\b", text), name

@@ -90,8 +90,9 @@ def cap(text: str) -> str:
 
 
 def key_regex(keys: tuple[str, ...]) -> re.Pattern[str]:
-    """A regex finding `Key: ` for known keys separated by spaces or tabs (longest key first, so
-    `Billed Duration` is not read as `Duration`)."""
+    """A regex finding `Key:` for known keys after a space, a tab or the start. A key must start
+    at a separator and end at its colon, so `Billed Duration` is never read as `Duration` and
+    `Runtime Version ARN` never as `Runtime Version` (longest first only saves backtracking)."""
     alternatives = "|".join(re.escape(key) for key in sorted(keys, key=len, reverse=True))
     return re.compile(r"(?:^|[\t ]+)(" + alternatives + r"): ?")
 

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 CHUNK_CHARS = 1 << 20
+MAX_VALUE_CHARS = 64 << 20
+"""Longest single JSON value read whole (events, payloads, envelopes are far smaller; arrays of
+events are streamed). A longer one is given up and counted, so memory stays bounded."""
 
 _DECODER = json.JSONDecoder()
 _NONSPACE = re.compile(r"\S")
@@ -198,13 +201,20 @@ class JsonStream:
                 size *= 2
                 continue
             end = _value_end(self._buffer, self._pos)
+            if end is None and len(self._buffer) - self._pos > MAX_VALUE_CHARS:
+                self._pos += 1  # give the value up; the caller resynchronises after its start
+                raise MalformedValue(
+                    line,
+                    f"JSON value longer than {MAX_VALUE_CHARS} characters (unterminated?)",
+                    resync=True,
+                )
             if end is None and self._fill(size):
                 size *= 2
                 continue
             self._pos = len(self._buffer) if end is None else end
             if end is None:
                 reason += " at end of input"
-            raise MalformedValue(line, reason, at_end=end is None)
+            raise MalformedValue(line, reason, resync=end is None)
 
     def resync(self) -> bool:
         """Skip to the next object that starts a line or follows a `}`; False at end of input."""
@@ -222,11 +232,11 @@ class JsonStream:
 class MalformedValue(Exception):
     """Raised by `JsonStream.value` after skipping an undecodable value."""
 
-    def __init__(self, line: int, reason: str, *, at_end: bool = False) -> None:
+    def __init__(self, line: int, reason: str, *, resync: bool = False) -> None:
         super().__init__(reason)
         self.line = line
         self.reason = reason
-        self.at_end = at_end
+        self.resync = resync  # the cursor is not after the value: find the next object
 
 
 def walk(
@@ -256,6 +266,8 @@ def walk(
                 yield Element(line, None, value)
         except MalformedValue as error:
             yield Malformed(error.line, error.reason)
+            if error.resync and not stream.resync():
+                return
         except _Broken as error:
             yield Malformed(error.line, error.reason)
             if not stream.resync():
@@ -313,7 +325,7 @@ def _walk_array(stream: JsonStream, key: str | None) -> Iterator[Item]:
         try:
             line, value = stream.value(positioned=True)
         except MalformedValue as error:
-            if error.at_end:
+            if error.resync:
                 raise _Broken(error.line, error.reason) from None
             yield Malformed(error.line, error.reason)
             continue

@@ -147,3 +147,14 @@ def test_walk_matches_json_loads_at_any_chunk_size(pages, chunk, indent, separat
     assert [i.value for i in items if isinstance(i, Element)] == [v for p in pages for v in p]
     assert sum(isinstance(i, DocumentEnd) for i in items) == len(pages)
     assert not any(isinstance(i, Malformed) for i in items)
+
+
+def test_oversized_value_is_given_up_and_reading_resumes(monkeypatch):
+    from lifecycle_trace.ingest import jsonstream
+
+    monkeypatch.setattr(jsonstream, "MAX_VALUE_CHARS", 100)
+    text = '{"events": [{"a": "' + "x" * 500 + '\n{"events": [{"ok": 1}]}\n'
+    items = _walk(text, chunk=10)
+    malformed = [i for i in items if isinstance(i, Malformed)]
+    assert malformed and "longer than 100 characters" in malformed[0].reason
+    assert [i for i in items if isinstance(i, Element)] == [Element(2, "events", {"ok": 1})]

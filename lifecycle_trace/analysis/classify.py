@@ -20,7 +20,10 @@ INIT_ERROR_TYPES = (
     "Runtime.ImportModuleError", "Runtime.UserCodeSyntaxError", "Runtime.InvalidEntrypoint",
     "Runtime.InvalidWorkingDir", "Extension.InitError", "Extension.LaunchError",
 )
-FAILED = ("error", "failure", "timeout")
+FAILED = ("error", "failure", "timeout", "init_error", "never_polled", "crash")
+"""Init outcomes that mean init did not complete (platform statuses, then the lctrace wrapper's
+init-line outcomes)."""
+INIT_ERRORS = ("error", "failure", "init_error", "crash")
 INIT_TYPES = {
     "on-demand": "on-demand", "provisioned-concurrency": "provisioned-concurrency",
     "snap-start": "snapstart", "lambda-managed-instances": "managed-instances",

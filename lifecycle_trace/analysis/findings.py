@@ -21,7 +21,7 @@ import pandas as pd
 
 from lifecycle_trace import schema
 from lifecycle_trace.analysis import evidence
-from lifecycle_trace.analysis.classify import FAILED, INIT_ERROR_TYPES
+from lifecycle_trace.analysis.classify import FAILED, INIT_ERROR_TYPES, INIT_ERRORS
 from lifecycle_trace.analysis.merge import Merged
 
 SEVERITY = {
@@ -84,9 +84,9 @@ def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
     masks = {
         "timeout": inv["status"].eq("timeout") & ~in_np,
         "init_timeout": inv["init_status"].eq("timeout") & ~in_np,
-        "init_error": (inv["init_status"].isin(("error", "failure"))
-                       | inv["suppressed_status"].isin(("error", "failure"))
-                       | inv["init_rd_status"].isin(("error", "failure"))
+        "init_error": (inv["init_status"].isin(INIT_ERRORS)
+                       | inv["suppressed_status"].isin(INIT_ERRORS)
+                       | inv["init_rd_status"].isin(INIT_ERRORS)
                        | inv["error_type"].isin(INIT_ERROR_TYPES)),
         "runtime_exit": inv["status"].eq("crash") & ~inv["out_of_memory"],
         "out_of_memory": inv["out_of_memory"],
@@ -129,7 +129,7 @@ def _never_polled_envs(inv: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     env = inv["environment"]
     timed_out = inv["status"].eq("timeout")
     suppressed_timeout = timed_out & inv["report_init_ms"].isna()
-    init_timeout_envs = set(env[inv["init_status"].eq("timeout")].dropna())
+    init_timeout_envs = set(env[inv["init_status"].isin(("timeout", "never_polled"))].dropna())
     pattern_a = {e for e in set(env[suppressed_timeout].dropna()) if e in init_timeout_envs}
     init_done = inv["report_init_ms"].notna() | inv["init_status"].eq("success") | inv[
         "restore_report_ms"].notna()
@@ -189,6 +189,8 @@ def _orphan_init_findings(merged: Merged) -> list[Finding]:
     failed = orphans.loc[orphans["kind"].eq("InitReport") & orphans["status"].isin(FAILED)]
     out = []
     for row in failed.to_dict("records"):
+        if row["status"] == "never_polled":
+            continue  # the wrapper's verdict; its stuck marker makes the finding
         kind = "init_timeout" if row["status"] == "timeout" else "init_error"
         function = row.get("function") if pd.notna(row.get("function")) else None
         error = row.get("error_type") if pd.notna(row.get("error_type")) else None

@@ -117,7 +117,7 @@ def cost_section(report_json: dict[str, Any], frame: pd.DataFrame) -> str:
         color=PALETTE[3],
     )
     return (
-        '<section id="cost"><h2>Billed time and cost</h2>'
+        f'<section id="cost"><h2>Billed time and cost</h2>{_pricing(report_json.get("pricing"))}'
         f"<h3>By function</h3>{function_bars}{_functions_table(functions)}"
         '<div class="pair"><div><h3>By phase</h3>'
         f"{phase_bars}<table><thead><tr><th>Phase</th><th>Billed</th><th>Cost share</th></tr>"
@@ -165,3 +165,33 @@ def _lookup(mapping: dict[str, Any], path: str) -> tuple[bool, Any]:
             return False, None
         value = value[part]
     return True, value
+
+
+def _pricing(pricing: Any) -> str:
+    """The assumptions behind every cost on the page (architecture, region, rates)."""
+    if not isinstance(pricing, dict) or not pricing:
+        return ""
+    region = esc(pricing.get("region") or "?")
+    if pricing.get("region_source"):
+        region += f" ({esc(pricing['region_source'])})"
+    rate = pricing.get("price_per_gb_second") or pricing.get("blended_price_per_gb_second")
+    key = (
+        "price_per_gb_second"
+        if pricing.get("price_per_gb_second")
+        else "blended_price_per_gb_second"
+    )
+    parts = [
+        f"Priced as {esc(pricing.get('architecture') or '?')} in {region}",
+        f"{figure(f'pricing.{key}', rate, 'rate')} per GB-second" if key in pricing else "",
+        _per_million(pricing),
+        "free tier applied" if pricing.get("free_tier_applied") else "free tier not applied",
+        esc(pricing.get("source") or ""),
+    ]
+    return f'<p class="note pricing">{"; ".join(p for p in parts if p)}.</p>'
+
+
+def _per_million(pricing: dict[str, Any]) -> str:
+    if "request_price_per_million" not in pricing:
+        return ""
+    value = pricing["request_price_per_million"]
+    return f"{figure('pricing.request_price_per_million', value, 'rate')} per million requests"

@@ -77,6 +77,8 @@ def format_value(value: Any, style: str) -> str:
         return f"{value:,.0f} ms" if float(value).is_integer() else f"{value:,.2f} ms"
     if style == "usd":
         return f"${value:,.6f}" if abs(value) < 1 else f"${value:,.2f}"
+    if style == "rate":  # per-unit prices: keep every significant digit
+        return f"${value:.10f}".rstrip("0")
     return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.1f}"
 
 
@@ -124,7 +126,8 @@ def sources_table(sources: Sequence[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{esc(source.get('path'))}</td><td>{esc(source.get('format'))}</td>"
         f"<td>{figure(f'sources.{i}.records', source.get('records'), 'int')}</td>"
-        f"<td>{figure(f'sources.{i}.skipped', source.get('skipped'), 'int')}</td></tr>"
+        f"<td>{figure(f'sources.{i}.skipped', source.get('skipped'), 'int')}"
+        f"{_skip_reasons(source.get('errors'))}</td></tr>"
         for i, source in enumerate(sources)
     )
     return (
@@ -132,6 +135,14 @@ def sources_table(sources: Sequence[dict[str, Any]]) -> str:
         f"<th>Format</th><th>Records</th><th>Skipped</th></tr></thead><tbody>{rows}</tbody>"
         "</table></section>"
     )
+
+
+def _skip_reasons(errors: Any) -> str:
+    """Why records were skipped (file:line: what was expected), capped like evidence."""
+    if not errors:
+        return ""
+    lines = [str(error) for error in (errors if isinstance(errors, list) else [errors])]
+    return f"<details><summary>why</summary>{_evidence(lines)}</details>"
 
 
 def _swatch(color: str, label: str, pattern: bool = False) -> str:

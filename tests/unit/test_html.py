@@ -109,8 +109,19 @@ def make_report(frame: pd.DataFrame, evil: str = "") -> dict:
                 "format": "filter-log-events",
                 "records": 4 * len(frame),
                 "skipped": 2,
+                "errors": [f"logs/a.json:17: expected a JSON object {evil}"],
             }
-        ],  # fmt: skip
+        ],
+        "pricing": {
+            "architecture": "arm64",
+            "region": "eu-west-1",
+            "region_source": "--region",
+            "price_per_gb_second": None,
+            "blended_price_per_gb_second": 1.33334e-05,
+            "request_price_per_million": 0.2,
+            "free_tier_applied": False,
+            "source": "AWS list prices" + evil,
+        },
         "summary": summarize(frame),
         "functions": functions,
         "findings": [
@@ -232,6 +243,7 @@ def test_every_report_figure_on_the_page_equals_the_json(small) -> None:
     expected |= {f"functions.{i}.{k}" for i in range(len(report["functions"]))
                  for k in ("invocations", "billed_ms", "cost_usd", "cold_start_rate")}  # fmt: skip
     expected |= {f"findings.{i}.billed_ms" for i in range(3)} | {"sources.0.records"}
+    expected |= {"pricing.blended_price_per_gb_second", "pricing.request_price_per_million"}
     assert expected <= set(figures)
     assert_figures_match(report, figures)
 
@@ -241,6 +253,7 @@ def test_text_from_logs_is_escaped_everywhere(small) -> None:
     assert "<script>console" not in page
     assert "<img src=x" not in page
     assert "&lt;script&gt;console.error(&quot;xss&quot;)&lt;/script&gt;" in page
+    assert "logs/a.json:17: expected a JSON object &lt;script&gt;" in page  # skip reasons shown
     figures = parse(page)
     executable = [
         data for attrs, data in figures.scripts if attrs.get("type") != "application/json"

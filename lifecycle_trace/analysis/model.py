@@ -21,7 +21,7 @@ from lifecycle_trace import config
 from lifecycle_trace.analysis import findings as findings_mod
 from lifecycle_trace.analysis import tables
 from lifecycle_trace.analysis.findings import Finding
-from lifecycle_trace.analysis.merge import merge_records
+from lifecycle_trace.analysis.merge import Merged, merge_records
 from lifecycle_trace.analysis.pricing import Pricing
 from lifecycle_trace.ingest.base import ParsedSource, SourceStats
 
@@ -115,8 +115,24 @@ def analyze_records(
     idle_gap_s: float | None = None,
 ) -> Report:
     """The analysis proper, over records from `lifecycle_trace.records`."""
+    return analyze_merged(merge_records(records), sources=sources, function=function, arch=arch,
+                          region=region, price_per_gb_second=price_per_gb_second,
+                          idle_gap_s=idle_gap_s)
+
+
+def analyze_merged(
+    merged: Merged,
+    *,
+    sources: list[SourceStats] | None = None,
+    function: str | None = None,
+    arch: str = "x86_64",
+    region: str | None = None,
+    price_per_gb_second: float | None = None,
+    idle_gap_s: float | None = None,
+) -> Report:
+    """Everything after the merge (tables, pricing, findings). A seam for engines that build the
+    `Merged` from partitions (`lifecycle_trace.engine`): the analysis itself is not forked."""
     gap = float(idle_gap_s) if idle_gap_s is not None else float(config.get_int(config.IDLE_GAP_S))
-    merged = merge_records(records)
     inv = tables.build_invocations(merged, gap)
     pricing = Pricing.build(arch, region, _detect_region(inv), price_per_gb_second)
     rate = pricing.blended_rate(float(inv["gb_seconds"].sum()))

@@ -28,7 +28,9 @@ TAIL_DETAILED = re.compile(
 )
 TAIL_SHORT = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?: (.*))?$", re.S)
 S3_EXPORT = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)(?: (.*))?$", re.S)
-SAM_LOGS = re.compile(r"^(\S+) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?: (.*))?$", re.S)
+SAM_LOGS = re.compile(
+    r"^(\S+) (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[+-]\d\d:\d\d|Z)?)(?: (.*))?$", re.S
+)
 PLATFORM_LINE = re.compile(
     r"^(?:(?:START|END|REPORT) RequestId: |INIT_START |INIT_REPORT |RESTORE_START |RESTORE_REPORT"
     r" |[A-Z_]{3,}\s+Name: |RequestId: \S+ (?:Error: |Process exited))"
@@ -121,6 +123,8 @@ def _sniff_json(text: str) -> str | None:
             {"field", "value"} <= element[0].keys()
         ):
             return "insights-json"  # `--query results`: the rows alone
+        if isinstance(element, dict) and element and all(key.startswith("@") for key in element):
+            return "insights-json"  # console "download table (JSON)": rows as objects
         return None
     keys = set(first) if isinstance(first, dict) else _top_keys(text)
     if "awslogs" in keys:

@@ -101,7 +101,11 @@ def row_item(row: dict[str, str], *, source: str, line: int, stats: SourceStats)
 
 
 def _row_dict(value: object) -> dict[str, str] | None:
-    """`[{"field": "@timestamp", "value": "..."}, ...]` -> {field: value}; None otherwise."""
+    """`[{"field": "@timestamp", "value": "..."}, ...]` (API) or `{"@timestamp": "...", ...}`
+    (console JSON download) -> {field: value}; None otherwise."""
+    if isinstance(value, dict):
+        return {str(key): cell if isinstance(cell, str) else str(cell)
+                for key, cell in value.items()}
     if not isinstance(value, list):
         return None
     row: dict[str, str] = {}
@@ -122,7 +126,8 @@ def read_insights_json(opened: Opened, stats: SourceStats) -> Iterator[Item]:
         elif isinstance(item, Element):
             row = _row_dict(item.value)
             if row is None:
-                stats.skip(item.line, "Insights row is not a list of {field, value}")
+                stats.skip(item.line, "Insights row is neither a list of {field, value} nor an "
+                                      "object of fields")
                 continue
             result = row_item(row, source=opened.name, line=item.line, stats=stats)
             if result is not None:

@@ -75,6 +75,8 @@ def test_gzip_content_is_sniffed_after_decompression(fx, tmp_path):
         ("2019-08-09T18:00:00.000Z START RequestId: x Version: 1\n", "s3-export"),
         # `sam logs` with a whole-second timestamp (isoformat drops .000000).
         ("2023/07/05/[56]374cd7798d2a4e36a494a23d658b9741 2023-07-05T10:16:34 END x\n", "sam-logs"),
+        ("2023/07/05/[56]374cd7798d2a4e36a494a23d658b9741 2023-07-05T10:16:34.376000+00:00 "
+         "RESTORE_REPORT Restore Duration: 511.25 ms\n", "sam-logs"),
         ("timestamp,message\n1591284559098,\"START RequestId: x\n\"\n", "console-csv"),
         ('"@timestamp","@message"\n"2022-05-02 20:58:14.456","hi"\n', "insights-csv"),
         ("REPORT RequestId: a\tInit Duration: 0.02 ms\tDuration: 1 ms\n", "rie"),
@@ -113,6 +115,7 @@ def test_text_shapes(text, expected):
          "invoke-log-result"),
         ([{"logStreamName": "s", "timestamp": 1, "message": "m"}], "filter-log-events"),
         ([[{"field": "@message", "value": "m"}]], "insights-json"),
+        ([{"@timestamp": "2022-05-02 20:58:14.456", "@message": "m"}], "insights-json"),
         ({"name": "pkg", "version": "1"}, None),
     ],
 )

@@ -266,3 +266,21 @@ def test_runaway_continuation_is_capped_and_counted(tmp_path, monkeypatch):
     assert len(events) == 2 and len(events[0].message) <= 100
     assert events[1].message == f"END RequestId: {RID}"
     assert stats.skipped == 1 and "longer than 100 characters" in stats.errors[0]
+
+
+def test_insights_console_json_download_rows_as_objects(tmp_path):
+    rows = [
+        {"@timestamp": "2022-05-02 21:03:40.101", "@type": "REPORT",
+         "@requestId": "0f5a2b61-58b4-4a53-9c5e-0d4ad6a0e2b7", "@duration": "14.57",
+         "@billedDuration": "15.0", "@memorySize": "1.28E8", "@maxMemoryUsed": "6.7E7"},
+        {"@timestamp": "2022-05-02 21:03:41.000", "@message": "END RequestId: x"},
+        {"@timestamp": "2022-05-02 21:03:42.000", "@type": "REPORT", "@duration": "fast"},
+    ]
+    path = tmp_path / "logs-insights-results.json"
+    path.write_text(json.dumps(rows, indent=2))
+    stats, items = read_container(path)
+    assert stats.format == "insights-json"
+    report, event = items
+    assert (report.memory_mb, report.max_memory_mb, report.billed_ms) == (128, 67, 15.0)
+    assert event.message == "END RequestId: x" and event.timestamp_ms == 1651525421000
+    assert stats.skipped == 1 and "@duration is not a number: 'fast'" in stats.errors[0]

@@ -51,7 +51,7 @@ FORMATS: tuple[str, ...] = (*_READERS, *_EXTERNAL)
 """Every input format name `--input-format` accepts, in detection-report order."""
 
 FORMAT_DESCRIPTIONS: dict[str, str] = {
-    "filter-log-events": "aws logs filter-log-events JSON (one document or pages concatenated)",
+    "filter-log-events": "aws logs filter-log-events JSON (pages concatenated; --query events)",
     "get-log-events": "aws logs get-log-events JSON (stream taken from the file name)",
     "events-jsonl": "one CloudWatch event object per line (lctrace collect, sam logs --output "
     "json)",
@@ -62,7 +62,7 @@ FORMAT_DESCRIPTIONS: dict[str, str] = {
     "kinesis": "Kinesis event whose Records[].kinesis.data are subscription payloads",
     "firehose": "Firehose delivery (payloads concatenated, any delimiter) or transformation event",
     "s3-export": "CloudWatch Logs export-to-S3 object (<time> <message>; stream = folder)",
-    "insights-json": "Logs Insights get-query-results JSON",
+    "insights-json": "Logs Insights results JSON (get-query-results, --query results, console)",
     "insights-csv": "Logs Insights results exported as CSV",
     "console-csv": "CloudWatch console log events download (timestamp,message CSV)",
     "plain-text": "platform and app lines pasted from the console (no stream)",

@@ -16,7 +16,9 @@ Rules, per environment, in list order:
   `INIT START` on either side of `START`): an RIE init ends only at RIE's own init end lines, so
   its init output stays unattributed in either order.
 
-Two more per-environment fixes that need the whole stream:
+Three more fixes that need the whole source:
+* A source without stream names adopts the one environment its records name (`instanceId`),
+  so an init and the invocations after it stay in one environment.
 * RIE dialect: a warm RIE `REPORT` looks like a real one but its `Max Memory Used` is fake; when
   an environment shows any RIE record, its TEXT `Report`s are marked RIE.
 * An `XRAY` note (an `XRAY TraceId:` line a container split off its REPORT event) gives its trace
@@ -64,6 +66,7 @@ class _Environment:
 def attribute_app_lines(records: list[Record]) -> list[Record]:
     """A new list: `records` with request ids filled in (see the module docstring); records that
     need no change are the same objects, in the same order."""
+    records = _adopt_environment(records)
     rie_environments = {record.environment for record in records if record.dialect == RIE}
     states: dict[str | None, _Environment] = {}
     out: list[Record] = []
@@ -98,6 +101,33 @@ def attribute_app_lines(records: list[Record]) -> list[Record]:
             state.last_report = None
         out.append(record)
     return out
+
+
+def _adopt_environment(records: list[Record]) -> list[Record]:
+    """A source whose container named no stream (`aws logs tail --format short`, a `LogResult`,
+    a Telemetry batch) may still name one in a record (`instanceId` on `platform.initStart`).
+    When a source names exactly one environment, its unnamed records are in it too; otherwise
+    (several, or none) nothing changes."""
+    named: dict[str, set[str]] = {}
+    unnamed: set[str] = set()
+    for record in records:
+        if record.environment is None:
+            unnamed.add(record.source)
+        else:
+            named.setdefault(record.source, set()).add(record.environment)
+    adopt = {
+        source: next(iter(environments))
+        for source, environments in named.items()
+        if source in unnamed and len(environments) == 1
+    }
+    if not adopt:
+        return records
+    return [
+        replace(record, environment=adopt[record.source])
+        if record.environment is None and record.source in adopt
+        else record
+        for record in records
+    ]
 
 
 def _merge_xray(note: PlatformNote, state: _Environment, out: list[Record]) -> None:

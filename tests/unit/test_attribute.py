@@ -212,3 +212,44 @@ def test_text_init_ends_at_start() -> None:
         )
     )
     assert ids(out) == [("handler output", A)]
+
+
+def test_instance_id_names_the_environment_of_a_streamless_source() -> None:
+    """A `LogResult` / `tail --format short` file: only initStart names the stream."""
+    stream = "2026/10/08/tenner-notifier[$LATEST]22be53a8cfde4e68b844f8ec293b2543"
+    out = attribute_app_lines(
+        records_of(
+            (
+                None,
+                '{"time":"2026-10-08T07:30:27.001Z","type":"platform.initStart","record":'
+                f'{{"phase":"init","instanceId":"{stream}"}}}}',
+            ),
+            (
+                None,
+                f'{{"time":"2026-10-08T07:30:28.000Z","type":"platform.start","record":'
+                f'{{"requestId":"{A}"}}}}',
+            ),
+            (None, "handler output"),
+        )
+    )
+    assert [r.environment for r in out] == [stream] * 3
+    assert ids(out) == [("handler output", A)]
+
+
+def test_streamless_source_naming_two_environments_is_left_alone() -> None:
+    out = attribute_app_lines(
+        records_of(
+            (
+                None,
+                '{"time":"2026-10-08T07:30:27.001Z","type":"platform.initStart",'
+                '"record":{"instanceId":"env-1"}}',
+            ),
+            (
+                None,
+                '{"time":"2026-10-08T07:30:27.001Z","type":"platform.initStart",'
+                '"record":{"instanceId":"env-2"}}',
+            ),
+            (None, "output"),
+        )
+    )
+    assert [r.environment for r in out] == ["env-1", "env-2", None]

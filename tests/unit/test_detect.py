@@ -159,3 +159,27 @@ def test_every_format_is_described():
 
     assert tuple(FORMAT_DESCRIPTIONS) == FORMATS
     assert all(text and "\n" not in text for text in FORMAT_DESCRIPTIONS.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("otlp-collector-file.jsonl", "otlp-json"),
+        ("xray-cold-start.json", "xray"),
+        ("xray-snapstart.jsonl", "xray"),
+    ],
+)
+def test_trace_formats_are_dispatched_to_their_parsers(fixtures_dir, name, expected):
+    from lifecycle_trace.ingest import read_source
+
+    parsed = read_source(fixtures_dir / "traces" / name)
+    assert parsed.stats.format == expected
+    assert parsed.records and parsed.stats.records == len(parsed.records)
+    gz = gzip.compress((fixtures_dir / "traces" / name).read_bytes())
+    assert sniff(gzip.decompress(gz)[:65536], None, _trace_detectors()) == expected
+
+
+def _trace_detectors():
+    from lifecycle_trace.ingest import otlp, xray
+
+    return {"otlp-json": otlp.detect, "xray": xray.detect}

@@ -132,7 +132,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
             process.kill()
 
 
-def open_page(browser: DevTools, page: Path) -> tuple[str, dict[str, list]]:
+def open_page(
+    browser: DevTools, page: Path, filter_findings: bool = True
+) -> tuple[str, dict[str, list]]:
     """Load `page` in a fresh tab; its DOM after scripts ran, and every problem seen."""
     target = browser.send("Target.createTarget", url="about:blank")["targetId"]
     session = browser.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
@@ -150,7 +152,7 @@ def open_page(browser: DevTools, page: Path) -> tuple[str, dict[str, list]]:
         expression="document.documentElement.outerHTML", returnByValue=True,
     )["result"]["value"]  # fmt: skip
     # the findings filter works: pick one kind, count the rows left visible
-    shown = browser.send(
+    shown = None if not filter_findings else browser.send(
         "Runtime.evaluate", session, returnByValue=True,
         expression="(() => { const s = document.getElementById('finding-filter');"
         " s.value = 'timeout'; s.dispatchEvent(new Event('change'));"
@@ -283,3 +285,22 @@ def test_lctrace_analyze_format_html_on_real_logs(
     assert {"summary.invocations", "summary.cost_usd", "findings.0.billed_ms"} <= set(figures)
     assert_figures_match(report_json, figures)
     assert_rendered(result["png"])
+
+
+def test_empty_report_renders_without_errors(browser: DevTools, tmp_path: Path) -> None:
+    summary = {
+        "invocations": 0,
+        "cold_starts": 0,
+        "cold_start_rate": None,
+        "billed_ms": 0,
+        "cost_usd": 0.0,
+        "duration_ms": dict.fromkeys(("p50", "p90", "p99", "max")),
+    }
+    report = {"schema": "lctrace.report/v1", "sources": [], "findings": [], "functions": [],
+              "summary": summary}  # fmt: skip
+    page = tmp_path / "empty.html"
+    page.write_text(build_html(report, None, None), encoding="utf-8")
+    browser_dom, result = open_page(browser, page, filter_findings=False)
+    assert_clean(result)
+    assert 'data-ready="1"' in browser_dom and "No findings." in browser_dom
+    assert_figures_match(report, parse(browser_dom).metrics)

@@ -27,6 +27,7 @@ from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEve
 from lifecycle_trace.runtime.proxy import Exchange
 
 WATCHDOG_TICK_S = 0.1  # longest the watchdog sleeps; markers come at most this late
+STUCK_FLUSH_MS = 400  # a stuck verdict may be the last thing this sandbox does: flush longer
 EVENT_SNIFF_LIMIT = 8 * 1024 * 1024  # event bytes kept (by reference) for classify_event
 
 
@@ -182,6 +183,9 @@ class Lifecycle:
         self._posted: list[_Invocation] = []  # response posted, waiting for the next /next
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
+        # set once the runtime's init is over (first event delivered, init error or exit):
+        # exporters' heavy imports wait for it, off the cold-start path
+        self.init_over = threading.Event()
 
     # --- proxy observer -----------------------------------------------------------------------
     def on_request(self, ex: Exchange) -> None:
@@ -210,6 +214,7 @@ class Lifecycle:
             phase = self._init_phase(
                 ex.t_arrive, "init_error", raw.decode("latin-1") if raw else None
             )
+            self.init_over.set()
             self.sink.on_init(phase)
             self.sink.flush(self.settings.flush_timeout_ms)
 
@@ -267,6 +272,8 @@ class Lifecycle:
             self._count += 1
             inv.cold = self._count == 1
             self._inflight[inv.request_id] = inv
+        if inv.cold:
+            self.init_over.set()
         ex.state = inv
         ex.response_capture = EVENT_SNIFF_LIMIT
         return new_value
@@ -366,6 +373,7 @@ class Lifecycle:
     def on_child_exit(self, exit_code: int) -> None:
         """The runtime process ended: report what was in flight as crashed, then flush."""
         t = time.monotonic_ns()
+        self.init_over.set()
         records: list[InvocationPhases] = []
         init = None
         with self._lock:
@@ -460,5 +468,6 @@ class Lifecycle:
             "timestamp_ms": self.wall_ns(time.monotonic_ns()) // 1_000_000,
         }
         self.marker_writer(json.dumps(marker, separators=(",", ":")))
+        self.init_over.set()  # exporters still waiting to load: load now, this is urgent
         self.sink.on_stuck(event)
-        self.sink.flush(max(self.settings.flush_timeout_ms, 250))
+        self.sink.flush(max(self.settings.flush_timeout_ms, STUCK_FLUSH_MS))

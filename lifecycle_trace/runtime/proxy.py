@@ -125,13 +125,21 @@ class _UpstreamSend:
 class RuntimeApiProxy:
     """Listens on 127.0.0.1 and forwards to the real Runtime API at `upstream` (host, port)."""
 
-    def __init__(self, upstream: tuple[str, int], observer: ProxyObserver, port: int = 0) -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        observer: ProxyObserver,
+        port: int = 0,
+        listener: socket.socket | None = None,
+    ) -> None:
         self.upstream = upstream
         self.observer = observer  # may be replaced before `start()`
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", port))
-        self.listener.listen(64)
+        if listener is None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+        self.listener = listener
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.observer_errors = 0
         self.connections = 0

@@ -225,9 +225,10 @@ class SpanSink:
         self._spans = spans
         self.resource = spans.build_resource(environ)
         self.log_handler = _CountingHandler()
-        otel_logger = logging.getLogger("opentelemetry")
-        otel_logger.addHandler(self.log_handler)
-        otel_logger.propagate = False
+        for library in ("opentelemetry", "aws_xray_sdk"):
+            library_logger = logging.getLogger(library)
+            library_logger.addHandler(self.log_handler)
+            library_logger.propagate = False
         size = max(queue_size, 1)
         self.local: list[Any] = []
         self.remote: list[Any] = []
@@ -278,8 +279,17 @@ class SpanSink:
 class DeferredSink:
     """A sink built in a background thread; until then records wait in a bounded queue."""
 
-    def __init__(self, name: str, factory: Callable[[], Any], queue_size: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], Any],
+        queue_size: int,
+        gate: threading.Event | None = None,
+        gate_timeout_s: float = 0.0,
+    ) -> None:
         self.name = name
+        self._gate = gate
+        self._gate_timeout_s = gate_timeout_s
         self._sink: Any = None
         self._failed = False
         self._pending: deque[tuple[str, Any]] = deque()
@@ -293,6 +303,8 @@ class DeferredSink:
         self._thread.start()
 
     def _load(self, factory: Callable[[], Any]) -> None:
+        if self._gate is not None:  # off the cold-start path: wait for the runtime's init
+            self._gate.wait(self._gate_timeout_s)
         try:
             sink = factory()
         except Exception as exc:  # noqa: BLE001 - a broken exporter must not break the function
@@ -448,9 +460,16 @@ def _metrics_factory(environ: Mapping[str, str]):  # type: ignore[no-untyped-def
     return factory
 
 
-def build_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
-    """The sinks LCTRACE_EXPORTER / OTEL_* ask for (heavy ones loading in the background)."""
+def build_telemetry(
+    environ: Mapping[str, str] | None = None,
+    load_gate: threading.Event | None = None,
+    load_gate_timeout_s: float = 4.0,
+) -> Telemetry:
+    """The sinks LCTRACE_EXPORTER / OTEL_* ask for. Heavy ones load in background threads,
+    which first wait for `load_gate` (set when the runtime's init is over), at most
+    `load_gate_timeout_s`, so their imports do not compete with the runtime's init."""
     env = os.environ if environ is None else environ
+    gate = {"gate": load_gate, "gate_timeout_s": load_gate_timeout_s}
     names = select_exporters(env)
     try:
         queue_size = config.get_int(config.QUEUE_SIZE, env)
@@ -462,15 +481,12 @@ def build_telemetry(environ: Mapping[str, str] | None = None) -> Telemetry:
         sinks.append(LogSink())
     span_names = [n for n in names if n in SPAN_EXPORTERS]
     if span_names:
-        sinks.append(
-            DeferredSink(
-                "+".join(span_names), _span_factory(span_names, env, queue_size), queue_size
-            )
-        )
+        factory = _span_factory(span_names, env, queue_size)
+        sinks.append(DeferredSink("+".join(span_names), factory, queue_size, **gate))
     if "emf" in names:
-        sinks.append(DeferredSink("emf", _emf_factory, queue_size))
+        sinks.append(DeferredSink("emf", _emf_factory, queue_size, **gate))
     if names != ["none"] and _has_module("lifecycle_trace.runtime.metrics"):
-        sinks.append(DeferredSink("metrics", _metrics_factory(env), queue_size))
+        sinks.append(DeferredSink("metrics", _metrics_factory(env), queue_size, **gate))
     return Telemetry(sinks)
 
 

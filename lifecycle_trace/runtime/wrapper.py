@@ -21,6 +21,9 @@ USAGE = "usage: lctrace wrap [--] COMMAND [ARGS...]"
 ENV_DISABLE = "LCTRACE_DISABLE"
 ENV_PROXY_PORT = "LCTRACE_PROXY_PORT"
 TRUTHY = ("1", "true", "yes", "on")
+# while exporters import in the background, a proxy thread waiting for the GIL gets it within
+# this (default 5 ms, which would add up over the few GIL hand-offs of one relayed request)
+SWITCH_INTERVAL_S = 0.0005
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -94,36 +97,43 @@ def main(argv: list[str]) -> int:
     environ = dict(os.environ)
     if environ.get(ENV_DISABLE, "").strip().lower() in TRUTHY:
         return _exec_unwrapped(command, None)
-    # Cold-start path: only socket-level imports before the runtime is spawned.
+    # Cold-start path: nothing but a raw listening socket before the runtime is spawned.
     try:
-        from lifecycle_trace.runtime.api import split_address
-        from lifecycle_trace.runtime.proxy import NullObserver, RuntimeApiProxy
-
-        upstream = split_address(environ.get("AWS_LAMBDA_RUNTIME_API", ""))
-        port = int(environ.get(ENV_PROXY_PORT, "").strip() or "0")
-        proxy = RuntimeApiProxy(upstream, NullObserver(), port=port)
+        upstream = _split_upstream(environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        raw_listener = _bind_listener(int(environ.get(ENV_PROXY_PORT, "").strip() or "0"))
     except Exception as exc:  # noqa: BLE001 - any failure here: run the function unwrapped
         return _exec_unwrapped(command, f"proxy not started ({type(exc).__name__}: {exc})")
-    environ["AWS_LAMBDA_RUNTIME_API"] = proxy.address
+    environ["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{raw_listener.getsockname()[1]}"
     _restore_child_pythonpath(environ)
+    # signals that arrive before the forwarding handlers exist wait, blocked, until they do
+    original_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
     try:
-        pid = os.posix_spawnp(command[0], command, environ)
+        pid = os.posix_spawnp(command[0], command, environ, setsigmask=original_mask)
     except OSError as exc:
-        proxy.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, original_mask)
+        raw_listener.close()
         _warn(f"cannot run {command[0]}: {exc}")
         return 127
     _install_signal_forwarding(pid)
+    signal.pthread_sigmask(signal.SIG_SETMASK, original_mask)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    from lifecycle_trace.runtime.proxy import NullObserver, RuntimeApiProxy
+
+    proxy = RuntimeApiProxy(upstream, NullObserver(), listener=_as_socket(raw_listener))
 
     # Everything below overlaps with the runtime's own init; its first connection waits in
     # the listener's backlog until the observer is in place and the proxy accepts.
     lifecycle = telemetry = settings = None
     try:
         from lifecycle_trace.runtime.lifecycle import Lifecycle
-        from lifecycle_trace.runtime.telemetry import build_telemetry
+        from lifecycle_trace.runtime.telemetry import Telemetry, build_telemetry
 
         settings = settings_from_environ(environ)
-        telemetry = build_telemetry(environ)
+        telemetry = Telemetry()
         lifecycle = Lifecycle(settings, telemetry, start_ns=start_ns)
+        gate_s = max(1.0, settings.never_polled_ms / 2000)  # loaded before never_polled fires
+        built = build_telemetry(environ, load_gate=lifecycle.init_over, load_gate_timeout_s=gate_s)
+        telemetry.sinks.extend(built.sinks)
         proxy.observer = lifecycle
         lifecycle.start_watchdog()
     except Exception as exc:  # noqa: BLE001 - tracing off, forwarding on
@@ -140,6 +150,36 @@ def main(argv: list[str]) -> int:
             pass
     proxy.close()
     return _propagate(status)
+
+
+def _split_upstream(address: str) -> tuple[str, int]:
+    """AWS_LAMBDA_RUNTIME_API 'host:port' -> (host, port) (api.split_address without its
+    imports, which would delay the spawn)."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"AWS_LAMBDA_RUNTIME_API={address!r}: expected host:port")
+    return host.strip("[]"), int(port)
+
+
+def _bind_listener(port: int):  # type: ignore[no-untyped-def]
+    """A listening TCP socket on 127.0.0.1 from the C module alone (`socket` costs ms)."""
+    import _socket
+
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(64)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def _as_socket(raw):  # type: ignore[no-untyped-def]
+    import socket
+
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM, fileno=raw.detach())
 
 
 def _restore_child_pythonpath(environ: dict[str, str]) -> None:

@@ -42,6 +42,7 @@ class FakeRuntimeApi:
         )
         self._lock = threading.Lock()
         self.both_polling = threading.Event()
+        self.saw_first_chunk = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -67,8 +68,14 @@ class FakeRuntimeApi:
                 sink = api.BodySink(limit=1 << 30)
                 raw = [head]
                 length = api.body_length(headers) or 0
+
+                def keep(data: bytes, raw: list[bytes] = raw) -> None:
+                    raw.append(data)
+                    if b"first-chunk" in data:
+                        self.saw_first_chunk.set()
+
                 if length:
-                    api.relay_body(rfile, raw.append, length, sink)
+                    api.relay_body(rfile, keep, length, sink)
                 self.received.append(b"".join(raw))
                 if start[1] == NEXT:
                     with self._lock:
@@ -222,6 +229,28 @@ def test_chunked_request_with_trailers_and_expect_continue(stack) -> None:  # ty
     client.send(b"oops")
     assert client.read_response() == upstream.reply_to_post
     assert upstream.received[-1] == head + b"oops"
+    client.close()
+
+
+def test_streaming_response_is_relayed_as_it_is_written(stack) -> None:  # type: ignore[no-untyped-def]
+    """Response streaming: the first chunk reaches the API while the runtime still writes."""
+    upstream, proxy, sink = stack
+    upstream.events.put(event_reply("s1", b"{}"))
+    client = Client(proxy.address)
+    client.send(get_next())
+    client.read_response()
+    head = (
+        b"POST /2018-06-01/runtime/invocation/s1/response HTTP/1.1\r\nHost: x\r\n"
+        b"Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+        b"Transfer-Encoding: chunked\r\nTrailer: Lambda-Runtime-Function-Error-Type\r\n\r\n"
+    )
+    first = b"b\r\nfirst-chunk\r\n"
+    client.send(head + first)
+    assert upstream.saw_first_chunk.wait(10)  # not held back until the body is complete
+    rest = b"4\r\nlast\r\n0\r\nLambda-Runtime-Function-Error-Type: Function.X\r\n\r\n"
+    client.send(rest)
+    assert client.read_response() == upstream.reply_to_post
+    assert upstream.received[-1] == head + first + rest
     client.close()
 
 

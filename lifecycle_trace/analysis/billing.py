@@ -94,7 +94,8 @@ def compute_billing(inv: pd.DataFrame) -> pd.DataFrame:
     inv.loc[computed, "billing_rule"] = np.where(
         include_init[computed], "computed:duration+init", "computed:duration"
     )
-    inv.loc[computed & inv["billable_init_ms"].notna(), "init_billed"] = include_init[computed]
+    with_init_known = computed & inv["billable_init_ms"].notna()
+    inv.loc[with_init_known, "init_billed"] = include_init[with_init_known]
     init_in = inv["init_billed"].fillna(False).astype(bool)
     lead = np.where(init_in, inv["billable_init_ms"].fillna(0.0).astype(float), 0.0)
     lead = lead + np.where(inv["billing_rule"].eq("duration+restore"), restore, 0.0)

@@ -37,7 +37,8 @@ def _col(inv: pd.DataFrame, name: str) -> pd.Series:
 def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
     """Add status (success | error | timeout | crash, null when no outcome record), error_type,
     out_of_memory."""
-    rs, rd, wr = _col(inv, "report_status"), _col(inv, "rd_status"), _col(inv, "wr_outcome")
+    rs, rd = _col(inv, "report_status"), _col(inv, "rd_status")
+    wr = _col(inv, "wr_outcome").fillna(_col(inv, "span_outcome"))
     error_type = (_col(inv, "report_error_type").fillna(_col(inv, "rd_error_type"))
                   .fillna(_col(inv, "exit_error_type")).fillna(_col(inv, "suppressed_error_type")))
     exited = _col(inv, "exit_reason").notna() | _col(inv, "exit_text").notna()
@@ -70,7 +71,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
     init_start = inv["init_start_ts"].notna()
     init_report = inv["init_report_ms"].notna() | inv["init_status"].notna()
     restore = (inv["report_restore_ms"].notna() | inv["restore_start_ts"].notna()
-               | inv["restore_report_ms"].notna())
+               | inv["restore_report_ms"].notna() | inv["span_restore_ms"].notna())
     suppressed = (inv["suppressed_init_ms"].notna() | inv["suppressed_start_ts"].notna()
                   | inv["suppressed_status"].notna())
     failed_init = inv["init_status"].isin(FAILED) & ~report_init
@@ -118,7 +119,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
                .fillna(inv["wr_init_ms"].astype(float)).fillna(inv["span_init_ms"].astype(float)))
     out["init_ms"] = init_ms.where(cold)
     out["restore_ms"] = inv["report_restore_ms"].astype(float).fillna(
-        inv["restore_report_ms"].astype(float))
+        inv["restore_report_ms"].astype(float)).fillna(inv["span_restore_ms"].astype(float))
     out["managed"] = declared.eq("managed-instances").to_numpy()
     return out
 

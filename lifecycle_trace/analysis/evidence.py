@@ -15,7 +15,7 @@ import pandas as pd
 
 EVIDENCE_KINDS = (
     "InitStart", "InitReport", "InitRuntimeDone", "RestoreReport", "Start", "Report",
-    "RuntimeDone", "TimedOut", "RuntimeExit", "StuckMarker",
+    "RuntimeDone", "TimedOut", "RuntimeExit", "StuckMarker", "WrapperInvocation", "PhaseSpan",
 )
 MAX_EVIDENCE = 6
 
@@ -73,6 +73,15 @@ def render(kind: str, row: dict) -> str:
             ("Status", get("status") if _present(get("status")) else None, ""),
             ("Error Type", get("error_type") if _present(get("error_type")) else None, ""),
         ])
+    elif kind == "PhaseSpan":
+        text = (f"span {get('phase')} {_num(get('duration_ms'), 3)} ms"
+                + (f" outcome {get('outcome')}" if _present(get("outcome")) else "")
+                + f" request {rid}")
+    elif kind == "WrapperInvocation":
+        phases = ", ".join(f"{name} {_num(get(name + '_ms'), 1)} ms" for name in
+                           ("poll_wait", "handler", "response", "post_response")
+                           if _present(get(name + "_ms")))
+        text = f"lctrace invocation {rid}: {phases} outcome {get('outcome')}"
     elif kind == "Start":
         text = f"START RequestId: {rid} Version: {get('version')}"
     elif kind == "StuckMarker":

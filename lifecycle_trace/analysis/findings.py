@@ -108,8 +108,9 @@ def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
         for row in inv.loc[mask].itertuples(index=False):
             findings.append(Finding(
                 kind, row.function, row.environment, row.request_id, row.billed_ms,
-                _message(kind, row), evidence.pick(lines.get(row.request_id, [])), row.version,
-                [row.request_id], cost_usd=row.cost_usd))
+                _message(kind, row), evidence.pick(lines.get(row.request_id, []))
+                or [_table_evidence(row)], row.version, [row.request_id],
+                cost_usd=row.cost_usd))
     findings += _orphan_init_findings(merged)
     findings = _merge_markers(findings, inv, merged)
     findings += _post_response(inv)
@@ -179,6 +180,14 @@ def _message(kind: str, row: object) -> str:
     reason = reason if pd.notna(reason) and reason else get("exit_text")
     reason = reason if pd.notna(reason) else get("error_type")
     return f"the runtime process exited ({reason if pd.notna(reason) else 'no reason given'})"
+
+
+def _table_evidence(row: object) -> str:
+    """When no record of the invocation can be quoted: what the merged row says, and whence."""
+    get = row.__getattribute__
+    return (f"{get('request_id')}: status {get('status')}, duration {_ms(get('duration_ms'))}, "
+            f"error {get('error_type') if pd.notna(get('error_type')) else '-'} "
+            f"(from {get('sources') or 'no source'})")
 
 
 def _orphan_init_findings(merged: Merged) -> list[Finding]:

@@ -44,6 +44,9 @@ def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
         data: dict[str, object] = {"seq": np.asarray(seqs, dtype=np.int64)}
         for name in names:
             data[name] = list(map(attrgetter(name), members))
+        if cls.__name__ == "PhaseSpan":  # the attributes the analysis reads
+            data["faas_version"] = [m.attributes.get("faas.version") for m in members]
+            data["faas_max_memory"] = [m.attributes.get("faas.max_memory") for m in members]
         frame = pd.DataFrame(data)
         frame["timestamp_ms"] = pd.to_numeric(frame["timestamp_ms"], errors="coerce").astype(float)
         env = frame["environment"].astype(object)

@@ -211,10 +211,17 @@ def _init_block(starts: pd.DataFrame | None, reports: pd.DataFrame | None) -> pd
     return out
 
 
+SPAN_OUTCOMES = {"success": "success", "error": "error", "timeout": "timeout",
+                 "crash": "crash", "init_error": "error"}
+
+
 def _span_block(spans: pd.DataFrame | None) -> pd.DataFrame:
-    """Phase spans (lctrace, X-Ray, Telemetry) -> one duration column per phase."""
+    """Phase spans (lctrace OTLP, X-Ray) -> one duration column per phase, plus what a trace
+    alone says about the invocation: its function, version, environment (lctrace spans carry
+    `faas.instance`; X-Ray does not), start, duration, restore and outcome."""
     columns = [*(f"span_{c}" for c in PHASE_COLUMNS.values()), "span_init_ms", "span_cold",
-               "span_dialect"]
+               "span_dialect", "span_env", "span_function", "span_version", "span_start_ts",
+               "span_invocation_ms", "span_restore_ms", "span_outcome", "span_memory_mb"]
     if spans is None or spans.empty:
         return pd.DataFrame(columns=columns)
     sub = spans.loc[spans["owner_code"].to_numpy() >= 0]
@@ -224,8 +231,19 @@ def _span_block(spans: pd.DataFrame | None) -> pd.DataFrame:
     for phase, column in PHASE_COLUMNS.items():
         out[f"span_{column}"] = wide.get(phase, np.nan)
     out["span_init_ms"] = wide.get(schema.SPAN_INIT, np.nan)
-    firsts = sub.groupby("owner_code", sort=False).agg(span_cold=("cold", "max"),
-                                                  span_dialect=("dialect", "first"))
+    out["span_invocation_ms"] = wide.get(schema.SPAN_INVOCATION, np.nan)
+    out["span_restore_ms"] = wide.get(schema.SPAN_RESTORE, np.nan)
+    running = sub.loc[sub["phase"].isin((schema.SPAN_INVOCATION, schema.SPAN_HANDLER))]
+    out = out.join(running.groupby("owner_code", sort=False)["timestamp_ms"].min()
+                   .rename("span_start_ts"), how="outer")
+    firsts = sub.groupby("owner_code", sort=False).agg(
+        span_cold=("cold", "max"), span_dialect=("dialect", "first"),
+        span_env=("environment", "first"), span_function=("function", "first"),
+        span_version=("faas_version", "first"), span_outcome=("outcome", "first"),
+        span_memory_bytes=("faas_max_memory", "first"))
+    # faas.max_memory is in bytes (OpenTelemetry FaaS conventions)
+    firsts["span_memory_mb"] = pd.to_numeric(firsts["span_memory_bytes"], errors="coerce") / 2**20
+    firsts["span_outcome"] = firsts["span_outcome"].map(SPAN_OUTCOMES)
     return out.join(firsts, how="outer").reindex(columns=columns)
 
 
@@ -263,17 +281,17 @@ def stream_facts(invocations: pd.DataFrame) -> pd.DataFrame:
     the record's own field, then the log stream name, then the input file's name."""
     inv = invocations
     env = _coalesce(inv, ["start_env", "report_env", "rd_env", "wr_env", "to_env", "exit_env",
-                          "stuck_env"])
+                          "stuck_env", "span_env"])
     streams = parse_streams(env.fillna(""))
     function = _coalesce(inv, ["start_function", "report_function", "rd_function",
-                               "wr_function", "init_function"])
+                               "wr_function", "init_function", "span_function"])
     files = _coalesce(inv, ["start_file", "report_file"])
     stems = {path: PurePath(str(path)).name.split(".")[0] for path in files.dropna().unique()}
     file_stem = files.map(stems)
     # A name any record of the environment gives holds for all its invocations.
     function = function.fillna(function.groupby(env).transform("first"))
     function = function.fillna(streams["stream_function"]).fillna(file_stem).fillna("unknown")
-    version = _coalesce(inv, ["start_version", "init_version"])
+    version = _coalesce(inv, ["start_version", "init_version", "span_version"])
     version = version.fillna(version.groupby(env).transform("first"))
     version = version.fillna(streams["stream_version"])
     return pd.DataFrame({"environment": env, "function": function, "version": version,

@@ -38,8 +38,10 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv["start_ms"] = inv["start_ts"].astype(float).fillna(
         inv["report_ts"].astype(float) - inv["duration_ms"].fillna(0.0)
     ).fillna(inv["rd_ts"].astype(float) - inv["rd_duration_ms"].astype(float).fillna(0.0)
-             ).fillna(inv["wr_ts"].astype(float))
-    inv["duration_ms"] = inv["duration_ms"].fillna(inv["rd_duration_ms"].astype(float))
+             ).fillna(inv["wr_ts"].astype(float)).fillna(inv["span_start_ts"].astype(float))
+    inv["duration_ms"] = inv["duration_ms"].fillna(inv["rd_duration_ms"].astype(float)).fillna(
+        inv["span_invocation_ms"].astype(float))
+    inv["memory_mb"] = inv["memory_mb"].astype(float).fillna(inv["span_memory_mb"].astype(float))
     inv["end_ms"] = (inv["start_ms"] + inv["duration_ms"]).fillna(
         inv["report_ts"].astype(float)).fillna(inv["end_ts"].astype(float))
     inv = inv.sort_values(["start_ms"], kind="stable", na_position="last")

@@ -72,3 +72,33 @@ def test_wrapper_lines_fill_phases_and_markers_merge(tmp_path: Path) -> None:
     post = by_kind["post_response_overhead"]
     # 180 ms of post-response work in 363 ms billed (> 25 %): ceil(180) = 180 billed ms
     assert post["billed_ms"] == 180 and post["request_id"] == wrapped["request_id"]
+
+
+def traces(fixtures_dir: Path, name: str) -> dict:
+    result = CliRunner().invoke(app, ["analyze", str(fixtures_dir / "traces" / name), "-f",
+                                      "json", "--invocations"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_xray_alone_gives_function_version_restore_and_phases(fixtures_dir: Path) -> None:
+    doc = traces(fixtures_dir, "xray-snapstart.jsonl")
+    first, warm = doc["invocations"]
+    assert (first["function"], first["version"]) == ("ivr-snapstart-demo", "56")
+    assert (first["cold"], first["cold_type"], first["restore_ms"]) == (True, "snapstart", 511.25)
+    # no REPORT: Duration is the Invocation span (306.12 ms) and billed is computed, ceil = 307
+    assert (first["duration_ms"], first["billed_ms"], first["billed_source"]) == (
+        306.12, 307, "computed")
+    assert (first["handler_ms"], first["post_response_ms"], first["phase_source"]) == (
+        305.41, 0.6, "xray")
+    assert first["environment"] is None  # X-Ray does not name the execution environment
+    assert warm["cold"] is False and warm["status"] == "success"
+
+
+def test_lctrace_spans_alone_make_findings_with_evidence(fixtures_dir: Path) -> None:
+    doc = traces(fixtures_dir, "otlp-collector-file.jsonl")
+    by_kind = {f["kind"]: f for f in doc["findings"]}
+    assert set(by_kind) == {"no_response", "timeout", "post_response_overhead"}
+    assert "span lambda.invocation 3000.000 ms outcome timeout" in by_kind["timeout"]["evidence"][0]
+    # faas.max_memory 536870912 bytes = 512 MB
+    assert {r["memory_mb"] for r in doc["invocations"]} == {512}

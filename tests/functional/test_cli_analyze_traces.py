@@ -102,3 +102,18 @@ def test_lctrace_spans_alone_make_findings_with_evidence(fixtures_dir: Path) -> 
     assert "span lambda.invocation 3000.000 ms outcome timeout" in by_kind["timeout"]["evidence"][0]
     # faas.max_memory 536870912 bytes = 512 MB
     assert {r["memory_mb"] for r in doc["invocations"]} == {512}
+
+
+def test_logs_and_xray_join_into_one_row_per_request(fixtures_dir: Path, samples_dir: Path) -> None:
+    logs = samples_dir / "docwho2-squareup-ivr__sam-logs-snapstart-2023-07-05.txt"
+    result = CliRunner().invoke(app, ["analyze", str(logs), str(fixtures_dir / "traces" /
+                                                                "xray-snapstart.jsonl"),
+                                      "-f", "json", "--invocations"])
+    rows = json.loads(result.stdout)["invocations"]
+    assert len(rows) == 5  # the two traced requests are not counted twice
+    first = rows[0]
+    assert first["sources"] == "text+xray" and first["billed_ms"] == 610  # the REPORT wins
+    assert first["handler_ms"] == 305.41
+    assert first["environment"] == "2023/07/05/[56]374cd7798d2a4e36a494a23d658b9741"
+    # the function name X-Ray gives holds for the whole stream, traced or not
+    assert {r["function"] for r in rows} == {"ivr-snapstart-demo"}

@@ -18,6 +18,7 @@ from lifecycle_trace.errors import ConfigError, InputFormatError, InputReadError
 from lifecycle_trace.ingest import containers, insights, textlogs
 from lifecycle_trace.ingest.base import LogEvent, ParsedSource, SourceStats
 from lifecycle_trace.ingest.detect import sniff
+from lifecycle_trace.ingest.encoding import as_utf8
 from lifecycle_trace.ingest.opening import Opened, open_input
 
 __all__ = ["FORMATS", "FORMAT_DESCRIPTIONS", "read_container", "read_source", "read_sources"]
@@ -136,7 +137,7 @@ def read_container(
     """The container level only: the LogEvents (and direct records) of one input, in file order,
     before message parsing. For tests and tools that want CloudWatch events, not records."""
     _check_format(input_format)
-    opened = open_input(path)
+    opened = as_utf8(open_input(path))
     try:
         stats, items = _iter_container(opened, input_format)
         result = list(items)
@@ -162,7 +163,7 @@ def read_source(path: str | os.PathLike, *, input_format: str | None = None) -> 
     """
     _check_format(input_format)
     parse_event, attribute_app_lines = _message_parsers()
-    opened = open_input(path)
+    opened = as_utf8(open_input(path))
     try:
         stats, items = _iter_container(opened, input_format)
         result: list[records.Record] = []

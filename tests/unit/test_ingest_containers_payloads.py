@@ -294,3 +294,18 @@ def test_jsonl_line_holding_several_objects(tmp_path):
     assert stats.format == "events-jsonl"
     assert [(e.line, e.message[:3]) for e in events] == [(1, "STA"), (2, "STA"), (2, "END")]
     assert stats.skipped == 1 and stats.errors[0].startswith(f"{path}:2: bad JSON in line")
+
+
+def test_utf16_capture_from_windows_powershell(tmp_path, fixtures_dir):
+    text = (fixtures_dir / "containers" / "tail-detailed-color.txt").read_text()
+    path = tmp_path / "out.txt"
+    path.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))  # BOM + UTF-16LE, CRLF
+    plain = read_source(fixtures_dir / "containers" / "tail-detailed-color.txt")
+    parsed = read_source(path)
+    assert parsed.stats.format == "tail" and parsed.stats.skipped == 0
+    assert [(type(r), r.request_id, r.timestamp_ms) for r in parsed.records] == [
+        (type(r), r.request_id, r.timestamp_ms) for r in plain.records
+    ]
+    gz = tmp_path / "out.txt.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    assert read_source(gz).stats.records == len(plain.records)

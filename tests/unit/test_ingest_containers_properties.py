@@ -1,6 +1,6 @@
-"""Property tests: damaged inputs (truncated, bytes flipped, inserted, deleted, spliced; raw and
-gzipped) never make `read_source` raise anything but InputFormatError, and the accounting in
-SourceStats stays consistent."""
+"""Property tests: damaged inputs (truncated, bytes flipped, inserted, deleted, spliced; raw,
+UTF-16 and gzipped) never make `read_source` raise anything but InputFormatError, and the
+accounting in SourceStats stays consistent."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ OWN_FORMATS = [name for name in FORMATS if name not in ("otlp-json", "xray")]
 @st.composite
 def damaged(draw) -> bytes:
     data = draw(st.sampled_from(CONTAINERS))
+    if draw(st.integers(0, 5)) == 0:  # Windows PowerShell 5 redirection
+        data = data.decode("utf-8", "replace").encode("utf-16")
     if draw(st.booleans()):
         data = gzip.compress(data, mtime=0)
     for _ in range(draw(st.integers(1, 4))):

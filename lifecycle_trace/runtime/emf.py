@@ -8,7 +8,8 @@ custom-metric count - and its bill - small. Counters are written as 0/1 per invo
 `Average` is the rate and `Sum` the count. The other attributes ride along as properties,
 searchable with Logs Insights.
 
-Stdlib only, one `write` per line under a lock, never raises into the caller.
+Stdlib only, one `write` + `flush` per line under a lock (a frozen or killed sandbox keeps
+nothing in a buffer), never raises into the caller.
 """
 
 from __future__ import annotations
@@ -181,9 +182,7 @@ class EmfSink:
                     {
                         "Namespace": self._namespace,
                         "Dimensions": [list(dimensions)],
-                        "Metrics": [
-                            {"Name": name, "Unit": EMF_METRICS[name]} for name in metrics
-                        ],
+                        "Metrics": [{"Name": name, "Unit": EMF_METRICS[name]} for name in metrics],
                     }
                     for dimensions, metrics in directives
                 ],
@@ -223,6 +222,8 @@ class EmfSink:
                 self._stream.write(text)
             except TypeError:  # a binary stream
                 self._stream.write(text.encode("utf-8"))
+            # now, not at flush(): a frozen or killed sandbox must not keep lines in a buffer
+            self._stream.flush()
 
     def _drop(self) -> None:
         self.dropped += 1

@@ -27,7 +27,23 @@ _log = logging.getLogger(__name__)
 HISTOGRAM, COUNTER, GAUGE = "histogram", "counter", "gauge"
 # Buckets in ms: sub-ms proxy work up to the 15-minute Lambda timeout.
 DURATION_BUCKETS_MS = (
-    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000,
+    1,
+    2,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    900000,
 )
 # Poll wait includes the frozen time between invokes: minutes to hours.
 POLL_WAIT_BUCKETS_MS = (1, 10, 100, 1000, 10000, 60000, 300000, 900000, 3600000, 14400000)
@@ -50,54 +66,80 @@ _FN = (schema.ATTR_FAAS_NAME, schema.ATTR_FAAS_VERSION)
 _INVOKE_ATTRS = (*_FN, schema.ATTR_TRIGGER, schema.ATTR_COLDSTART, schema.ATTR_OUTCOME)
 INSTRUMENTS: tuple[InstrumentSpec, ...] = (
     InstrumentSpec(
-        schema.METRIC_INVOKE_DURATION, HISTOGRAM, "ms",
+        schema.METRIC_INVOKE_DURATION,
+        HISTOGRAM,
+        "ms",
         "Handler time: event delivered to the runtime until its response/error POST arrived.",
-        _INVOKE_ATTRS, DURATION_BUCKETS_MS,
+        _INVOKE_ATTRS,
+        DURATION_BUCKETS_MS,
     ),
     InstrumentSpec(
-        schema.METRIC_INIT_DURATION, HISTOGRAM, "ms",
+        schema.METRIC_INIT_DURATION,
+        HISTOGRAM,
+        "ms",
         "Init: wrapper start until the runtime's first GET /next.",
-        (*_FN, schema.ATTR_OUTCOME), DURATION_BUCKETS_MS,
+        (*_FN, schema.ATTR_OUTCOME),
+        DURATION_BUCKETS_MS,
     ),
     InstrumentSpec(
-        schema.METRIC_COLDSTARTS, COUNTER, "{coldstart}",
+        schema.METRIC_COLDSTARTS,
+        COUNTER,
+        "{coldstart}",
         "Invocations that ran in a freshly initialised execution environment (the trigger that "
         "caused one is on faas.invoke_duration{faas.coldstart=true}).",
         _FN,
     ),
     InstrumentSpec(
-        schema.METRIC_TIMEOUTS, COUNTER, "{timeout}",
+        schema.METRIC_TIMEOUTS,
+        COUNTER,
+        "{timeout}",
         "Invocations that timed out: the watchdog's no_response verdict (Lambda kills the "
-        "wrapper with the sandbox at the deadline), or a record with outcome timeout.", _FN,
+        "wrapper with the sandbox at the deadline), or a record with outcome timeout.",
+        _FN,
     ),
     InstrumentSpec(
-        schema.METRIC_ERRORS, COUNTER, "{error}",
+        schema.METRIC_ERRORS,
+        COUNTER,
+        "{error}",
         "Failed invocations (error, crash, stuck) and failed inits (init_error, crash, "
         "never_polled), by lctrace.outcome.",
         (*_FN, schema.ATTR_OUTCOME),
     ),
     InstrumentSpec(
-        schema.METRIC_POLL_WAIT, HISTOGRAM, "ms",
+        schema.METRIC_POLL_WAIT,
+        HISTOGRAM,
+        "ms",
         "GET /next arrived until an event was returned (frozen, not billed).",
-        (*_FN, schema.ATTR_COLDSTART), POLL_WAIT_BUCKETS_MS,
+        (*_FN, schema.ATTR_COLDSTART),
+        POLL_WAIT_BUCKETS_MS,
     ),
     InstrumentSpec(
-        schema.METRIC_POST_RESPONSE, HISTOGRAM, "ms",
+        schema.METRIC_POST_RESPONSE,
+        HISTOGRAM,
+        "ms",
         "Response accepted until the runtime's next GET /next (billed work after the reply).",
-        _INVOKE_ATTRS, DURATION_BUCKETS_MS,
+        _INVOKE_ATTRS,
+        DURATION_BUCKETS_MS,
     ),
     InstrumentSpec(
-        schema.METRIC_STUCK, COUNTER, "{event}",
+        schema.METRIC_STUCK,
+        COUNTER,
+        "{event}",
         "Watchdog verdicts: never_polled, no_response, stopped_polling.",
         (*_FN, schema.ATTR_STUCK_KIND),
     ),
     InstrumentSpec(
-        schema.METRIC_BILLED, HISTOGRAM, "ms",
+        schema.METRIC_BILLED,
+        HISTOGRAM,
+        "ms",
         "Billed window per invocation (handler + response + post-response, rounded up to 1 ms).",
-        _INVOKE_ATTRS, DURATION_BUCKETS_MS,
+        _INVOKE_ATTRS,
+        DURATION_BUCKETS_MS,
     ),
     InstrumentSpec(
-        schema.METRIC_MEMORY_LIMIT, GAUGE, "MiBy",
+        schema.METRIC_MEMORY_LIMIT,
+        GAUGE,
+        "MiBy",
         "Configured memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE); billed ms x this = GB-seconds.",
         _FN,
     ),
@@ -134,8 +176,9 @@ def _lambda_identity(environ: Mapping[str, str]) -> tuple[str | None, str | None
 
 
 class _Flusher:
-    """Runs `force_flush` on a daemon thread so `flush(timeout_ms)` returns within its budget even
-    when the collector is slow; an export that overruns finishes in the background."""
+    """Exports on a daemon thread. A record `kick`s an export at once (it runs while the
+    wrapper forwards the response); `flush(timeout_ms)` waits for it at most that long, so a
+    slow collector never holds the invocation, and a flush starved of budget loses nothing."""
 
     def __init__(self, force_flush: Callable[[], Any]) -> None:
         self._force_flush = force_flush
@@ -146,11 +189,19 @@ class _Flusher:
         self._thread = threading.Thread(target=self._run, name="lctrace-metrics", daemon=True)
         self._thread.start()
 
-    def flush(self, timeout_ms: int) -> bool:
+    def kick(self) -> None:
+        """Ask for an export of everything recorded so far; returns at once."""
         with self._cond:
             self._requested += 1
-            target = self._requested
             self._cond.notify_all()
+
+    def flush(self, timeout_ms: int) -> bool:
+        """Wait (bounded) until the exports asked for so far are done."""
+        with self._cond:
+            if self._requested == self._completed:
+                self._requested += 1
+                self._cond.notify_all()
+            target = self._requested
             return self._cond.wait_for(
                 lambda: self._completed >= target or self._stopping, timeout_ms / 1000
             )
@@ -201,7 +252,9 @@ class MetricsSink:
         for spec in INSTRUMENTS:
             if spec.kind == HISTOGRAM:
                 instrument = meter.create_histogram(
-                    spec.name, unit=spec.unit, description=spec.description,
+                    spec.name,
+                    unit=spec.unit,
+                    description=spec.description,
                     explicit_bucket_boundaries_advisory=list(spec.buckets),
                 )
             elif spec.kind == COUNTER:
@@ -220,14 +273,17 @@ class MetricsSink:
     def on_init(self, init: InitPhase) -> None:
         """Init duration (when it ended) and, for a failed init, one error by its outcome."""
         self._guard("init", self._record_init, init)
+        self._kick()
 
     def on_invocation(self, invocation: InvocationPhases) -> None:
         """Phase histograms, cold start / timeout / error counters, billed ms, memory."""
         self._guard("invocation", self._record_invocation, invocation)
+        self._kick()
 
     def on_stuck(self, event: StuckEvent) -> None:
-        """One stuck event by kind."""
+        """One stuck event by kind (and the timeout a no_response verdict means)."""
         self._guard("stuck", self._record_stuck, event)
+        self._kick()
 
     def flush(self, timeout_ms: int) -> None:
         """Push what was recorded (OTLP), waiting at most `timeout_ms`; no-op for pull-only."""
@@ -245,6 +301,11 @@ class MetricsSink:
         self._on_shutdown = ()
 
     # -- internals ----------------------------------------------------------------------------
+    def _kick(self) -> None:
+        flusher = self._flusher
+        if flusher is not None:
+            self._guard("flush", flusher.kick)
+
     def _start_counters_at_zero(self) -> None:
         """Create this environment's counter series at 0 (Prometheus' "initialise your label
         sets"): each environment is a new series, and rate()/increase() only see an event

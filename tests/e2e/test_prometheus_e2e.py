@@ -72,7 +72,7 @@ while True:
              {"Lambda-Runtime-Function-Error-Type": "Function.E2EError"})
     else:
         call("POST", f"/2018-06-01/runtime/invocation/{request_id}/response",
-             json.dumps({"ok": True, "echo": event}))
+             json.dumps({"ok": True, "echo": event, "path": sys.path}))
     time.sleep(event.get("linger", 0))
 '''
 

@@ -218,3 +218,11 @@ def test_no_response_counts_the_timeout_once_in_its_own_directive() -> None:
     ]
     assert stuck[schema.METRIC_TIMEOUTS] == 1 and stuck[schema.ATTR_FAAS_NAME] == "billing"
     assert record[schema.METRIC_TIMEOUTS] == 0  # already counted by the verdict
+
+
+def test_each_line_leaves_the_buffer_at_once() -> None:
+    """Lambda may freeze or kill the sandbox right after an invoke: nothing may wait in a buffer."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")  # buffered, like sys.stdout on a pipe
+    EmfSink(stream, environ=ENV).on_invocation(invocation())
+    assert raw.getvalue().endswith(b"\n") and check(raw.getvalue().decode().strip())

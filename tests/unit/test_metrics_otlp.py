@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -161,3 +162,21 @@ def test_unknown_protocol_disables_metrics_instead_of_raising() -> None:
                        "OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"})  # fmt: skip
         is None
     )
+
+
+def test_a_record_is_exported_even_when_flush_is_never_called(receiver: Receiver) -> None:
+    """The telemetry fan-out shares one flush budget among sinks; a sink starved of it must not
+    lose the invocation: recording starts the export by itself."""
+    sink = build_metrics({**ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}"})
+    assert sink is not None
+    try:
+        receiver.arrived.clear()
+        sink.on_invocation(invocation("r-1", cold=True))
+        assert receiver.arrived.wait(5)
+        deadline = time.monotonic() + 5
+        while schema.METRIC_BILLED not in receiver.metrics() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (billed,) = receiver.metrics()[schema.METRIC_BILLED]
+        assert billed.histogram.data_points[0].count == 1
+    finally:
+        sink.shutdown()

@@ -286,18 +286,33 @@ def _detailed_marks(
     return parts
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _invocation_tip(row: object) -> str:
+    """Tooltip of one invocation: identity, outcome, times, and the phases the sources gave."""
+    error = _text(row.error_type)
     lines = [
-        f"{row.request_id or '(no request id)'} — {row.status}"
-        + (f" {row.error_type}" if row.error_type else ""),
+        f"{_text(row.request_id) or '(no request id)'} — {row.status}"
+        + (f" {error}" if error else ""),
         f"start {fmt_time(row.start_ms)} UTC",
     ]
-    if row.duration_ms == row.duration_ms:  # not NaN
-        lines.append(f"duration {fmt_ms(row.duration_ms)}")
+    for label, value in (
+        ("duration", row.duration_ms),
+        ("init", row.init_ms),
+        ("restore", row.restore_ms),
+        ("poll wait before (frozen)", row.poll_wait_ms),
+        ("handler", row.handler_ms),
+        ("response", row.response_ms),
+        ("post-response", row.post_response_ms),
+    ):
+        if value == value and value is not None:  # not NaN
+            lines.append(f"{label} {fmt_ms(value)}")
     if row.billed_ms == row.billed_ms:
         lines.append(f"billed {row.billed_ms:,.0f} ms")
     if row.cold:
-        cause = row.cold_cause or row.cold_source
+        cause = _text(row.cold_cause) or _text(row.cold_source)
         lines.append("cold start" + (f" ({cause})" if cause else ""))
     return "\n".join(lines)
 

@@ -428,3 +428,15 @@ def test_timeline_shows_how_environments_ended_and_init_only_environments() -> N
     assert page.count("<title>environment ended: crash</title>") == 1
     assert "<title>init 812 ms; no invocation in this input</title>" in page
     assert "cold start cause: scale_out" in page
+
+
+def test_invocation_tooltips_carry_the_phases_and_no_nan() -> None:
+    frame = make_invocations(8, 1).assign(
+        handler_ms=12.5, response_ms=0.75, poll_wait_ms=950.0, error_type=math.nan
+    )
+    page = build_html(make_report(frame), frame, None)
+    tips = re.findall(r'<rect class="inv"[^>]*><title>([^<]*)</title>', page)
+    assert len(tips) == len(frame)
+    assert all("handler 12.5 ms" in tip and "response 0.8 ms" in tip for tip in tips)
+    assert all("poll wait before (frozen) 950 ms" in tip for tip in tips)
+    assert not any("nan" in tip.lower() for tip in tips)

@@ -77,6 +77,9 @@ FORMAT_DESCRIPTIONS: dict[str, str] = {
 """One line per format, for help texts and docs."""
 
 _SKIPPED_FILES = frozenset({"aws-logs-write-test"})  # CloudWatch export's permission probe
+_PARSER_FAULTS = (ValueError, OverflowError, TypeError, KeyError, IndexError, AttributeError,
+                  RecursionError)
+"""Errors the message layer may raise on a message it did not foresee: counted, not fatal."""
 
 
 def _external_module(name: str):
@@ -169,7 +172,11 @@ def read_source(path: str | os.PathLike, *, input_format: str | None = None) -> 
         result: list[records.Record] = []
         for item in items:
             if isinstance(item, LogEvent):
-                result.extend(parse_event(item, stats))
+                try:
+                    result.extend(parse_event(item, stats))
+                except _PARSER_FAULTS as error:  # one odd message must not end a GB file
+                    stats.skip(item.line, f"message not parsed ({type(error).__name__}: "
+                                          f"{str(error)[:80]})")
             else:
                 result.append(item)
         if opened.read_error:

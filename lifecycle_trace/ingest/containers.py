@@ -64,7 +64,7 @@ def to_event(
         stats.skip(line, "log event without a 'message' string")
         return None
     timestamp = value.get("timestamp")
-    if type(timestamp) is int:  # the common case, checked first: files hold millions of events
+    if type(timestamp) is int and -(2**53) < timestamp < 2**53:  # the common case, first
         timestamp_ms: float | None = float(timestamp)
     elif timestamp is None:
         timestamp_ms = None

@@ -188,8 +188,8 @@ class JsonStream:
                 value, end = _DECODER.raw_decode(self._buffer, self._pos)
             except json.JSONDecodeError as error:
                 reason = f"invalid JSON ({error.msg})"
-            except RecursionError:
-                reason = "invalid JSON (nested too deeply)"
+            except (ValueError, RecursionError) as error:  # 4300+ digit ints, deep nesting
+                reason = f"invalid JSON ({type(error).__name__}: {str(error)[:60]})"
             else:
                 # A number cut by the chunk end decodes too early (`1.` of `1.5`): read on.
                 cut = type(value) in (int, float) and (

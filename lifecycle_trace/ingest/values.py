@@ -42,12 +42,15 @@ def number_ms(value: object) -> float:
     """A JSON epoch-ms timestamp (int, float or numeric string) as float; ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"not a number: {value!r}")
-    if isinstance(value, int | float):
-        result = float(value)
-    elif isinstance(value, str):
-        result = float(value.strip())
-    else:
-        raise ValueError(f"not a number: {value!r}")
+    try:
+        if isinstance(value, int | float):
+            result = float(value)
+        elif isinstance(value, str):
+            result = float(value.strip())
+        else:
+            raise ValueError(f"not a number: {value!r}")
+    except OverflowError:
+        raise ValueError("number out of range") from None
     if result != result or result in (float("inf"), float("-inf")):
         raise ValueError(f"not a finite number: {value!r}")
     return result

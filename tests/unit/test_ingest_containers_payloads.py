@@ -309,3 +309,37 @@ def test_utf16_capture_from_windows_powershell(tmp_path, fixtures_dir):
     gz = tmp_path / "out.txt.gz"
     gz.write_bytes(gzip.compress(path.read_bytes()))
     assert read_source(gz).stats.records == len(plain.records)
+
+
+def test_out_of_range_numbers_are_counted_not_raised(tmp_path):
+    big = "9" * 5000  # beyond Python's int-from-string limit
+    doc = (
+        '{"events": [{"logStreamName": "s", "timestamp": ' + big + ', "message": "a"},'
+        ' {"logStreamName": "s", "timestamp": 1' + "0" * 400 + ', "message": "b"},'
+        ' {"logStreamName": "s", "timestamp": 1668093027015, "message": "c"}]}'
+    )
+    path = tmp_path / "fle.json"
+    path.write_text(doc)
+    stats, events = read_container(path)
+    assert [e.message for e in events] == ["c"] and stats.skipped == 2
+    path = tmp_path / "events.jsonl"
+    path.write_text(doc.replace('{"events": [', "").replace("]}", "").replace("}, ", "}\n"))
+    stats, events = read_container(path)
+    assert stats.format == "events-jsonl"
+    assert [e.message for e in events] == ["c"] and stats.skipped == 2
+
+
+def test_a_message_the_parser_chokes_on_is_counted_not_fatal(tmp_path):
+    huge = "1" + "0" * 400  # an int no float holds
+    lines = [
+        '{"time":"2024-05-20T16:29:45.022Z","type":"platform.report","record":{"requestId":'
+        f'"{RID}","metrics":{{"durationMs":{huge},"billedDurationMs":12}}}}}}',
+        '{"time":"2024-05-20T16:29:45.008Z","type":"platform.start","record":{"requestId":'
+        f'"{RID}","version":"$LATEST"}}}}',
+    ]
+    path = tmp_path / "json.log"
+    path.write_text("\n".join(lines) + "\n")
+    parsed = read_source(path)
+    assert parsed.stats.format == "json-log-lines"
+    assert parsed.stats.skipped >= 1 and parsed.stats.errors[0].startswith(f"{path}:1: ")
+    assert [type(r).__name__ for r in parsed.records][-1] == "Start"

@@ -42,7 +42,8 @@ def damaged(draw) -> bytes:
             data = data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1 :]
         elif action == "insert":
             junk = draw(st.sampled_from([b"{", b"}", b"]", b'"', b"\\", b"\n", b",", b"\x00",
-                                         b"\xff\xfe", b"\t", b"\x1b[0m", b"1e999"]))
+                                         b"\xff\xfe", b"\t", b"\x1b[0m", b"1e999",
+                                         b"1" + b"0" * 400, b"9" * 5000]))
             data = data[:at] + junk + data[at:]
         elif action == "delete":
             data = data[:at] + data[at + draw(st.integers(1, 64)) :]

@@ -77,7 +77,7 @@ def build_html(
         _summary_section(summary),
         sections.sources_table(report_json.get("sources") or []),
         sections.timeline_section(timeline, environments),
-        sections.distributions(frame, summary),
+        sections.distributions(frame, summary, sections.top_invocations(frame)),
         sections.cold_starts_over_time(frame, summary),
         cost_section(report_json, frame),
         sections.findings_section(findings),

@@ -35,6 +35,7 @@ MAX_FINDINGS = 1000
 MAX_EVIDENCE_LINES = 20
 MAX_EVIDENCE_CHARS = 2000
 MAX_ENVIRONMENT_ROWS = 200
+TOP_INVOCATIONS = 25
 COLD_BUCKETS = 48
 ENVIRONMENT_COLUMNS = ("environment", "function", "version", "first_seen", "last_seen",
                        "invocations", "cold_starts", "init_ms", "init_type", "cold_cause",
@@ -204,7 +205,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def distributions(frame: pd.DataFrame, summary: dict[str, Any]) -> str:
+def distributions(frame: pd.DataFrame, summary: dict[str, Any], extra: str = "") -> str:
     def markers(key: str) -> dict[str, float | None]:
         stats = summary.get(key) if isinstance(summary.get(key), dict) else {}
         return {name: stats.get(name) for name in ("p50", "p90", "p99")}
@@ -217,8 +218,41 @@ def distributions(frame: pd.DataFrame, summary: dict[str, Any]) -> str:
         f"{histogram_svg(durations, label='duration', markers=markers('duration_ms'))}</figure>"
         f"<figure><figcaption>Init duration (cold starts)</figcaption>"
         f"{histogram_svg(inits, label='init duration', markers=markers('init_ms'))}</figure>"
-        "</div></section>"
+        f"</div>{extra}</section>"
     )
+
+
+def top_invocations(frame: pd.DataFrame) -> str:
+    """The invocations that were billed the most, with their phases: where to look first."""
+    billed = frame[frame["billed_ms"].notna()]
+    if billed.empty:
+        return ""
+    top = billed.nlargest(TOP_INVOCATIONS, "billed_ms")
+    columns = (("billed_ms", "Billed"), ("duration_ms", "Duration"), ("init_ms", "Init"),
+               ("handler_ms", "Handler"), ("post_response_ms", "Post-response"))  # fmt: skip
+    head = "".join(f"<th>{label}</th>" for _, label in columns)
+    rows = []
+    for row in top.itertuples(index=False):
+        cells = "".join(
+            f'<td data-sort="{_cell(getattr(row, name)).replace(",", "")}">'
+            f"{esc(_ms_cell(getattr(row, name)))}</td>"
+            for name, _ in columns
+        )
+        rows.append(
+            f'<tr><td class="mono">{esc(row.request_id if isinstance(row.request_id, str) else "")}'
+            f"</td><td>{esc(row.function if isinstance(row.function, str) else '')}</td>"
+            f"<td>{esc(row.status)}</td><td>{'cold' if row.cold else ''}</td>{cells}</tr>"
+        )
+    return (
+        f"<details><summary>The {len(top)} most billed invocations</summary>"
+        '<div class="scroll-x"><table class="sortable"><thead><tr><th>Request</th>'
+        f"<th>Function</th><th>Status</th><th></th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div></details>"
+    )
+
+
+def _ms_cell(value: Any) -> str:
+    return "" if value is None or value != value else f"{value:,.2f} ms"
 
 
 def cold_starts_over_time(frame: pd.DataFrame, summary: dict[str, Any] | None = None) -> str:

@@ -158,6 +158,15 @@ def open_page(
         " s.value = 'timeout'; s.dispatchEvent(new Event('change'));"
         " return document.getElementById('findings-shown').textContent; })()",
     )["result"]["value"]  # fmt: skip
+    # sortable tables: click a header, the rows follow its numbers
+    order = browser.send(
+        "Runtime.evaluate", session, returnByValue=True,
+        expression="(() => { const t = document.querySelector('details table.sortable');"
+        " if (!t) return null; const th = [...t.tHead.rows[0].cells]"
+        ".find(c => c.textContent === 'Duration'); th.click();"
+        " return [...t.tBodies[0].rows].map(r => parseFloat(r.cells[th.cellIndex]"
+        ".getAttribute('data-sort')) || 0); })()",
+    )["result"].get("value")  # fmt: skip
     shot = browser.send(
         "Page.captureScreenshot", session, format="png",
         clip={"x": 0, "y": 0, "width": 1280, "height": 1800, "scale": 0.25},
@@ -176,7 +185,7 @@ def open_page(
             if not url.startswith(("file:", "data:", "about:")):
                 problems["network"].append(url)
     browser.send("Target.closeTarget", targetId=target)
-    return dom, {"shown": shown, "png": base64.b64decode(shot), **problems}
+    return dom, {"shown": shown, "order": order, "png": base64.b64decode(shot), **problems}
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:
@@ -246,6 +255,7 @@ def test_small_report_renders_without_errors_and_shows_the_json_figures(
     assert result["shown"] == str(sum(f["kind"] == "timeout" for f in report["findings"]))
     figures = parse(dom)
     assert len(figures.metrics) > 40
+    assert result["order"] == sorted(result["order"]) and len(result["order"]) == 25
     assert_figures_match(report, figures.metrics)
     assert_rendered(result["png"])
 

@@ -440,3 +440,11 @@ def test_invocation_tooltips_carry_the_phases_and_no_nan() -> None:
     assert all("handler 12.5 ms" in tip and "response 0.8 ms" in tip for tip in tips)
     assert all("poll wait before (frozen) 950 ms" in tip for tip in tips)
     assert not any("nan" in tip.lower() for tip in tips)
+
+
+def test_most_billed_invocations_are_listed_in_order(small) -> None:
+    _, frame, page = small
+    section = page.split("most billed invocations</summary>", 1)[1].split("</table>", 1)[0]
+    listed = re.findall(r'<tr><td class="mono">([^<]*)</td>', section)
+    expected = frame.nlargest(len(listed), "billed_ms")["request_id"].tolist()
+    assert listed == expected and len(listed) == 25

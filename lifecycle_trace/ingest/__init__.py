@@ -107,7 +107,10 @@ def _external_reader(name: str) -> Reader:
         raise InputFormatError(f"input format {name!r} is not available in this installation")
 
     def read(opened: Opened, stats: SourceStats) -> Iterator[Item]:
-        return module.parse(opened.read_all(), opened.name, stats)
+        try:
+            yield from module.parse(opened.read_all(), opened.name, stats)
+        except _PARSER_FAULTS as error:  # what it read so far is kept; the fault is counted
+            stats.skip(0, f"{name} parser stopped ({type(error).__name__}: {str(error)[:80]})")
 
     return read
 

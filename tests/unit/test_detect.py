@@ -179,3 +179,15 @@ def test_trace_formats_are_dispatched_to_their_parsers(fixtures_dir, tmp_path, n
     packed.write_bytes(gzip.compress((fixtures_dir / "traces" / name).read_bytes()))
     again = read_source(packed)
     assert again.stats.format == expected and len(again.records) == len(parsed.records)
+
+
+def test_a_trace_parser_fault_is_counted_not_raised(fixtures_dir, tmp_path):
+    from lifecycle_trace.ingest import read_source
+
+    text = (fixtures_dir / "traces" / "xray-snapstart.jsonl").read_text()
+    path = tmp_path / "segments.jsonl"
+    path.write_text(text + '{"trace_id": "1-5f8ed5a1-1234567890abcdef12345678", "start_time": '
+                    + "9" * 5000 + "}\n")
+    parsed = read_source(path)  # must not raise, whatever the X-Ray parser makes of the line
+    assert parsed.stats.format == "xray"
+    assert parsed.stats.skipped >= 1 and parsed.stats.records == len(parsed.records)

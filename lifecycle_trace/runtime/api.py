@@ -9,8 +9,10 @@ larger than the whole latency budget of the proxy.
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import socket
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # kept off the cold-start path
@@ -285,3 +287,37 @@ def replace_header_value(head: bytes, name: bytes, value: bytes) -> bytes:
     if head[line_end - 1 : line_end] == b"\r":
         line_end -= 1
     return head[:value_start] + value + head[line_end:]
+
+
+# --- Lambda-Runtime-Trace-Id (X-Ray trace header) ----------------------------------------------
+def new_span_id() -> str:
+    """16 random hex digits (never all zero: an invalid id in both OTel and X-Ray)."""
+    span_id = os.urandom(8).hex()
+    return span_id if span_id != "0" * 16 else "0000000000000001"
+
+
+def new_xray_root() -> str:
+    """A fresh X-Ray trace id (`1-<epoch hex>-<96 random bits>`) for invocations without one."""
+    return f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+
+
+def parse_trace_header(value: str) -> dict[str, str]:
+    """`Root=1-..;Parent=..;Sampled=1` -> {"Root": .., "Parent": .., "Sampled": ..}."""
+    fields: dict[str, str] = {}
+    for part in value.split(";"):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            fields[key] = val
+    return fields
+
+
+def with_parent(value: str, parent: str) -> str:
+    """The trace header with `Parent` set to `parent`; every other field kept in its place."""
+    parts = [p for p in value.strip().split(";") if p.strip()]
+    for index, part in enumerate(parts):
+        if part.strip().startswith("Parent="):
+            parts[index] = "Parent=" + parent
+            return ";".join(parts)
+    insert_at = 1 if parts and parts[0].strip().startswith("Root=") else 0
+    parts.insert(insert_at, "Parent=" + parent)
+    return ";".join(parts)

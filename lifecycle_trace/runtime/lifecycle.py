@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,12 @@ from typing import Protocol
 
 from lifecycle_trace import schema
 from lifecycle_trace.runtime import api
+from lifecycle_trace.runtime.api import (  # noqa: F401 - re-exported trace helpers
+    new_span_id,
+    new_xray_root,
+    parse_trace_header,
+    with_parent,
+)
 from lifecycle_trace.runtime.events import classify_event
 from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEvent
 from lifecycle_trace.runtime.proxy import Exchange
@@ -54,37 +59,6 @@ class LifecycleSettings:
     stopped_polling_ms: int = 2000
     flush_timeout_ms: int = 50
     capture_payload_bytes: int = 0
-
-
-def new_span_id() -> str:
-    return "%016x" % (random.getrandbits(64) or 1)  # noqa: UP031 - fastest spelling
-
-
-def new_xray_root() -> str:
-    """A fresh X-Ray trace id (`1-<epoch hex>-<96 random bits>`) for invocations without one."""
-    return "1-%08x-%024x" % (int(time.time()), random.getrandbits(96))  # noqa: UP031
-
-
-def parse_trace_header(value: str) -> dict[str, str]:
-    """`Root=1-..;Parent=..;Sampled=1` -> {"Root": .., "Parent": .., "Sampled": ..}."""
-    fields: dict[str, str] = {}
-    for part in value.split(";"):
-        key, sep, val = part.strip().partition("=")
-        if sep:
-            fields[key] = val
-    return fields
-
-
-def with_parent(value: str, parent: str) -> str:
-    """The trace header with `Parent` set to `parent`; every other field kept in its place."""
-    parts = [p for p in value.strip().split(";") if p.strip()]
-    for index, part in enumerate(parts):
-        if part.strip().startswith("Parent="):
-            parts[index] = "Parent=" + parent
-            return ";".join(parts)
-    insert_at = 1 if parts and parts[0].strip().startswith("Root=") else 0
-    parts.insert(insert_at, "Parent=" + parent)
-    return ";".join(parts)
 
 
 class _Invocation:
@@ -251,6 +225,8 @@ class Lifecycle:
         if not raw_id:
             return None
         inv = _Invocation(raw_id.decode("latin-1"), ex.t_arrive, cold=False)
+        if ex.handler_span_id:  # chosen (and handed to the runtime) before we were attached
+            inv.handler_span_id = ex.handler_span_id
         headers = ex.response_headers
         deadline = headers.get(api.H_DEADLINE)
         if deadline and deadline.isdigit():

@@ -39,6 +39,7 @@ class Exchange:
         "request_body",
         "response_body",
         "state",
+        "handler_span_id",
     )
 
     def __init__(self, conn_id: int, kind: str, request_id: str | None, t_arrive: int) -> None:
@@ -59,6 +60,7 @@ class Exchange:
         self.request_body = api.BodySink()
         self.response_body = api.BodySink()
         self.state: object = None  # the observer's own per-exchange data
+        self.handler_span_id: str | None = None  # the Parent handed to the runtime, if any
 
     @property
     def overhead_ns(self) -> int:

@@ -117,12 +117,14 @@ def main(argv: list[str]) -> int:
     _install_signal_forwarding(pid)
     signal.pthread_sigmask(signal.SIG_SETMASK, original_mask)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    from lifecycle_trace.runtime.early import BufferingObserver
     from lifecycle_trace.runtime.proxy import NullObserver, RuntimeApiProxy
 
-    proxy = RuntimeApiProxy(upstream, NullObserver(), listener=_as_socket(raw_listener))
+    early = BufferingObserver()
+    proxy = RuntimeApiProxy(upstream, early, listener=_as_socket(raw_listener))
+    proxy.start()  # forwarding from here on; the lifecycle catches up from `early`
 
-    # Everything below overlaps with the runtime's own init; its first connection waits in
-    # the listener's backlog until the observer is in place and the proxy accepts.
+    # Everything below overlaps with the runtime's own init (and maybe its first invocation).
     lifecycle = telemetry = settings = None
     try:
         from lifecycle_trace.runtime.lifecycle import Lifecycle
@@ -134,11 +136,12 @@ def main(argv: list[str]) -> int:
         gate_s = max(1.0, settings.never_polled_ms / 2000)  # loaded before never_polled fires
         built = build_telemetry(environ, load_gate=lifecycle.init_over, load_gate_timeout_s=gate_s)
         telemetry.sinks.extend(built.sinks)
+        early.attach(lifecycle)
         proxy.observer = lifecycle
         lifecycle.start_watchdog()
     except Exception as exc:  # noqa: BLE001 - tracing off, forwarding on
+        proxy.observer = NullObserver()
         _warn(f"tracing disabled ({type(exc).__name__}: {exc}); forwarding only")
-    proxy.start()
 
     status = _wait(pid)
     if lifecycle is not None and telemetry is not None and settings is not None:

@@ -52,6 +52,32 @@ def wrapped_bootstrap(directory: Path, command: list[str], python: str = sys.exe
     )
 
 
+def layer_style_bootstrap(
+    directory: Path, command: list[str], python: str = sys.executable
+) -> Path:
+    """Like `wrapped_bootstrap`, but started the way the layer's exec wrapper starts lctrace:
+    `python -S` with lctrace and its dependencies on PYTHONPATH (no site initialisation), the
+    runtime getting the original PYTHONPATH back."""
+    import site
+    import sysconfig
+
+    paths = [str(REPO), sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    unique = list(dict.fromkeys(paths))
+    script = directory / "bootstrap"
+    script.write_text(
+        "#!/bin/sh\n"
+        'LCTRACE_CHILD_PYTHONPATH="${PYTHONPATH-}"\nexport LCTRACE_CHILD_PYTHONPATH\n'
+        f"PYTHONPATH={shlex.quote(':'.join(unique))}\nexport PYTHONPATH\n"
+        "exec "
+        + " ".join(
+            shlex.quote(c) for c in [python, "-S", "-m", "lifecycle_trace", "wrap", "--", *command]
+        )
+        + "\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
 def example_runtime_command(python: str = sys.executable) -> list[str]:
     """The misbehaving-on-request custom runtime of examples/bootstraps/runtime.py."""
     return [python, str(EXAMPLE_RUNTIME)]

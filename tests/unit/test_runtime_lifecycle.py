@@ -228,3 +228,23 @@ def test_watchdog_verdicts_once_each() -> None:
     assert marker["request_id"] == "r1" and marker["elapsed_ms"] == 69.0
     assert "\n" not in markers[0]
     assert sink.stuck == [stopped]
+
+
+def test_events_before_the_lifecycle_exists_are_replayed_with_the_same_handler_id() -> None:
+    from lifecycle_trace.runtime.early import BufferingObserver
+
+    early = BufferingObserver()
+    header = b"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    ex = next_call(early, 30, 31, "r1", trace=header)  # type: ignore[arg-type]
+    handed = ex.request_headers[b"new-trace"].decode()
+    result_call(early, api.KIND_RESPONSE, "r1", 40, 41)  # type: ignore[arg-type]
+    life, sink, _ = make()
+    assert not sink.inits
+    early.attach(life)
+    assert sink.inits[0].init_ms == 30.0
+    next_call(early, 50, None, None)  # type: ignore[arg-type]  # delegated now
+    (rec,) = sink.invocations
+    assert (
+        handed == f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={rec.handler_span_id};Sampled=1"
+    )
+    assert rec.handler_ms == 9.0 and rec.post_response_ms == 9.0 and rec.cold

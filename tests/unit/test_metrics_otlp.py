@@ -58,7 +58,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def metrics(self) -> dict[str, list]:
         found: dict[str, list] = {}
@@ -180,3 +180,38 @@ def test_a_record_is_exported_even_when_flush_is_never_called(receiver: Receiver
         assert billed.histogram.data_points[0].count == 1
     finally:
         sink.shutdown()
+
+
+def test_grpc_protocol_exports_to_a_grpc_receiver() -> None:
+    """OTEL_EXPORTER_OTLP_PROTOCOL=grpc: the same records over OTLP/gRPC (port 4317 style)."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1 import (
+        metrics_service_pb2,
+        metrics_service_pb2_grpc,
+    )
+
+    received: list[ExportMetricsServiceRequest] = []
+
+    class Service(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request, context):  # noqa: N802 - the generated service's naming
+            received.append(request)
+            return metrics_service_pb2.ExportMetricsServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        sink = build_metrics({**ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                              "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})  # fmt: skip
+        assert sink is not None
+        sink.on_invocation(invocation("r-1", cold=True))
+        sink.flush(5000)
+        sink.shutdown()
+        names = {m.name for r in received for rm in r.resource_metrics
+                 for sm in rm.scope_metrics for m in sm.metrics}  # fmt: skip
+        assert {schema.METRIC_BILLED, schema.METRIC_COLDSTARTS} <= names
+    finally:
+        server.stop(0)

@@ -56,7 +56,7 @@ def classify_rules(inv: pd.DataFrame) -> pd.DataFrame:
         ["duration+restore", "duration+init", "duration", "100ms", "clamped", "reported"],
         default=None,
     )
-    out = inv.copy()
+    out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["billing_rule"] = pd.Series(rule, index=inv.index, dtype=object)
     init_billed = pd.Series(pd.NA, index=inv.index, dtype="boolean")
     init_billed[is_init & ~is_plain] = True
@@ -72,7 +72,7 @@ def compute_billing(inv: pd.DataFrame) -> pd.DataFrame:
     Expects function, duration_ms, reported_billed_ms, init_ms, report_dialect,
     billed_restore_ms, start_ms, memory_mb, managed (bool: priced per instance, not billed).
     """
-    inv = inv.copy()
+    # (columns are added to `inv` in place)
     is_rie = inv["report_dialect"].eq(RIE)
     inv["billable_init_ms"] = inv["init_ms"].where(~is_rie)
     inv = classify_rules(inv)

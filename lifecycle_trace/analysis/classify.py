@@ -56,7 +56,7 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
     seen = (inv["duration_ms"].notna() | rs.notna() | rd.notna() | wr.notna())
     status = np.select([timeout, crash, error, seen], ["timeout", "crash", "error", "success"],
                        default=None)
-    out = inv.copy()
+    out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["status"] = pd.Series(status, index=inv.index, dtype=object)
     out["error_type"] = error_type.where(~pd.Series(status, index=inv.index).eq("success"))
     out["out_of_memory"] = oom.astype(bool)
@@ -109,7 +109,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
         [None, "suppressed", "snapstart", declared, "provisioned-concurrency", "unknown"],
         default="on-demand",
     )
-    out = inv.copy()
+    out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["cold"] = cold.astype(bool)
     out["cold_type"] = pd.Series(cold_type, index=inv.index, dtype=object)
     out["cold_source"] = cold_source
@@ -127,7 +127,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
 def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
     """poll_wait/handler/response/post_response from the best trace source: the lctrace wrapper
     line, then phase spans (lctrace or X-Ray), then Telemetry `runtimeDone` spans."""
-    out = inv.copy()
+    out = inv  # columns are added in place: copying a wide frame per step costs memory
     sources = pd.Series(np.nan, index=inv.index, dtype=object)
     for column in ("poll_wait_ms", "handler_ms", "response_ms", "post_response_ms"):
         candidates = [("lctrace", f"wr_{column}"), ("span", f"span_{column}"),

@@ -37,7 +37,8 @@ def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
         seqs.append(seq)
         members.append(record)
     frames: dict[str, pd.DataFrame] = {}
-    for cls, (seqs, members) in buckets.items():
+    while buckets:  # pop each bucket so its records can be freed once they are columns
+        cls, (seqs, members) = buckets.popitem()
         names = [f.name for f in fields(cls) if f.name not in SKIP_FIELDS]
         if cls.__name__ in LEAN:
             names = [n for n in names if n in COMMON or n in LEAN[cls.__name__]]

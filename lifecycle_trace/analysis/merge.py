@@ -14,6 +14,7 @@ here by request id too, so adding a source means adding a block, not rewriting t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -85,7 +86,7 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     owner = np.where(app, np.where(is_open, open_rid, np.nan), owner)
     late = kind.isin(LATE_KINDS).to_numpy() & ~has_rid
     owner = np.where(late, np.where(is_open, open_rid, last_rid), owner)
-    events = events.copy()
+    # (columns are added to `events` in place)
     events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
     events["during_invoke"] = is_open & init & invoke_phase
     events["init_output"] = app & ~is_open
@@ -102,7 +103,7 @@ def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFra
     return grouped.reindex(columns=list(columns.values()))
 
 
-def merge_records(records: list) -> Merged:
+def merge_records(records: Iterable[object]) -> Merged:
     """Run both merge steps over records from any number of sources."""
     frames = records_to_frames(records)
     events, request_ids = assign_owners(events_frame(frames))

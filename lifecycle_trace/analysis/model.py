@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,8 +93,19 @@ def analyze(
     from lifecycle_trace.ingest import read_sources
 
     parsed = read_sources(list(paths), input_format=input_format)
-    return analyze_sources(parsed, function=function, arch=arch, region=region,
-                           price_per_gb_second=price_per_gb_second, idle_gap_s=idle_gap_s)
+    stats = [p.stats for p in parsed]
+    return analyze_records(_drain(parsed), sources=stats, function=function, arch=arch,
+                           region=region, price_per_gb_second=price_per_gb_second,
+                           idle_gap_s=idle_gap_s)
+
+
+def _drain(parsed: list[ParsedSource]) -> Iterator[object]:
+    """Records of every source, letting go of each source's list as it is read (the records
+    become columns; keeping both would double the memory of a large analysis)."""
+    for source in parsed:
+        records, source.records = source.records, []
+        yield from records
+        del records
 
 
 def analyze_sources(parsed: Iterable[ParsedSource], **options: object) -> Report:
@@ -105,7 +116,7 @@ def analyze_sources(parsed: Iterable[ParsedSource], **options: object) -> Report
 
 
 def analyze_records(
-    records: list,
+    records: Iterable[object],
     *,
     sources: list[SourceStats] | None = None,
     function: str | None = None,

@@ -151,9 +151,19 @@ def _sniff_json(text: str) -> str | None:
         and "message" in sample
         and "level" not in sample
         and ("logStreamName" in sample or _is_number(sample.get("timestamp")))
+        and _mostly_json_lines(text)
     ):
         return "events-jsonl"
     return None
+
+
+def _mostly_json_lines(text: str) -> bool:
+    """Most of the first lines are JSON objects (not RIE/console output that starts with one
+    line of the function's JSON logging)."""
+    lines = [line for line in text.splitlines()[:SNIFF_LINES] if line.strip()]
+    if len(lines) <= 1:
+        return True
+    return sum(line.lstrip().startswith("{") for line in lines) >= 0.8 * len(lines)
 
 
 def _line_objects(text: str):

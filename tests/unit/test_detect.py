@@ -88,6 +88,10 @@ def test_gzip_content_is_sniffed_after_decompression(fx, tmp_path):
         ("\ufeff  \n\n", "empty"),
         ("", "empty"),
         ("just some words\nand more\n", None),
+        # RIE stdout whose function logs JSON with epoch times first: still RIE, not JSONL.
+        ('{"message": "booting", "timestamp": 1690000000000}\n'
+         "START RequestId: a Version: $LATEST\nEND RequestId: a\n"
+         "REPORT RequestId: a\tInit Duration: 0.02 ms\tDuration: 1.00 ms\n", "rie"),
     ],
 )
 def test_text_shapes(text, expected):

@@ -4,10 +4,14 @@ and returns text, so the CLI only chooses."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lifecycle_trace.analysis.model import Report
 from lifecycle_trace.errors import ConfigError
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "otlp")
+SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / "report-v1.schema.json"
+"""JSON Schema (draft 2020-12) of `lctrace.report/v1`, what `--format json` prints."""
 
 
 def render(report: Report, fmt: str = "table", *, invocations: bool = False,
@@ -42,4 +46,4 @@ def render(report: Report, fmt: str = "table", *, invocations: bool = False,
     raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "SCHEMA_FILE", "render"]

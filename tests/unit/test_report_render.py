@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -13,11 +12,10 @@ import pytest
 from lifecycle_trace.analysis import analyze_records
 from lifecycle_trace.analysis.tables import INVOCATION_COLUMNS
 from lifecycle_trace.errors import ConfigError
-from lifecycle_trace.report import render
+from lifecycle_trace.report import SCHEMA_FILE, render
 from tests.fixtures.analysis.builders import init_report, init_start, invoke, stream
 
-SCHEMA_PATH = (Path(__file__).resolve().parents[2] / "lifecycle_trace" / "report" / "schema"
-               / "report-v1.schema.json")
+SCHEMA_PATH = SCHEMA_FILE
 
 
 @pytest.fixture(scope="module")

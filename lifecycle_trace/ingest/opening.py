@@ -128,6 +128,14 @@ class Opened:
                 closer.close()
 
 
+def _open_url(url: str) -> BinaryIO:
+    """An `s3://...` (any fsspec) URL, opened by `lifecycle_trace.engine.remote` (needs the
+    `dask` extra: fsspec, s3fs)."""
+    from lifecycle_trace.engine.remote import open_url
+
+    return open_url(url)
+
+
 def open_input(path: str | os.PathLike) -> Opened:
     """Open `path` (`-` = stdin) for reading; raise InputReadError when it cannot be opened."""
     closers: list = []
@@ -138,7 +146,8 @@ def open_input(path: str | os.PathLike) -> Opened:
         file_path = Path(path)
         name = str(path)
         try:
-            raw = open(file_path, "rb")  # noqa: SIM115 - closed by Opened.close
+            # closed by Opened.close; URLs (s3://...) open through fsspec
+            raw = _open_url(name) if "://" in name else open(file_path, "rb")  # noqa: SIM115
         except OSError as error:
             raise InputReadError(f"{name}: cannot open: {error.strerror or error}") from error
         closers.append(raw)

@@ -1,0 +1,254 @@
+"""Partitioned analysis: the per-environment work per partition, the global rest once.
+
+The single-process analysis (`analysis.merge.merge_records`) works per environment (log stream)
+and joins records by request id. So a set of files is a valid partition when every environment
+and every request id it holds is held by no other partition: `plan_components` finds the
+smallest such sets (files linked by a shared stream or request id; an S3 export gives one per
+stream), `pack` groups them into partitions of a useful size.
+
+`reduce_partition` runs `merge_records` on one partition's records (in input order, with
+`seq` renumbered to the whole input's positions) and keeps only what the global steps read: the
+merged invocations (one row per request id), per stream the few events `started_in_export` and
+the environments table need (first, earliest per file, latest), init records no invocation
+followed, stuck markers, and the records quoted as evidence for the partition's own findings.
+`combine` concatenates the parts in the order a single process would have produced them and
+`analysis.model.analyze_merged` does the rest (cold-start causes need every stream of a function;
+pricing needs the total GB-seconds). The report is the single-process one, value for value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lifecycle_trace.analysis import findings, tables
+from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
+from lifecycle_trace.analysis.findings import Finding
+from lifecycle_trace.analysis.merge import INIT_KINDS, Merged, merge_records
+from lifecycle_trace.ingest.base import ParsedSource, SourceStats
+
+KEEP_WHOLE = ("StuckMarker",)
+"""Record types every partition ships in full (few, and read across request ids)."""
+_ORDER = ("_lc_env_first", "_lc_pos")
+
+
+@dataclass
+class FileKeys:
+    """What the planner needs from one parsed file: its stats, its streams and (hashed) request
+    ids. `environments` uses the analysis's own fallback (`source:<path>`) for records with none."""
+
+    stats: SourceStats
+    records: int
+    environments: list[str]
+    request_hashes: np.ndarray
+
+
+def file_keys(parsed: ParsedSource) -> FileKeys:
+    """Summarise one parsed file (runs where the file was parsed; only this travels)."""
+    envs: dict[str, None] = {}
+    rids: dict[str, None] = {}
+    for record in parsed.records:
+        env = getattr(record, "environment", None)
+        envs[env if env is not None else f"source:{getattr(record, 'source', '')}"] = None
+        rid = getattr(record, "request_id", None)
+        if rid:
+            rids[rid] = None
+    hashes = pd.util.hash_array(np.asarray(list(rids), dtype=object)) if rids else np.array(
+        [], dtype=np.uint64)
+    return FileKeys(parsed.stats, len(parsed.records), list(envs), np.unique(hashes))
+
+
+def plan_components(keys: list[FileKeys]) -> list[list[int]]:
+    """Groups of file indexes that share no stream and no request id with any other group,
+    each sorted, in order of their first file. Files without records stand alone."""
+    parent = list(range(len(keys)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    owner: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        for env in key.environments:
+            union(index, owner.setdefault(env, index))
+    if keys:
+        hashes = np.concatenate([k.request_hashes for k in keys])
+        files = np.concatenate([np.full(len(k.request_hashes), i) for i, k in enumerate(keys)])
+        order = np.argsort(hashes, kind="stable")
+        hashes, files = hashes[order], files[order]
+        for at in np.flatnonzero(hashes[1:] == hashes[:-1]):  # a hash collision only merges
+            union(int(files[at]), int(files[at + 1]))
+    groups: dict[int, list[int]] = {}
+    for index in range(len(keys)):
+        groups.setdefault(find(index), []).append(index)
+    return [groups[root] for root in sorted(groups)]
+
+
+def pack(components: list[list[int]], sizes: list[int], target: int) -> list[list[int]]:
+    """Components (kept whole, in order) packed into partitions of about `target` records."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    count = 0
+    for component in components:
+        current.extend(component)
+        count += sum(sizes[i] for i in component)
+        if count >= target:
+            batches.append(sorted(current))
+            current, count = [], 0
+    if current:
+        batches.append(sorted(current))
+    return batches
+
+
+@dataclass
+class Part:
+    """One partition's share of the merge, with the keys that restore global order."""
+
+    invocations: pd.DataFrame
+    events: pd.DataFrame
+    orphans: pd.DataFrame
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _remap(frame: pd.DataFrame, to_global: np.ndarray) -> None:
+    if len(frame) and "seq" in frame:
+        frame["seq"] = to_global[frame["seq"].to_numpy()]
+
+
+def reduce_partition(sources: list[ParsedSource], offsets: list[int]) -> Part:
+    """Merge one partition's records and keep the small tables (see the module docstring).
+    `offsets[i]` is the position of `sources[i]`'s first record in the whole input."""
+    records = [record for source in sources for record in source.records]
+    to_global = np.concatenate(
+        [np.arange(offset, offset + len(s.records), dtype=np.int64)
+         for s, offset in zip(sources, offsets, strict=True)] or [np.array([], dtype=np.int64)])
+    merged = merge_records(records)
+    for frame in merged.frames.values():
+        _remap(frame, to_global)
+    _remap(merged.events, to_global)
+    _remap(merged.orphans, to_global)
+    events = merged.events
+    env_first = events.groupby("env", sort=False)["seq"].transform("min")
+    events = events.assign(_lc_env_first=env_first.to_numpy(), _lc_pos=np.arange(len(events)))
+    invocations = _ordered_invocations(merged.invocations, events)
+    # This partition's own findings say which records are quoted as evidence; the global run
+    # finds the same ones (findings are per invocation or per stream, never across streams).
+    local = tables.build_invocations(
+        Merged(merged.frames, merged.events, merged.invocations, merged.orphans), 0.0)
+    quoted = _quoted_request_ids(findings.detect(local, merged), local)
+    frames = {}
+    for kind, frame in merged.frames.items():
+        if kind in KEEP_WHOLE:
+            frames[kind] = frame
+        elif kind in EVIDENCE_KINDS:
+            frames[kind] = frame.loc[frame["owner"].isin(quoted)]
+    return Part(invocations, _reduced_events(events), merged.orphans, frames)
+
+
+def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Invocations with the sort key of their request id's first event (the single-process
+    order: stream by first record, then time)."""
+    raw = events["request_id"].astype(object)
+    raw = raw.where(raw.notna() & raw.ne(""))
+    first = (raw.notna() & ~raw.duplicated()).to_numpy()
+    keys = pd.DataFrame({_ORDER[0]: events["_lc_env_first"].to_numpy()[first],
+                         _ORDER[1]: np.flatnonzero(first)}, index=raw[first].to_numpy())
+    out = invocations.copy()
+    for column in _ORDER:
+        out[column] = keys[column].reindex(out.index).to_numpy()
+    return out
+
+
+def _quoted_request_ids(found: list[Finding], inv: pd.DataFrame) -> set[str]:
+    """Request ids whose records a finding may quote: the finding's own, and for findings about
+    a stream every invocation of that stream."""
+    rids: set[str] = set()
+    envs: set[str] = set()
+    for finding in found:
+        rids.update(r for r in (finding.request_id, *finding.request_ids) if r)
+        if finding.environment:
+            envs.add(finding.environment)
+    if envs and len(inv):
+        rids.update(inv.loc[inv["environment"].isin(envs), "request_id"].dropna())
+    return rids
+
+
+def _reduced_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Per stream: its first event, the earliest event of each file holding it and its latest
+    event -- all `started_in_export` and the environments table read from events."""
+    if events.empty:
+        return events
+    env, source, ts = events["env"], events["source"], events["ts"]
+    first_env = ~env.duplicated()
+    pair = pd.Series(list(zip(env, source, strict=True)), index=events.index)
+    first_pair = ~pair.duplicated()
+    pair_min = ts.groupby([env, source], sort=False).transform("min")
+    env_max = ts.groupby(env, sort=False).transform("max")
+    keep = first_env | first_pair | ts.eq(pair_min) | ts.eq(env_max)
+    return events.loc[keep]
+
+
+def concat_like_one(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames built separately into what one frame built from all the rows would
+    have been: a column missing or all-null in a part takes the other parts' dtype (as a left
+    join or list inference would give), so values *and* dtypes match the single-process run."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return pd.DataFrame()
+    columns: dict[str, None] = {}
+    for part in parts:
+        columns.update(dict.fromkeys(part.columns))
+    index = parts[0].index.append([p.index for p in parts[1:]]) if len(parts) > 1 else \
+        parts[0].index
+    same = [c for c in columns
+            if all(c in p and p[c].dtype == parts[0][c].dtype for p in parts)]
+    out = pd.concat([p[same] for p in parts], ignore_index=True)
+    for column in columns:
+        if column in same:
+            continue
+        real = [p[column] for p in parts if column in p and p[column].notna().any()]
+        template = real[0] if real else next(p[column] for p in parts if column in p)
+        pieces = []
+        for part in parts:
+            has = column in part and (not real or part[column].notna().any())
+            piece = part[column] if has else template.iloc[:0].reindex(range(len(part)))
+            pieces.append(piece.reset_index(drop=True))
+        out[column] = pd.concat(pieces, ignore_index=True)
+    out = out[list(columns)]
+    out.index = index
+    return out
+
+
+def combine(parts: list[Part]) -> Merged:
+    """The parts as the `Merged` a single process would have built (rows in its order)."""
+    if not parts:
+        return merge_records([])
+    inv = concat_like_one([p.invocations for p in parts])
+    inv = inv.sort_values(list(_ORDER), kind="stable").drop(columns=list(_ORDER))
+    inv.index.name = "request_id"
+    events = concat_like_one([p.events for p in parts])
+    events = events.sort_values(list(_ORDER), kind="stable").drop(columns=list(_ORDER))
+    events = events.reset_index(drop=True)
+    events["env_code"] = pd.factorize(events["env"])[0]
+    kinds: dict[str, None] = {}
+    for part in parts:
+        kinds.update(dict.fromkeys(part.frames))
+    frames = {}
+    for kind in kinds:
+        frame = concat_like_one([p.frames[kind] for p in parts if kind in p.frames])
+        frames[kind] = frame.sort_values("seq", kind="stable").reset_index(drop=True)
+    orphans = concat_like_one([p.orphans for p in parts if len(p.orphans)])
+    if len(orphans):
+        rank = orphans["kind"].map({k: i for i, k in enumerate(INIT_KINDS)})
+        orphans = orphans.assign(_lc_rank=rank).sort_values(["_lc_rank", "seq"], kind="stable")
+        orphans = orphans.drop(columns="_lc_rank").reset_index(drop=True)
+    return Merged(frames=frames, events=events, invocations=inv, orphans=orphans)

@@ -56,6 +56,20 @@ def span_to_otlp_json(span: ReadableSpan) -> dict[str, Any]:
     return out
 
 
+_RESOURCES: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _resource_json(resource: Any) -> dict[str, Any]:
+    """A resource's OTLP/JSON form, encoded once (the wrapper has one resource for its life)."""
+    cached = _RESOURCES.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        cached = (resource, {"attributes": _attributes(resource.attributes)})
+        if len(_RESOURCES) > 16:
+            _RESOURCES.clear()
+        _RESOURCES[id(resource)] = cached
+    return cached[1]
+
+
 def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     """An ExportTraceServiceRequest: spans grouped by resource, then by scope."""
     by_resource: dict[int, tuple[Any, dict[Any, list[dict[str, Any]]]]] = {}
@@ -72,12 +86,7 @@ def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
             if version:
                 scope["version"] = version
             scope_spans.append({"scope": scope, "spans": encoded})
-        resource_spans.append(
-            {
-                "resource": {"attributes": _attributes(resource.attributes)},
-                "scopeSpans": scope_spans,
-            }
-        )
+        resource_spans.append({"resource": _resource_json(resource), "scopeSpans": scope_spans})
     return {"resourceSpans": resource_spans}
 
 

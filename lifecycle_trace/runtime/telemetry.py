@@ -212,8 +212,47 @@ def make_span_exporter(name: str, environ: Mapping[str, str]) -> Any:
     return OTLPSpanExporter()
 
 
+class _LocalBatch:
+    """For exporters that write locally (a file, stdout, a UDP datagram): spans wait in a
+    bounded list and are exported in the caller's thread at flush - no worker thread to wake
+    and wait for on the `/next` path. Same bound and drop-and-count rule as the SDK's queue."""
+
+    def __init__(self, exporter: Any, max_size: int) -> None:
+        self.exporter = exporter
+        self.max_size = max_size
+        self.spans: list[Any] = []
+        self.dropped = 0
+        self.failures = 0
+        self._lock = threading.Lock()
+
+    def on_end(self, span: Any) -> None:
+        with self._lock:
+            if len(self.spans) >= self.max_size:
+                self.dropped += 1
+                return
+            self.spans.append(span)
+
+    def force_flush(self, timeout_millis: int | None = None) -> bool:
+        with self._lock:
+            batch, self.spans = self.spans, []
+            if not batch:
+                return True
+            try:
+                ok = self.exporter.export(batch).name == "SUCCESS"
+            except Exception:  # noqa: BLE001 - an exporter bug is a failed export
+                ok = False
+            if not ok:
+                self.failures += 1
+            return ok
+
+    def shutdown(self) -> None:
+        self.force_flush()
+        self.exporter.shutdown()
+
+
 class SpanSink:
-    """Records -> spans -> one BatchSpanProcessor per exporter."""
+    """Records -> spans -> exporters: local ones through `_LocalBatch`, network ones (OTLP)
+    through the SDK's BatchSpanProcessor, flushed by `_Flusher` with a bounded wait."""
 
     def __init__(
         self, exporters: list[tuple[str, Any]], environ: Mapping[str, str], queue_size: int
@@ -233,17 +272,21 @@ class SpanSink:
         self.local: list[Any] = []
         self.remote: list[Any] = []
         for name, exporter in exporters:
+            if name in LOCAL_SPAN_EXPORTERS:
+                self.local.append(_LocalBatch(exporter, size))
+                continue
             processor = BatchSpanProcessor(
                 exporter,
                 max_queue_size=size,
                 max_export_batch_size=min(512, size),
                 schedule_delay_millis=1000,
             )
-            (self.local if name in LOCAL_SPAN_EXPORTERS else self.remote).append(processor)
+            self.remote.append(processor)
+        self.processors = self.local + self.remote
         self.flusher = _Flusher(self.remote) if self.remote else None
 
     def _emit(self, spans: list[Any]) -> None:
-        for processor in self.local + self.remote:
+        for processor in self.processors:
             for span in spans:
                 processor.on_end(span)
 
@@ -264,16 +307,16 @@ class SpanSink:
 
     def shutdown(self, timeout_ms: int = 1000) -> None:
         self.flush(timeout_ms)
-        for processor in self.local + self.remote:
+        for processor in self.processors:
             threading.Thread(target=processor.shutdown, daemon=True).start()
 
     @property
     def dropped(self) -> int:
-        return self.log_handler.dropped
+        return self.log_handler.dropped + sum(batch.dropped for batch in self.local)
 
     @property
     def failures(self) -> int:
-        return self.log_handler.failures
+        return self.log_handler.failures + sum(batch.failures for batch in self.local)
 
 
 class DeferredSink:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import io
 import json
 import zlib
@@ -150,16 +149,36 @@ def _decode_data(data: object) -> bytes:
         raw = base64.b64decode(data, validate=False)
     except (binascii.Error, ValueError) as error:
         raise ValueError(f"bad base64 in 'data' ({error})") from None
-    try:
-        if raw.startswith(b"\x1f\x8b"):
-            return gzip.decompress(raw)
-        if raw[:1] == b"\x78":
-            return zlib.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"'data' is not valid gzip/zlib ({error})") from None
+    if raw.startswith(b"\x1f\x8b") or raw[:1] == b"\x78":
+        try:
+            return _inflate(raw)
+        except zlib.error as error:
+            raise ValueError(f"'data' is not valid gzip/zlib ({error})") from None
     if raw.lstrip()[:1] in (b"{", b"["):
         return raw
     raise ValueError("'data' decodes to neither gzip, zlib nor JSON")
+
+
+MAX_PAYLOAD_BYTES = 64 << 20
+"""Largest decompressed subscription payload (real ones are about 1 MB): a bound, not a limit
+AWS sets, so a corrupt or hostile record cannot inflate without end."""
+
+
+def _inflate(raw: bytes) -> bytes:
+    """gzip (one or more members) or zlib data, inflated up to MAX_PAYLOAD_BYTES."""
+    parts: list[bytes] = []
+    size = 0
+    while raw:
+        inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header
+        part = inflater.decompress(raw, MAX_PAYLOAD_BYTES - size + 1)
+        size += len(part)
+        if size > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"'data' inflates beyond {MAX_PAYLOAD_BYTES} bytes")
+        if not inflater.eof:
+            raise ValueError("'data' is truncated gzip/zlib")
+        parts.append(part)
+        raw = inflater.unused_data
+    return b"".join(parts)
 
 
 def _payloads(

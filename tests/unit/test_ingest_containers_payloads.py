@@ -343,3 +343,17 @@ def test_a_message_the_parser_chokes_on_is_counted_not_fatal(tmp_path):
     assert parsed.stats.format == "json-log-lines"
     assert parsed.stats.skipped >= 1 and parsed.stats.errors[0].startswith(f"{path}:1: ")
     assert [type(r).__name__ for r in parsed.records][-1] == "Start"
+
+
+def test_payload_inflation_is_bounded(tmp_path, monkeypatch):
+    from lifecycle_trace.ingest import containers
+
+    monkeypatch.setattr(containers, "MAX_PAYLOAD_BYTES", 10_000)
+    big = _payload(STREAM, *[(START[0], "x" * 1000)] * 20)  # ~20 KB inflated, tiny gzipped
+    envelope = {"Records": [{"kinesis": {"data": _b64gz(big)}},
+                            {"kinesis": {"data": _b64gz(_payload(STREAM, END))}}]}
+    path = tmp_path / "kinesis.json"
+    path.write_text(json.dumps(envelope))
+    stats, events = read_container(path)
+    assert [e.message for e in events] == [END[1]]
+    assert stats.skipped == 1 and "inflates beyond 10000 bytes" in stats.errors[0]

@@ -49,8 +49,9 @@ def render_html(
 ) -> None:
     """Write the report as one HTML page to `out`.
 
-    `report_json` is what `Report.to_json()` returns; `invocations` and `environments` are the
-    analysis tables (any column may be missing; `environments` may be None)."""
+    `report_json` is the report contract as data (`Report.to_dict()`, i.e. the parsed
+    `Report.to_json()`); `invocations` and `environments` are the analysis tables (any column
+    may be missing; `environments` may be None)."""
     out.write(build_html(report_json, invocations, environments))
 
 
@@ -143,9 +144,10 @@ def _stuck_maps(
             named.add(str(env))
         if kind not in STUCK_KINDS:
             continue
-        if request_id:
-            by_request.setdefault(str(request_id), str(kind))
-        elif env:
+        affected = [request_id, *(finding.get("request_ids") or [])]  # all it concerns
+        for rid in filter(None, affected):
+            by_request.setdefault(str(rid), str(kind))
+        if not request_id and env:
             by_env.setdefault(str(env), str(kind))
     return by_request, by_env, named
 

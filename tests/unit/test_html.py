@@ -448,3 +448,17 @@ def test_most_billed_invocations_are_listed_in_order(small) -> None:
     listed = re.findall(r'<tr><td class="mono">([^<]*)</td>', section)
     expected = frame.nlargest(len(listed), "billed_ms")["request_id"].tolist()
     assert listed == expected and len(listed) == 25
+
+
+def test_every_invocation_a_stuck_finding_names_is_hatched() -> None:
+    frame = make_invocations(30, 3)
+    report = make_report(frame)
+    env_rows = frame[frame["environment"] == frame["environment"].iloc[0]]
+    ids = env_rows["request_id"].tolist()
+    report["findings"] = [
+        {"kind": "never_polled", "severity": "critical", "function": "payments",
+         "environment": env_rows["environment"].iloc[0], "request_id": ids[0],
+         "request_ids": ids, "billed_ms": 1.0, "evidence": []}
+    ]  # fmt: skip
+    page = build_html(report, frame, None)
+    assert page.count("<title>stuck: never_polled</title>") == len(env_rows) > 1

@@ -35,16 +35,7 @@ def build(report: Report, width: int = 120) -> Group:
     for label, value in summary_lines(report):
         summary.add_row(label, Text(value))
     parts.append(Panel(summary, title="lctrace analyze", title_align="left"))
-    functions = Table(title="Per function and version", title_justify="left", expand=False,
-                      box=box.SIMPLE_HEAD)
-    for header in FUNCTION_HEADERS:
-        left = header in ("function", "version")
-        functions.add_column(header, justify="left" if left else "right",
-                             min_width=16 if header == "function" else None, overflow="fold",
-                             no_wrap=header != "function" and width >= 110)
-    for row in function_rows(report):
-        functions.add_row(*(Text(cell) for cell in row))
-    parts.append(functions)
+    parts.append(_functions(report, width))
     for error in (e for s in report.sources for e in s.errors):
         parts.append(Text(f"skipped: {error}", style="yellow"))
     if report.findings:
@@ -68,6 +59,28 @@ def build(report: Report, width: int = 120) -> Group:
     if not report.findings:
         parts.append(Text("No findings.", style="green"))
     return Group(*parts)
+
+
+def _functions(report: Report, width: int) -> Table | Text:
+    """Per function and version: a table when the console is wide, one line each otherwise."""
+    rows = function_rows(report)
+    if width < 110:
+        text = Text("Per function and version\n", style="italic")
+        for row in rows:
+            text.append(f"  {row[0]} {row[1]}", style="bold")
+            text.append("".join(f"  {header} {cell}" for header, cell in
+                                zip(FUNCTION_HEADERS[2:], row[2:], strict=True)) + "\n")
+        return text
+    functions = Table(title="Per function and version", title_justify="left", expand=False,
+                      box=box.SIMPLE_HEAD)
+    for header in FUNCTION_HEADERS:
+        left = header in ("function", "version")
+        functions.add_column(header, justify="left" if left else "right",
+                             min_width=16 if header == "function" else None, overflow="fold",
+                             no_wrap=header != "function")
+    for row in rows:
+        functions.add_row(*(Text(cell) for cell in row))
+    return functions
 
 
 def render_table(report: Report, width: int | None = None, color: bool = False) -> str:

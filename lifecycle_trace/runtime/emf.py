@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -229,4 +230,4 @@ class EmfSink:
         self.dropped += 1
         if not self._warned:
             self._warned = True
-            _log.warning("lctrace: dropping EMF metrics", exc_info=True)
+            _log.warning("lctrace: dropping EMF metrics (%s)", sys.exc_info()[1])

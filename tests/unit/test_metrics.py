@@ -21,8 +21,8 @@ from lifecycle_trace.runtime.metrics import (
     build_metrics,
     prometheus_label,
     prometheus_name,
-    wants_otlp,
 )
+from lifecycle_trace.runtime.metrics_setup import wants_otlp
 from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEvent
 
 ENV = {

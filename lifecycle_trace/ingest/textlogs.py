@@ -36,11 +36,23 @@ printing can double that). Beyond it lines are dropped and counted, so memory st
 # (line) -> (environment, timestamp text, message) when the line starts an event, else None.
 Splitter = Callable[[str], "tuple[str | None, str, str] | None"]
 
-_CONTINUATION = re.compile(
-    r"^(?:XRAY TraceId: |(?:Runtime|Extension|Sandbox|Function)\.[A-Za-z]+\s*$"
-    r"|Function<[^>]*>\s*$|Unknown application error occurred\s*$)"
+_ERROR_TYPE = re.compile(
+    r"^(?:(?:Runtime|Extension|Sandbox|Function)\.[A-Za-z]+|Function<[^>]*>)\s*$"
 )
-"""Second lines of one CloudWatch event that a console paste shows on their own line."""
+_UNKNOWN_ERROR = "Unknown application error occurred"
+
+
+def _continues(first: str, last: str, line: str) -> bool:
+    """Whether `line` is the second (third) line of the event `first`...`last`, which a console
+    paste shows on a line of its own: REPORT's `XRAY TraceId:`, INIT_REPORT's
+    `Unknown application error occurred`, and the error type under an error line."""
+    if line.startswith("XRAY TraceId: "):
+        return first.startswith("REPORT ")
+    if line.startswith(_UNKNOWN_ERROR):
+        return first.startswith(("INIT_REPORT ", "RESTORE_REPORT "))
+    if _ERROR_TYPE.match(line):
+        return "Error" in last or "error" in last or last.startswith(_UNKNOWN_ERROR)
+    return False
 
 
 def _tail_line(line: str) -> tuple[str | None, str, str] | None:
@@ -149,7 +161,7 @@ def bare_lines(
         line = strip_ansi(raw.rstrip("\r\n"))
         if not line.strip():
             continue
-        if parts and _CONTINUATION.match(line.lstrip()):
+        if parts and _continues(parts[0], parts[-1], line.lstrip()):
             parts.append(line.lstrip())
             continue
         if parts:

@@ -284,3 +284,22 @@ def test_insights_console_json_download_rows_as_objects(tmp_path):
     assert (report.memory_mb, report.max_memory_mb, report.billed_ms) == (128, 67, 15.0)
     assert event.message == "END RequestId: x" and event.timestamp_ms == 1651525421000
     assert stats.skipped == 1 and "@duration is not a number: 'fast'" in stats.errors[0]
+
+
+def test_console_paste_joins_only_real_second_lines(tmp_path):
+    lines = [
+        "INIT_REPORT Init Duration: 488.22 ms\tPhase: invoke\tStatus: error\tError Type: "
+        "Runtime.ExitError",
+        "Unknown application error occurred",
+        "Runtime.Unknown",
+        f"START RequestId: {RID} Version: $LATEST",
+        "Unknown application error occurred",  # Ruby: an event of its own
+        "Function<NoMethodError>",
+        f"END RequestId: {RID}",
+        "XRAY TraceId: 1-636d1462-33ef10600061cad86dab71c8\tSegmentId: 7ccb4860675ee485",
+    ]
+    path = tmp_path / "paste.txt"
+    path.write_text("\n".join(lines) + "\n")
+    stats, events = read_container(path, input_format="plain-text")
+    assert [e.message.count("\n") for e in events] == [2, 0, 1, 0, 0]
+    assert events[2].message == "Unknown application error occurred\nFunction<NoMethodError>"

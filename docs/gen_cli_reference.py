@@ -11,7 +11,6 @@ import os
 import sys
 from pathlib import Path
 
-import click
 import typer
 from typer.testing import CliRunner
 
@@ -31,20 +30,19 @@ def help_text(args: list[str]) -> str:
 
 
 def commands() -> list[list[str]]:
-    """Every command path, depth first: [], [analyze], [collect], [collect, logs], ..."""
+    """Every command path, depth first: [], [analyze], [collect], [collect, logs], ...
+
+    Duck-typed on `.commands`: typer builds its groups on its own copy of click."""
     from lifecycle_trace.cli.app import app
 
-    root = typer.main.get_command(app)
     found: list[list[str]] = []
 
-    def walk(command: click.Command, path: list[str]) -> None:
+    def walk(command: object, path: list[str]) -> None:
         found.append(path)
-        if isinstance(command, click.Group):
-            context = click.Context(command, info_name="lctrace")
-            for name in command.list_commands(context):
-                walk(command.get_command(context, name), [*path, name])
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            walk(sub, [*path, name])
 
-    walk(root, [])
+    walk(typer.main.get_command(app), [])
     return found
 
 

@@ -62,24 +62,25 @@ def test_cli_reference_matches_help() -> None:
 
 
 def test_cli_reference_covers_every_command_and_option() -> None:
-    import click
     import typer
 
     from lifecycle_trace.cli.app import app
 
     page = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    seen = []
 
-    def walk(command: click.Command, path: list[str]) -> None:
+    def walk(command: object, path: list[str]) -> None:
+        seen.append(path)
         assert f"## `{' '.join(['lctrace', *path])}`" in page
         for param in command.params:
             for option in param.opts:
                 if option.startswith("--"):
                     assert option in page, (path, option)
-        if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
-                walk(sub, [*path, name])
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            walk(sub, [*path, name])
 
     walk(typer.main.get_command(app), [])
+    assert ["analyze"] in seen and ["collect", "logs"] in seen
 
 
 def test_generated_reference_pages_are_current() -> None:
@@ -208,3 +209,26 @@ def test_python_api_page_matches_the_library(sample_report: dict) -> None:
     )
     for name in lifecycle_trace.__all__:  # every public name is documented
         assert name == "__version__" or re.search(rf"`(lifecycle_trace\.)?{name}\b", text), name
+
+
+def test_cli_reference_equals_the_installed_commands_help() -> None:
+    """The page's blocks are what the real `lctrace ... --help` prints (`wrap` is excluded: the
+    console script hands its arguments to the wrapped command on the cold-start path)."""
+    page = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    blocks = dict(re.findall(r"## `([^`]+)`\n\n```text\n(.*?)\n```", page, flags=re.S))
+    lctrace = Path(sys.executable).parent / "lctrace"
+    env = {**os.environ, "COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "TERM": "dumb"}
+    checked = 0
+    for title, block in blocks.items():
+        args = title.split()[1:]
+        if args[:1] == ["wrap"]:
+            continue
+        printed = subprocess.run(
+            [str(lctrace), *args, "--help"], capture_output=True, text=True, env=env, timeout=60
+        ).stdout
+        lines = [line.rstrip() for line in printed.splitlines() if line.strip()]
+        assert lines == [line for line in block.splitlines() if line.strip()], (
+            f"lctrace {' '.join(args)} --help changed: run python docs/gen_cli_reference.py"
+        )
+        checked += 1
+    assert checked >= 3

@@ -51,6 +51,7 @@ class Report:
             "pricing": self.pricing,
             "summary": self.summary,
             "functions": self.functions,
+            "environments": frame_records(self.environments),
             "findings": [f.to_dict() for f in self.findings],
         }
         if invocations:

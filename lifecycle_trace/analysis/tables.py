@@ -80,7 +80,7 @@ def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
     ordered = inv.sort_values("start_ms", kind="stable")
     grouped = ordered.groupby("environment", sort=False)
     gap = ordered["start_ms"] - grouped["end_ms"].shift(1)
-    ordered = ordered.assign(gap_s=gap / 1000.0)
+    ordered = ordered.assign(gap_s=(gap / 1000.0).round(6))
     grouped = ordered.groupby("environment", sort=False)
     env = grouped.agg(
         function=("function", "first"), version=("version", "first"),

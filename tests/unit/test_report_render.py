@@ -79,3 +79,13 @@ def test_markdown_and_table_show_summary_functions_and_evidence(report) -> None:
 def test_unknown_format_is_a_config_error(report) -> None:
     with pytest.raises(ConfigError, match="--format"):
         render(report, "yaml")
+
+
+def test_json_carries_per_environment_totals(report, validator) -> None:
+    doc = json.loads(render(report, "json"))
+    validator.validate(doc)
+    envs = {e["function"]: e for e in doc["environments"]}
+    # api: 401 + 3000 billed; worker: one 30000 ms timeout, its init timed out
+    assert envs["api"]["billed_ms"] == 3401 and envs["api"]["ended"] == "timeout"
+    assert envs["worker"]["invocations"] == 1 and envs["worker"]["billed_ms"] == 30000
+    assert envs["api"]["first_seen"] == "2026-01-01T00:00:00.000Z"

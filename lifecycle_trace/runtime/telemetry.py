@@ -35,6 +35,7 @@ from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEve
 
 EXPORTERS = ("otlp", "jsonl", "xray", "emf", "log", "none")
 SPAN_EXPORTERS = ("otlp", "jsonl", "xray")
+LOADED_FLUSH_MS = 2000  # flush of the records queued while an exporter loaded (loader thread)
 LOCAL_SPAN_EXPORTERS = ("jsonl", "xray")  # flushed inline: no network round trip to wait for
 
 
@@ -360,12 +361,16 @@ class DeferredSink:
             if sink is None:
                 self._failed = True
             else:
+                replayed = bool(self._pending)
                 while self._pending:
                     method, arg = self._pending.popleft()
                     try:
                         getattr(sink, method)(arg)
                     except Exception:  # noqa: BLE001
                         self.dropped += 1
+                if replayed:  # what waited for the import goes out now, not at the next /next
+                    with contextlib.suppress(Exception):
+                        sink.flush(LOADED_FLUSH_MS)
             self._pending.clear()
             self._sink = sink
             self._ready.set()

@@ -31,6 +31,8 @@ from lifecycle_trace.ingest.base import ParsedSource, SourceStats
 
 KEEP_WHOLE = ("StuckMarker",)
 """Record types every partition ships in full (few, and read across request ids)."""
+STREAM_WIDE = frozenset({"never_polled"})
+"""Finding kinds whose evidence quotes every invocation of their stream."""
 _ORDER = ("_lc_env_first", "_lc_pos")
 
 
@@ -169,13 +171,13 @@ def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.
 
 
 def _quoted_request_ids(found: list[Finding], inv: pd.DataFrame) -> set[str]:
-    """Request ids whose records a finding may quote: the finding's own, and for findings about
-    a stream every invocation of that stream."""
+    """Request ids whose records a finding may quote: the finding's own, and for a never-polled
+    stream (its evidence is every invocation of the stream) all of the stream's."""
     rids: set[str] = set()
     envs: set[str] = set()
     for finding in found:
         rids.update(r for r in (finding.request_id, *finding.request_ids) if r)
-        if finding.environment:
+        if finding.environment and STREAM_WIDE & {finding.kind, *finding.related_kinds}:
             envs.add(finding.environment)
     if envs and len(inv):
         rids.update(inv.loc[inv["environment"].isin(envs), "request_id"].dropna())
@@ -200,7 +202,8 @@ def _reduced_events(events: pd.DataFrame) -> pd.DataFrame:
 def concat_like_one(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate frames built separately into what one frame built from all the rows would
     have been: a column missing or all-null in a part takes the other parts' dtype (as a left
-    join or list inference would give), so values *and* dtypes match the single-process run."""
+    join or list inference would give; object columns keep each part's own nulls), so values
+    *and* dtypes match the single-process run."""
     parts = [p for p in parts if p is not None]
     if not parts:
         return pd.DataFrame()
@@ -222,7 +225,12 @@ def concat_like_one(parts: list[pd.DataFrame]) -> pd.DataFrame:
             has = column in part and (not real or part[column].notna().any())
             piece = part[column] if has else template.iloc[:0].reindex(range(len(part)))
             pieces.append(piece.reset_index(drop=True))
-        out[column] = pd.concat(pieces, ignore_index=True)
+        joined = pd.concat(pieces, ignore_index=True)
+        if joined.dtype == object:  # no dtype to restore: keep each part's own nulls (None)
+            joined = pd.concat([part[column].reset_index(drop=True) if column in part else piece
+                                for part, piece in zip(parts, pieces, strict=True)],
+                               ignore_index=True)
+        out[column] = joined
     out = out[list(columns)]
     out.index = index
     return out

@@ -1,0 +1,155 @@
+"""The engine-neutral split behind the Dask engine (`lifecycle_trace.engine.partition`), run in
+process: planning partitions, concatenating them like one frame, and -- the contract -- the
+partitioned analysis giving the single-process report, value for value, on real inputs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifecycle_trace import analyze
+from lifecycle_trace.analysis.model import analyze_merged
+from lifecycle_trace.engine import partition
+from lifecycle_trace.ingest import read_sources
+from lifecycle_trace.ingest.base import ParsedSource, SourceStats
+from tests.fixtures.analysis import builders as b
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from dask_throughput import write_generated_export, write_s3_export  # noqa: E402
+
+
+def partitioned(paths: list[str], target: int = 1, **options: object):
+    """The Dask engine's steps without Dask: per-file keys, plan, reduce each partition, combine,
+    global steps. `target=1` gives one partition per component (the most splitting)."""
+    parsed = read_sources(paths)
+    keys = [partition.file_keys(p) for p in parsed]
+    sizes = [k.records for k in keys]
+    offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+    components = [c for c in partition.plan_components(keys) if sum(sizes[i] for i in c)]
+    batches = partition.pack(components, sizes, target)
+    parts = [partition.reduce_partition([parsed[i] for i in batch], [offsets[i] for i in batch])
+             for batch in batches]
+    report = analyze_merged(partition.combine(parts), sources=[k.stats for k in keys], **options)
+    return report, batches
+
+
+def assert_same(expected, actual) -> None:
+    """Reports equal: the whole JSON (NaN kept visible) and both tables, dtypes included."""
+    dump = json.dumps
+    assert dump(actual.to_dict(invocations=True), allow_nan=True, default=str) == dump(
+        expected.to_dict(invocations=True), allow_nan=True, default=str)
+    pd.testing.assert_frame_equal(actual.invocations, expected.invocations)
+    pd.testing.assert_frame_equal(actual.environments, expected.environments)
+
+
+def _source(name: str, records: list) -> ParsedSource:
+    return ParsedSource(SourceStats(path=name, format="test", records=len(records)), records)
+
+
+def test_components_link_files_by_stream_and_by_request_id() -> None:
+    s1, s2, s3 = b.stream(1), b.stream(2), b.stream(3)
+    sources = [
+        _source("a", b.invoke(s1, "r1", 0, 10, 10)),
+        _source("b", b.invoke(s2, "r2", 0, 10, 10)),
+        _source("c", b.invoke(s1, "r3", 100, 10, 10)),          # same stream as a
+        _source("d", b.invoke(None, "r2", 0, 10, 10)),          # no stream; r2 is b's
+        _source("e", b.invoke(s3, "r4", 0, 10, 10)),
+        _source("f", []),
+    ]
+    keys = [partition.file_keys(s) for s in sources]
+    assert keys[3].environments == ["source:fixture.log"]
+    assert partition.plan_components(keys) == [[0, 2], [1, 3], [4], [5]]
+
+
+def test_pack_keeps_components_whole_and_in_order() -> None:
+    components = [[0, 2], [1], [3], [4, 5]]
+    sizes = [5, 5, 5, 5, 5, 5]
+    assert partition.pack(components, sizes, 10) == [[0, 2], [1, 3], [4, 5]]
+    assert partition.pack(components, sizes, 1000) == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_concat_like_one_gives_the_dtypes_of_one_frame() -> None:
+    rows_a = {"x": [None, None], "s": [None, None], "flag": [True, False], "n": [1, 2]}
+    rows_b = {"x": [1.5, None], "s": ["p", "q"], "flag": [None, None], "n": [3, 4]}
+    whole = pd.DataFrame({k: rows_a[k] + rows_b[k] for k in rows_a})
+    parts = [pd.DataFrame(rows_a), pd.DataFrame(rows_b, index=[2, 3])]
+    assert parts[0]["x"].dtype == object  # all-None part: the naive concat would be object
+    combined = partition.concat_like_one(parts)
+    pd.testing.assert_frame_equal(combined, whole)
+    missing = partition.concat_like_one([pd.DataFrame({"n": [1]}),
+                                         pd.DataFrame({"n": [2], "s": ["z"]}, index=[1])])
+    assert missing["s"].isna().tolist() == [True, False] and missing["n"].tolist() == [1, 2]
+
+
+def test_partitioned_equals_single_process_across_formats(fixtures_dir: Path) -> None:
+    """Logs, traces, RIE and Insights fixtures read together: request ids join streams across
+    files (X-Ray and OTLP records carry no log stream), so partitions follow those links."""
+    files = [str(p) for p in sorted(fixtures_dir.rglob("*"))
+             if p.is_file() and p.suffix not in (".md", ".py")
+             and p.name not in ("app-lines.log", "insights-get-query-results.json")]
+    report, batches = partitioned(files)
+    assert_same(analyze(files), report)
+    linked = [batch for batch in batches if len(batch) > 1]
+    assert any(any("traces" in files[i] for i in batch) for batch in linked)
+
+
+def test_partitioned_equals_single_process_on_an_export_split_by_stream(tmp_path: Path) -> None:
+    """The README example (cold starts of every cause, timeouts, never-polled, OOM, SnapStart)
+    as an S3 export, two objects per stream: causes need the other streams' invocations."""
+    from lifecycle_trace.ingest import read_container
+
+    _, events = read_container(ROOT / "examples/lambda-logs.json")
+    write_s3_export(tmp_path, [{"logStreamName": e.environment, "timestamp": e.timestamp_ms,
+                                "message": e.message} for e in events], files_per_stream=2)
+    expected = analyze([str(tmp_path)])
+    report, batches = partitioned([str(tmp_path)])
+    assert len(batches) == expected.summary["environments"] > 4
+    assert_same(expected, report)
+    assert set(expected.summary["cold_starts_by_cause"]) >= {"replacement", "scale_out"}
+    by_function, _ = partitioned([str(tmp_path)], function="orders-api")
+    assert_same(analyze([str(tmp_path)], function="orders-api"), by_function)
+
+
+def test_partitions_ship_only_small_tables(tmp_path: Path) -> None:
+    write_generated_export(tmp_path, 400, 4)
+    parsed = read_sources([str(tmp_path)])
+    sources = [p for p in parsed if p.records]
+    part = partition.reduce_partition(sources[:1], [0])
+    n_records = len(sources[0].records)
+    assert len(part.invocations) == 100
+    assert len(part.events) < n_records / 20  # per stream a handful of events, not all
+    quoted = sum(len(f) for kind, f in part.frames.items() if kind != "StuckMarker")
+    problems = part.invocations["report_status"].notna().sum()
+    assert 0 < quoted <= 4 * problems  # only the evidence of this stream's findings
+    assert np.array_equal(part.invocations.index.to_numpy(),
+                          pd.unique(part.invocations.index.to_numpy()))
+
+
+def test_records_of_a_stream_split_over_files_stay_one_partition(tmp_path: Path) -> None:
+    write_generated_export(tmp_path, 300, 5, files_per_stream=3)
+    report, batches = partitioned([str(tmp_path)])
+    assert len(batches) == 5 and all(len(batch) == 3 for batch in batches)
+    assert_same(analyze([str(tmp_path)]), report)
+
+
+@pytest.mark.parametrize("pattern", ["*/2026/01/01/*/000001.gz", "**/*.gz"])
+def test_local_globs_expand_sorted_without_the_write_probe(tmp_path: Path, pattern) -> None:
+    from lifecycle_trace.engine.remote import expand_inputs
+
+    written = write_generated_export(tmp_path, 60, 3, files_per_stream=2)
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "000009.gz").write_bytes(b"")
+    found = expand_inputs([str(tmp_path / pattern)])
+    names = [name for name, _ in found]
+    expected = sorted(str(p) for p in written if pattern.startswith("**") or
+                      p.name == "000001.gz")
+    assert names == expected and all(from_glob for _, from_glob in found)
+    directory = expand_inputs([str(tmp_path)])
+    assert [n for n, _ in directory] == sorted(str(p) for p in written)

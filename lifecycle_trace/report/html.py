@@ -153,7 +153,9 @@ def _stuck_maps(
 
 
 def _title(report_json: dict[str, Any]) -> str:
-    functions = sorted({str(f.get("function")) for f in report_json.get("functions") or []})
+    functions = sorted(
+        {str(f["function"]) for f in report_json.get("functions") or [] if f.get("function")}
+    )
     if not functions:
         return "Lambda lifecycle"
     more = f" and {len(functions) - 3} more" if len(functions) > 3 else ""

@@ -76,7 +76,7 @@ def cost_section(report_json: dict[str, Any], frame: pd.DataFrame) -> str:
     function_bars = bars_svg(
         [
             (
-                f"{f.get('function')}:{f.get('version')}",
+                f"{f.get('function') or '(unknown)'}:{f.get('version') or '-'}",
                 float(f.get("billed_ms") or 0),
                 format_value(f.get("billed_ms"), "ms")
                 + " · "

@@ -101,7 +101,9 @@ def derived(name: str, value: float, style: str) -> str:
 
 
 def header(report_json: dict[str, Any], rows: int) -> str:
-    functions = sorted({str(f.get("function")) for f in report_json.get("functions") or []})
+    functions = sorted(
+        {str(f["function"]) for f in report_json.get("functions") or [] if f.get("function")}
+    )
     subtitle = ", ".join(functions[:6]) + (" …" if len(functions) > 6 else "")
     nav = "".join(
         f'<a href="#{anchor}">{label}</a>'

@@ -26,6 +26,12 @@ SELECTOR = 'faas_name=~"$function", faas_version=~"$version"'
 TRACE_FILTER = 'resource.faas.name =~ "${function:regex}"'
 PRICE_X86, PRICE_ARM = "0.0000166667", "0.0000133334"  # us-east-1 $/GB-s, first tier
 PRICE_PER_REQUEST = "0.0000002"
+# histograms recorded with the invocation's span in context (runtime.metrics.trace_context)
+EXEMPLAR_METRICS = (
+    schema.METRIC_INVOKE_DURATION,
+    schema.METRIC_POST_RESPONSE,
+    schema.METRIC_BILLED,
+)
 
 
 def metric(name: str, suffix: str = "", extra: str = "") -> str:
@@ -60,11 +66,15 @@ def quantile(q: float, name: str, window: str, one_shot: bool = False, by: str =
 
 
 def query(
-    expr: str, legend: str = "", ref: str = "A", instant: bool = False
+    expr: str, legend: str = "", ref: str = "A", instant: bool = False, exemplar: bool = False
 ) -> prometheus.Dataquery:
+    """A PromQL target. `exemplar`: show the trace exemplars the wrapper attaches to its
+    handler, post-response and billed histograms (OTLP path; a click opens the trace)."""
     target = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(PROM)
     if legend:
         target = target.legend_format(legend)
+    if exemplar:
+        target = target.exemplar(True)
     return target.instant() if instant else target.range()
 
 
@@ -210,7 +220,8 @@ def phases(builder: dash.Dashboard, ids: PanelIds) -> dash.Dashboard:
             timeseries_panel(ids(), f"{title} p50 / p99", description, "ms", width=8)
             .datasource(PROM)
             .with_target(query(quantile(0.5, name, window), "p50", "A"))
-            .with_target(query(quantile(0.99, name, window), "p99", "B"))
+            .with_target(query(quantile(0.99, name, window), "p99", "B",
+                               exemplar=name in EXEMPLAR_METRICS))
             .data_links([trace_link("Slowest spans", traces(span, " && duration > 100ms"))])
         )  # fmt: skip
     post = metric(schema.METRIC_POST_RESPONSE, "_sum")
@@ -256,7 +267,7 @@ def billing(builder: dash.Dashboard, ids: PanelIds) -> dash.Dashboard:
         "ms", width=6,
     ).datasource(PROM).with_target(
         query(quantile(0.5, schema.METRIC_BILLED, window), "p50", "A")
-    ).with_target(query(quantile(0.99, schema.METRIC_BILLED, window), "p99", "B"))
+    ).with_target(query(quantile(0.99, schema.METRIC_BILLED, window), "p99", "B", exemplar=True))
     return (
         builder.with_row(dash.Row("Billing and cost").id(ids()))
         .with_panel(cost).with_panel(init_cost).with_panel(billed_ms)

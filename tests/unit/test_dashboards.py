@@ -250,3 +250,15 @@ def test_provisioning_points_grafana_at_the_dashboards() -> None:
     )
     uids = {load(PROM_JSON)["uid"], load(CW_JSON)["uid"]}
     assert uids == {lambda_prometheus.UID, lambda_cloudwatch.UID}
+
+
+def test_exemplars_are_asked_only_where_the_wrapper_records_them() -> None:
+    """Exemplar targets query histograms recorded with the invocation's span in context."""
+    exemplar_exprs = [t["expr"] for t in targets(load(PROM_JSON)) if t.get("exemplar")]
+    assert len(exemplar_exprs) == 3
+    carrying = {
+        prometheus_name(s) for s in INSTRUMENTS if s.name in lambda_prometheus.EXEMPLAR_METRICS
+    }
+    for expr in exemplar_exprs:
+        (series,) = {s for s, _ in SELECTOR.findall(expr)}
+        assert series.removesuffix("_bucket") in carrying, expr

@@ -259,3 +259,21 @@ def test_no_response_verdict_is_the_timeout_counted_once(recorded, stuck_first: 
              for p in got[schema.METRIC_STUCK] if p.value}  # fmt: skip
     assert kinds == {("billing", "no_response"): 1, ("orders", "stopped_polling"): 1}
     sink.shutdown(timeout_ms=200)
+
+
+def test_histograms_carry_exemplars_pointing_at_the_wrappers_spans(recorded) -> None:
+    """A metric point links to its trace: exemplars hold the trace id the spans use (the X-Ray
+    root mapped as the X-Ray propagator does) and the handler / invocation span ids."""
+    sink, reader = recorded
+    root = "1-6745a1b2-0123456789abcdef01234567"
+    sink.on_invocation(invocation(trace_id=root, handler_span_id="00000000000000aa",
+                                  invocation_span_id="00000000000000bb"))  # fmt: skip
+    sink.on_invocation(invocation(request_id="r-2", trace_id="not-an-xray-root",
+                                  handler_span_id="00000000000000cc"))  # fmt: skip
+    got = points(reader)
+    (handler,) = got[schema.METRIC_INVOKE_DURATION]
+    (exemplar,) = handler.exemplars  # the second invocation has no usable trace id
+    assert exemplar.trace_id == 0x6745A1B20123456789ABCDEF01234567
+    assert exemplar.span_id == 0xAA
+    (billed,) = got[schema.METRIC_BILLED]
+    assert [e.span_id for e in billed.exemplars] == [0xBB]

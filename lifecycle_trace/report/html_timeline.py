@@ -31,9 +31,10 @@ COLUMNS = (
     "request_id", "function", "environment", "start", "end", "duration_ms", "billed_ms",
     "memory_mb", "init_ms", "restore_ms", "cold", "cold_cause", "cold_source", "status",
     "error_type", "poll_wait_ms", "handler_ms", "response_ms", "post_response_ms",
+    "suppressed_init_ms",
 )  # fmt: skip
 NUMERIC = ("duration_ms", "billed_ms", "memory_mb", "init_ms", "restore_ms", "post_response_ms",
-           "handler_ms", "response_ms", "poll_wait_ms")  # fmt: skip
+           "handler_ms", "response_ms", "poll_wait_ms", "suppressed_init_ms")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +277,10 @@ def _detailed_marks(
         tip = _invocation_tip(row)
         color = STATUS_COLORS.get(row.status, STATUS_COLORS["success"])
         parts.append(_rect(x_start, x_end, y, color, tip, "inv"))
+        if row.suppressed_init_ms > 0:  # init re-run inside the invoke, counted in its duration
+            x_init_end = float(axis.x(row.start_ms + row.suppressed_init_ms))
+            tip = f"suppressed init {fmt_ms(row.suppressed_init_ms)} (init re-ran in the invoke)"
+            parts.append(_rect(x_start, x_init_end, y, INIT_COLOR, tip, "suppressed"))
         if row.post_response_ms > 0:
             x_post = float(axis.x(row.end_ms - row.post_response_ms))
             post_tip = f"post-response work {fmt_ms(row.post_response_ms)} (billed)"

@@ -462,3 +462,13 @@ def test_every_invocation_a_stuck_finding_names_is_hatched() -> None:
     ]  # fmt: skip
     page = build_html(report, frame, None)
     assert page.count("<title>stuck: never_polled</title>") == len(env_rows) > 1
+
+
+def test_suppressed_init_is_drawn_inside_its_invocation() -> None:
+    frame = make_invocations(10, 1)
+    frame["suppressed_init_ms"] = [math.nan] * 9 + [float(frame["duration_ms"].iloc[9]) / 2]
+    page = build_html(make_report(frame), frame, None)
+    marks = re.findall(r'<rect class="suppressed" x="([\d.]+)"[^>]*><title>([^<]*)<', page)
+    assert len(marks) == 1 and "init re-ran in the invoke" in marks[0][1]
+    starts = re.findall(r'<rect class="inv" x="([\d.]+)"', page)
+    assert marks[0][0] == starts[-1]  # begins where the invocation begins

@@ -26,25 +26,8 @@ _log = logging.getLogger(__name__)
 
 HISTOGRAM, COUNTER, GAUGE = "histogram", "counter", "gauge"
 # Buckets in ms: sub-ms proxy work up to the 15-minute Lambda timeout.
-DURATION_BUCKETS_MS = (
-    1,
-    2,
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1000,
-    2500,
-    5000,
-    10000,
-    30000,
-    60000,
-    300000,
-    900000,
-)
+DURATION_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+                       300000, 900000)  # fmt: skip
 # Poll wait includes the frozen time between invokes: minutes to hours.
 POLL_WAIT_BUCKETS_MS = (1, 10, 100, 1000, 10000, 60000, 300000, 900000, 3600000, 14400000)
 
@@ -101,8 +84,8 @@ INSTRUMENTS: tuple[InstrumentSpec, ...] = (
         schema.METRIC_ERRORS,
         COUNTER,
         "{error}",
-        "Failed invocations (error, crash, stuck) and failed inits (init_error, crash, "
-        "never_polled), by lctrace.outcome.",
+        "Failed invocations (error, crash, stuck) and failed inits (init_error, crash), by "
+        "lctrace.outcome; a runtime that never polls is a stuck event (never_polled).",
         (*_FN, schema.ATTR_OUTCOME),
     ),
     InstrumentSpec(
@@ -236,6 +219,7 @@ class _Flusher:
             with self._cond:
                 self._completed = target
                 self._cond.notify_all()
+
 
 class MetricsSink:
     """Records lifecycle phases into OTel instruments. Construct through `build_metrics`."""

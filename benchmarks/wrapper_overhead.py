@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -30,6 +31,7 @@ from tests.e2e.rie_harness import (  # noqa: E402
     RieHarness,
     _children,
     example_runtime_command,
+    layer_style_bootstrap,
     wrapped_bootstrap,
     write_script,
 )
@@ -56,11 +58,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+STYLE = {"style": "layer"}
+
+
 def make_bootstrap(directory: Path, variant: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if variant == "bare":
         return write_script(directory / "bootstrap", example_runtime_command())
-    return wrapped_bootstrap(directory, example_runtime_command())
+    if STYLE["style"] == "layer":  # how the layer's exec wrapper starts it: python -S
+        return layer_style_bootstrap(directory, example_runtime_command())
+    return wrapped_bootstrap(directory, example_runtime_command())  # python -m, venv site
 
 
 def variant_env(variant: str, directory: Path, otlp_port: int) -> dict[str, str]:
@@ -83,6 +90,12 @@ def variant_env(variant: str, directory: Path, otlp_port: int) -> dict[str, str]
             "OTEL_METRICS_EXPORTER": "none",
         }
     return {}
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def rss_kb(pid: int) -> tuple[int, int]:
@@ -114,7 +127,14 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=100, help="invokes per turn")
     parser.add_argument("--colds", type=int, default=15, help="fresh starts per variant")
     parser.add_argument("--variants", default="bare,jsonl,otlp")
+    parser.add_argument(
+        "--style",
+        choices=("layer", "venv"),
+        default="layer",
+        help="start the wrapper as the layer does (python -S) or python -m",
+    )
     args = parser.parse_args()
+    STYLE["style"] = args.style
     variants = args.variants.split(",")
 
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
@@ -134,6 +154,12 @@ def main() -> None:
         for rie in harnesses.values():
             for _ in range(50):  # warm-up (cold start, imports, exporter connection)
                 rie.invoke(b"{}")
+        wrappers = {
+            v: min(_children(rie.proc.pid))  # RIE's child: the bootstrap exec'd into the wrapper
+            for v, rie in harnesses.items()
+            if v != "bare" and rie.proc is not None
+        }
+        ticks_before = {v: cpu_ticks(pid) for v, pid in wrappers.items()}
         done = 0
         while done < args.invokes:
             for variant in variants:
@@ -141,11 +167,12 @@ def main() -> None:
                 for _ in range(args.block):
                     latencies[variant].append(rie.invoke(b'{"k":"v"}').elapsed_ms)
             done += args.block
-        for variant, rie in harnesses.items():
-            if variant != "bare" and rie.proc is not None:
-                kids = _children(rie.proc.pid)
-                wrapper = min(kids)  # RIE's child: the bootstrap exec'd into the wrapper
-                rss[variant] = rss_kb(wrapper)
+        hz = os.sysconf("SC_CLK_TCK")
+        cpu_us = {
+            v: (cpu_ticks(pid) - ticks_before[v]) / hz * 1e6 / done for v, pid in wrappers.items()
+        }
+        for variant, pid in wrappers.items():
+            rss[variant] = rss_kb(pid)
     finally:
         for rie in harnesses.values():
             rie.stop()
@@ -169,11 +196,13 @@ def main() -> None:
                 row["added_cold_start_ms"] = round(
                     statistics.median(inits[variant]) - statistics.median(inits["bare"]), 1
                 )
+        if variant in cpu_us:
+            row["wrapper_cpu_us_per_invoke"] = round(cpu_us[variant], 1)
         if variant in rss:
             row["wrapper_rss_mb"] = round(rss[variant][0] / 1024, 1)
             row["wrapper_peak_rss_mb"] = round(rss[variant][1] / 1024, 1)
         report[variant] = row
-    print(json.dumps(report, indent=2))
+    print(json.dumps({"style": args.style, "variants": report}, indent=2))
 
 
 if __name__ == "__main__":

@@ -357,7 +357,8 @@ class DeferredSink:
                 "its data is dropped"
             )
             sink = None
-        with self._lock:
+        replayed = False
+        with self._lock:  # short: replaying only queues spans, it does not export them
             if sink is None:
                 self._failed = True
             else:
@@ -368,12 +369,12 @@ class DeferredSink:
                         getattr(sink, method)(arg)
                     except Exception:  # noqa: BLE001
                         self.dropped += 1
-                if replayed:  # what waited for the import goes out now, not at the next /next
-                    with contextlib.suppress(Exception):
-                        sink.flush(LOADED_FLUSH_MS)
             self._pending.clear()
             self._sink = sink
             self._ready.set()
+        if replayed:  # what waited for the import goes out now, not at the next /next
+            with contextlib.suppress(Exception):
+                sink.flush(LOADED_FLUSH_MS)
 
     def _call(self, method: str, arg: Any) -> None:
         sink = self._sink

@@ -153,6 +153,18 @@ class RieHarness:
 
     # --- process ------------------------------------------------------------------------------
     def start(self, ready_timeout_s: float = 10.0) -> RieHarness:
+        """Start RIE; new ports and another try when one was taken meanwhile (free_port races
+        with every other process on the machine)."""
+        for attempt in range(3):
+            try:
+                return self._start_once(ready_timeout_s)
+            except RuntimeError as exc:
+                if "address already in use" not in str(exc) or attempt == 2:
+                    raise
+                self.api_port, self.invoke_port = free_port(), free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, ready_timeout_s: float) -> RieHarness:
         cmd = [
             str(self.rie_binary),
             "--runtime-api-address",
@@ -163,14 +175,17 @@ class RieHarness:
             self.log_level,
             str(self.bootstrap),
         ]
+        out, err = self.stdout_path.open("wb"), self.stderr_path.open("wb")
         self.proc = subprocess.Popen(
             cmd,
             cwd=self.workdir,
             env=self.env,
-            stdout=self.stdout_path.open("wb"),
-            stderr=self.stderr_path.open("wb"),
+            stdout=out,
+            stderr=err,
             start_new_session=True,
         )
+        out.close()
+        err.close()
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

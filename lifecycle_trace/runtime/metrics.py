@@ -148,6 +148,7 @@ def prometheus_name(spec: InstrumentSpec) -> str:
         name = f"{name}_{unit}"
     return f"{name}_total" if spec.kind == COUNTER else name
 
+
 def trace_context(xray_root: str | None, span_hex: str | None) -> Any:
     """An OTel context holding the wrapper's span for this invocation, so a histogram
     measurement carries an exemplar linking to it (Grafana: metric point -> Tempo trace).
@@ -397,6 +398,7 @@ class MetricsSink:
         if request_id is None or request_id not in self._timed_out:
             self._timed_out.append(request_id)
             self._instruments[schema.METRIC_TIMEOUTS].add(1, attrs)
+
 
 # -- construction from the environment (metrics_setup.py, imported when needed) ------------------
 def build_metrics(environ: Mapping[str, str]) -> MetricsSink | None:

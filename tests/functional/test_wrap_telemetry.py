@@ -13,7 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from lifecycle_trace import schema
 from lifecycle_trace.runtime.exporters import JsonlSpanExporter, XraySpanExporter
 from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEvent
-from lifecycle_trace.runtime.telemetry import DeferredSink, SpanSink, Telemetry
+from lifecycle_trace.runtime.spanexport import SpanSink
+from lifecycle_trace.runtime.telemetry import DeferredSink, Telemetry
 
 ENV = {
     "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/26/[$LATEST]abc",

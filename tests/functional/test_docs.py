@@ -232,3 +232,20 @@ def test_cli_reference_equals_the_installed_commands_help() -> None:
         )
         checked += 1
     assert checked >= 3
+
+
+def test_every_lctrace_variable_the_docs_name_exists() -> None:
+    from lifecycle_trace import config
+    from lifecycle_trace.runtime.telemetry import EXPORTERS
+
+    known = {setting.name for setting in config.SETTINGS}
+    # the layer's shell wrapper reads a few of its own before Python (and config) even starts
+    layer_script = (ROOT / "collectors" / "layer" / "lctrace-wrapper").read_text()
+    known |= set(re.findall(r"\bLCTRACE_[A-Z_]+[A-Z]\b", layer_script))
+    texts = [p.read_text() for p in DOCS.rglob("*.md")] + [
+        p.read_text() for p in SNIPPETS.iterdir()
+    ]
+    named = {name for text in texts for name in re.findall(r"\bLCTRACE_[A-Z_]+[A-Z]\b", text)}
+    assert named and named <= known, named - known
+    chosen = re.findall(r"LCTRACE_EXPORTER=([a-z,]+)", (SNIPPETS / "exporters.sh").read_text())
+    assert {name for value in chosen for name in value.split(",")} <= set(EXPORTERS)

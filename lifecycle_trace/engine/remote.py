@@ -101,13 +101,13 @@ def _expand_url(url: str, options: dict[str, Any]) -> list[tuple[str, bool]]:
     fsspec = _fsspec()
     try:
         fs, root = fsspec.core.url_to_fs(url, **options)
-        if has_glob(root):
+        if fs.isdir(root):
+            base = root
+            names = fs.find(root)
+        elif has_glob(root) and not fs.isfile(root):  # stream names hold `[`: literal first
             found = fs.glob(root, detail=True)
             base = _glob_root(root)
             names = [name for name, info in found.items() if info.get("type") == "file"]
-        elif fs.isdir(root):
-            base = root
-            names = fs.find(root)
         else:
             return [(url, False)]
     except (ImportError, ValueError) as error:

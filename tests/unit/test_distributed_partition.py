@@ -113,8 +113,6 @@ def test_partitioned_equals_single_process_on_an_export_split_by_stream(tmp_path
     assert len(batches) == expected.summary["environments"] > 4
     assert_same(expected, report)
     assert set(expected.summary["cold_starts_by_cause"]) >= {"replacement", "scale_out"}
-    by_function, _ = partitioned([str(tmp_path)], function="orders-api")
-    assert_same(analyze([str(tmp_path)], function="orders-api"), by_function)
 
 
 def test_partitions_ship_only_small_tables(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 #!/opt/bin/php
 <?php
-// The fix: after init, loop forever on the Runtime API — next, handle, respond — and report
-// errors instead of dying, so the environment is reused and init is paid once.
+// The fix: after init, loop forever on the Runtime API - next, handle,
+// respond - and report errors instead of dying, so the environment is reused
+// and init is paid once.
 require __DIR__ . '/vendor/autoload.php';
 
 $api = 'http://' . getenv('AWS_LAMBDA_RUNTIME_API') . '/2018-06-01/runtime';
@@ -27,7 +28,10 @@ while (true) {
         $body = json_encode($app->handle($event));
         $path = "$api/invocation/$requestId/response";
     } catch (Throwable $error) {
-        $body = json_encode(['errorType' => get_class($error), 'errorMessage' => $error->getMessage()]);
+        $body = json_encode([
+            'errorType' => get_class($error),
+            'errorMessage' => $error->getMessage(),
+        ]);
         $path = "$api/invocation/$requestId/error";
     }
     $ch = curl_init($path);

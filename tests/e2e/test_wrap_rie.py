@@ -286,3 +286,17 @@ def test_payload_capture_is_opt_in_and_capped(rie_binary: Path, tmp_path: Path) 
             wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION), schema.SPAN_INVOCATION
         )[0]
     assert inv["attrs"]["lctrace.event_payload"] == '{"k":"abcd'
+
+
+def test_emf_exporter_writes_metric_lines(rie_binary: Path, tmp_path: Path) -> None:
+    with start_rie(rie_binary, tmp_path, LCTRACE_EXPORTER="emf") as rie:
+        rie.invoke(b"{}")
+        rie.invoke(b"{}")
+        assert rie.wait_for('"_aws"')
+        stdout = rie.stdout()
+    emf = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
+    names = {
+        m["Name"] for doc in emf for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]
+    }
+    assert schema.METRIC_INVOKE_DURATION in names
+    assert not marker_lines(stdout, schema.MARKER_INVOCATION)  # log only when asked for

@@ -77,9 +77,6 @@ def next_call(
     return ex
 
 
-# fmt: skip
-
-
 def result_call(
     life: Lifecycle,
     kind: str,
@@ -102,9 +99,6 @@ def result_call(
     life.on_response_head(ex)
     ex.t_done = ex.t_response
     life.on_exchange_done(ex)
-
-
-# fmt: skip
 
 
 def test_phases_of_two_invocations() -> None:

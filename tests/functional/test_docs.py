@@ -249,3 +249,11 @@ def test_every_lctrace_variable_the_docs_name_exists() -> None:
     assert named and named <= known, named - known
     chosen = re.findall(r"LCTRACE_EXPORTER=([a-z,]+)", (SNIPPETS / "exporters.sh").read_text())
     assert {name for value in chosen for name in value.split(",")} <= set(EXPORTERS)
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SNIPPETS.glob("*.php")))
+def test_php_snippets_parse(script: str) -> None:
+    php = shutil.which("php")
+    assert php, "php (Debian's php-cli) is needed: it is in .ci/apt-packages"
+    result = subprocess.run([php, "-l", str(SNIPPETS / script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

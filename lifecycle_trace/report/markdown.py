@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from lifecycle_trace.analysis.model import Report
-from lifecycle_trace.report.text import FUNCTION_HEADERS, function_rows, money, num, summary_lines
+from lifecycle_trace.report.text import (
+    FUNCTION_HEADERS,
+    function_rows,
+    hidden_note,
+    money,
+    num,
+    shown_findings,
+    summary_lines,
+)
 
 
 def _cell(value: object) -> str:
@@ -21,13 +29,16 @@ def render_markdown(report: Report, invocations: bool = False) -> str:
               "|" + "---|" * len(FUNCTION_HEADERS)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in function_rows(report)]
     lines += ["", f"## Findings ({len(report.findings)})", ""]
-    for f in report.findings:
+    shown, hidden = shown_findings(report)
+    for f in shown:
         where = f"`{f.environment}`" + (f", request `{f.request_id}`" if f.request_id else "")
         lines.append(f"### {f.severity}: {f.kind} — {f.function or '-'}")
         lines += ["", f"{f.message}. {where}; billed {num(f.billed_ms)} ms "
                       f"({money(f.cost_usd)}).", "", "```"]
         lines += [e.replace("\t", "  ") for e in f.evidence]
         lines += ["```", ""]
+    if hidden:
+        lines += [hidden_note(hidden), ""]
     if invocations:
         columns = ["request_id", "function", "environment", "start", "duration_ms", "billed_ms",
                    "cold", "cold_type", "cold_cause", "status"]

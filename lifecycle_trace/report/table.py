@@ -14,8 +14,10 @@ from lifecycle_trace.analysis.model import Report
 from lifecycle_trace.report.text import (
     FUNCTION_HEADERS,
     function_rows,
+    hidden_note,
     money,
     num,
+    shown_findings,
     summary_lines,
 )
 
@@ -40,7 +42,8 @@ def build(report: Report, width: int = 120) -> Group:
         parts.append(Text(f"skipped: {error}", style="yellow"))
     if report.findings:
         parts.append(Text(f"\nFindings ({len(report.findings)})", style="bold"))
-    for finding in report.findings:
+    shown, hidden = shown_findings(report)
+    for finding in shown:
         head = Text()
         head.append(f"{finding.severity.upper():8} ", style=SEVERITY_STYLE[finding.severity])
         head.append(finding.kind, style="bold")
@@ -56,6 +59,8 @@ def build(report: Report, width: int = 120) -> Group:
         for line in finding.evidence:
             body.append(f"    {line.expandtabs(2).replace(chr(10), ' ')}\n", style="dim")
         parts.append(Group(head, body))
+    if hidden:
+        parts.append(Text(hidden_note(hidden), style="italic"))
     if not report.findings:
         parts.append(Text("No findings.", style="green"))
     return Group(*parts)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+from lifecycle_trace.analysis.findings import Finding
 from lifecycle_trace.analysis.model import Report
+
+SHOWN_PER_KIND = 10
+"""Findings of one kind shown in full by the table and Markdown reports (JSON has them all)."""
 
 FUNCTION_HEADERS = ("function", "version", "calls", "cold", "to/err/crash", "p50 ms", "p99 ms",
                     "init p50", "billed ms", "cost")
@@ -78,3 +82,21 @@ def function_rows(report: Report) -> list[tuple[str, ...]]:
             num(f["billed_ms"]), money(f["cost_usd"]),
         ))
     return rows
+
+
+def shown_findings(report: Report) -> tuple[list[Finding], dict[str, int]]:
+    """The findings to print in full (the first `SHOWN_PER_KIND` of each kind, in report
+    order), and how many of each kind were left out."""
+    shown: list[Finding] = []
+    seen: dict[str, int] = {}
+    for finding in report.findings:
+        seen[finding.kind] = seen.get(finding.kind, 0) + 1
+        if seen[finding.kind] <= SHOWN_PER_KIND:
+            shown.append(finding)
+    hidden = {kind: n - SHOWN_PER_KIND for kind, n in seen.items() if n > SHOWN_PER_KIND}
+    return shown, hidden
+
+
+def hidden_note(hidden: dict[str, int]) -> str:
+    return ("Not shown: " + ", ".join(f"{n} more {kind}" for kind, n in hidden.items())
+            + " (`--format json` lists every finding).")

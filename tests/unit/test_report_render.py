@@ -89,3 +89,16 @@ def test_json_carries_per_environment_totals(report, validator) -> None:
     assert envs["api"]["billed_ms"] == 3401 and envs["api"]["ended"] == "timeout"
     assert envs["worker"]["invocations"] == 1 and envs["worker"]["billed_ms"] == 30000
     assert envs["api"]["first_seen"] == "2026-01-01T00:00:00.000Z"
+
+
+def test_text_reports_cap_findings_per_kind_but_json_keeps_all() -> None:
+    env = stream(3, function="busy")
+    records = [rec for i in range(12) for rec in
+               invoke(env, f"t{i:02d}", i * 4000, 3000.0, 3000, status="timeout", init_ms=90.0)]
+    many = analyze_records(records)
+    assert len(many.findings) == 12
+    table = render(many, "table", width=140)
+    assert table.count("HIGH     timeout") == 10
+    assert "Not shown: 2 more timeout" in table
+    assert "Not shown: 2 more timeout" in render(many, "markdown")
+    assert len(json.loads(render(many, "json"))["findings"]) == 12

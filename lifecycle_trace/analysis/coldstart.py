@@ -82,7 +82,7 @@ def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:
                     else np.full(len(t), -np.inf))
         idle = (t - prev_end) >= idle_gap_s * 1000.0
         first_env = _first_of_version(group, cold, t)
-        replaced = _replacements(group, cold, t)
+        replaced = _replacements(group, cold, t, idle_gap_s * 1000.0)
         provisioned = cold["cold_type"].eq("provisioned-concurrency").to_numpy()
         picked = np.select(
             [provisioned, replaced, busy > 0, first_env, idle & np.isfinite(prev_end)],
@@ -101,8 +101,10 @@ def _first_of_version(group: pd.DataFrame, cold: pd.DataFrame, t: np.ndarray) ->
     return ~(earliest.reindex(own_version).to_numpy(dtype=float) < t - 1e-6)
 
 
-def _replacements(group: pd.DataFrame, cold: pd.DataFrame, t: np.ndarray) -> np.ndarray:
-    """Same stream re-init after a bad end, or the first init after another stream's bad end."""
+def _replacements(group: pd.DataFrame, cold: pd.DataFrame, t: np.ndarray,
+                  window_ms: float) -> np.ndarray:
+    """Same stream re-init after a bad end, or the first init after another stream's bad end
+    (within `window_ms`: after longer, the new environment is not replacing anything)."""
     ordered = group.sort_values("start_ms", kind="stable")
     prev_status = ordered.groupby("environment", sort=False)["status"].shift(1)
     same_env = prev_status.reindex(cold.index).isin(BAD_END).to_numpy()
@@ -113,11 +115,12 @@ def _replacements(group: pd.DataFrame, cold: pd.DataFrame, t: np.ndarray) -> np.
     if not dead.empty:
         probe = pd.DataFrame({"t": t, "pos": np.arange(len(cold)),
                               "environment_cold": cold["environment"].to_numpy()})
-        probe = probe.sort_values("t")
+        probe = probe.loc[probe["t"].notna()].sort_values("t")
         matched = pd.merge_asof(probe, dead, left_on="t", right_on="end_ms",
                                 direction="backward")
         matched = matched.loc[matched["end_ms"].notna()
-                              & matched["environment"].ne(matched["environment_cold"])]
+                              & matched["environment"].ne(matched["environment_cold"])
+                              & (matched["t"] - matched["end_ms"]).le(window_ms)]
         matched = matched.drop_duplicates("environment", keep="first")
         other[matched["pos"].to_numpy(dtype=int)] = True
     return same_env | other

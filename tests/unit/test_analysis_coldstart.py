@@ -134,3 +134,12 @@ def test_idle_gap_is_configurable() -> None:
                *invoke(b, "b1", 120_000, 10.0, 110, init_ms=100.0)]
     assert by_id(analyze_records(records, idle_gap_s=60)).loc["b1", "cold_cause"] == "idle"
     assert by_id(analyze_records(records, idle_gap_s=600)).loc["b1", "cold_cause"] == "unknown"
+
+
+def test_a_crash_long_ago_does_not_make_a_replacement() -> None:
+    a, b = stream(17, function="g"), stream(18, function="g")
+    records = [*invoke(a, "a1", 0, 10.0, 110, init_ms=100.0),
+               *invoke(a, "a2", 1000, 80.0, 80, status="error", error_type="Runtime.ExitError"),
+               init_start(b, 3_600_000), *invoke(b, "b1", 3_600_300, 10.0, 310, init_ms=300.0)]
+    rows = by_id(analyze_records(records, idle_gap_s=600))
+    assert rows.loc["b1", "cold_cause"] == "idle"  # an hour later: not a replacement

@@ -2,7 +2,7 @@
 # (RIE ignores AWS_LAMBDA_EXEC_WRAPPER, so the wrapper goes on the command line).
 export AWS_LAMBDA_FUNCTION_TIMEOUT=3 LCTRACE_EXPORTER=log
 aws-lambda-rie --runtime-interface-emulator-address 127.0.0.1:8080 \
-  lctrace wrap -- python3 examples/bootstraps/runtime.py 2> rie.log &
+  lctrace wrap -- python3 examples/bootstraps/runtime.py > rie.log 2>&1 &
 sleep 1
 
 # An invocation that keeps working 1 s after its response: billed post-response work

@@ -49,14 +49,22 @@ class _Flusher:
         self.requested = 0
         self.done = 0
         self.timeouts = 0
+        self.skipped = 0
         threading.Thread(target=self._run, name="lctrace-flush", daemon=True).start()
 
     def flush(self, timeout_ms: int) -> bool:
+        """Ask for an export of everything queued and wait for it at most `timeout_ms`. While
+        an earlier export is still running (endpoint down or stalled), do not wait at all:
+        a failing exporter costs one timeout per outage, not one per invocation."""
         deadline = time.monotonic() + timeout_ms / 1000
         with self.cond:
+            busy = self.done < self.requested
             self.requested += 1
             target = self.requested
             self.cond.notify_all()
+            if busy:
+                self.skipped += 1
+                return False
             while self.done < target:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -171,10 +172,12 @@ class _BlockingExporter(SpanExporter):
     def __init__(self) -> None:
         self.release = threading.Event()
         self.calls = 0
+        self.batches: list = []  # type: ignore[type-arg]
 
     def export(self, spans):  # type: ignore[no-untyped-def]
         self.calls += 1
         self.release.wait(30)
+        self.batches.append(list(spans))
         return SpanExportResult.SUCCESS
 
 
@@ -185,9 +188,19 @@ def test_flush_of_a_stalled_network_exporter_is_bounded() -> None:
     sink.flush(20)  # returns although the export is still blocked
     assert not stalled.release.is_set()
     sink.on_invocation(record(request_id="r2"))
-    sink.flush(20)
-    assert sink.flusher is not None and sink.flusher.timeouts == 2
+    sink.flush(20)  # the first export is still stuck: no second wait
+    assert sink.flusher is not None
+    assert (sink.flusher.timeouts, sink.flusher.skipped) == (1, 1)
     stalled.release.set()
+    deadline = time.monotonic() + 10
+    while sink.flusher.done < sink.flusher.requested and time.monotonic() < deadline:
+        time.sleep(0.01)
+    exported = [s for call in stalled.batches for s in call if s.name == schema.SPAN_INVOCATION]
+    assert len(exported) == 2  # nothing queued during the stall was lost
+    sink.on_invocation(record(request_id="r3"))
+    sink.flush(2000)  # healthy again: this flush waits for the export
+    assert sink.flusher.timeouts == 1
+    assert stalled.batches[-1][0].attributes[schema.ATTR_INVOCATION_ID] == "r3"
 
 
 def test_deferred_sink_queues_in_order_and_drops_beyond_its_bound() -> None:

@@ -10,6 +10,10 @@
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
     var heads = table.tHead ? table.tHead.rows[0].cells : [];
     Array.prototype.forEach.call(heads, function (th, column) {
+      th.tabIndex = 0;  // sortable from the keyboard too
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); th.click(); }
+      });
       th.addEventListener("click", function () {
         var body = table.tBodies[0];
         var rows = Array.prototype.slice.call(body.rows);

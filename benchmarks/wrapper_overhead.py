@@ -70,6 +70,27 @@ def make_bootstrap(directory: Path, variant: str) -> Path:
     return wrapped_bootstrap(directory, example_runtime_command())  # python -m, venv site
 
 
+def start_grpc_sink() -> tuple[object, int]:
+    """An OTLP/gRPC trace receiver that accepts and discards."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Receiver(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+PORTS = {"http": 0, "grpc": 0}
+
+
 def variant_env(variant: str, directory: Path, otlp_port: int) -> dict[str, str]:
     if variant == "jsonl":
         return {"LCTRACE_EXPORTER": "jsonl", "LCTRACE_JSONL_PATH": str(directory / "spans.jsonl")}
@@ -78,7 +99,7 @@ def variant_env(variant: str, directory: Path, otlp_port: int) -> dict[str, str]
     if variant == "otlp-grpc":
         return {
             "LCTRACE_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{PORTS['grpc']}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
             "OTEL_METRICS_EXPORTER": "none",
         }
@@ -140,6 +161,9 @@ def main() -> None:
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     otlp_port = sink.server_address[1]
+    grpc_server = None
+    if "otlp-grpc" in variants:
+        grpc_server, PORTS["grpc"] = start_grpc_sink()
     root = Path(tempfile.mkdtemp(prefix="lctrace-bench-"))
     harnesses = {}
     for variant in variants:
@@ -178,6 +202,8 @@ def main() -> None:
             rie.stop()
     inits = cold_starts(variants, root, otlp_port, args.colds)
     sink.shutdown()
+    if grpc_server is not None:
+        grpc_server.stop(0)  # type: ignore[attr-defined]
 
     report: dict[str, dict] = {}
     base = latencies.get("bare")

@@ -161,6 +161,13 @@ class XraySpanExporter(SpanExporter):
         from aws_xray_sdk.core.models.subsegment import Subsegment
 
         try:
+            # X-Ray's sampling decision (Sampled=0 in the trace header) holds for our documents
+            unsampled = {
+                span.context.trace_id
+                for span in spans
+                if (span.attributes or {}).get("lctrace.xray_sampled") is False
+            }
+            spans = [span for span in spans if span.context.trace_id not in unsampled]
             ids = {span.context.span_id for span in spans}
             children: dict[int, list[ReadableSpan]] = {}
             roots = []

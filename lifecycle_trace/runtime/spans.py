@@ -156,6 +156,7 @@ def invocation_spans(rec: InvocationPhases, resource: Resource) -> list[Readable
         "lctrace.deadline_ms": rec.deadline_ms,
         "lctrace.billed_ms": rec.billed_ms,
         "lctrace.event_payload": rec.event_payload,
+        "lctrace.xray_sampled": rec.sampled,  # Sampled= of Lambda-Runtime-Trace-Id, if given
     }
     status = _status(rec.outcome, rec.error_type)
     spans.append(

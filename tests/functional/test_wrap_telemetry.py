@@ -3,6 +3,7 @@ jsonl/X-Ray exporters; bounded flush and queue behaviour of the deferred sinks."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -166,6 +167,25 @@ def test_xray_exporter_nests_children_under_the_lambda_parent() -> None:
     ]
     assert inv["subsegments"][0]["id"] == "2" * 16
     assert inv["annotations"]["faas_invocation_id"] == "r1"
+
+
+def test_xray_exporter_respects_sampled_0() -> None:
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(0.5)
+    sink = SpanSink([("xray", XraySpanExporter(f"127.0.0.1:{daemon.getsockname()[1]}"))], ENV, 64)
+    unsampled_root = "1-5759e988-000000000000000000000001"
+    sink.on_invocation(record(request_id="skip", sampled=False, trace_id=unsampled_root))
+    sink.on_invocation(record(request_id="keep", sampled=True))
+    sink.flush(1000)
+    received = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            received.append(json.loads(daemon.recv(65536).partition(b"\n")[2]))
+    daemon.close()
+    ids = {d.get("annotations", {}).get("faas_invocation_id") for d in received}
+    assert ids == {"keep"}
+    assert all(d["trace_id"] == ROOT for d in received)
 
 
 class _BlockingExporter(SpanExporter):

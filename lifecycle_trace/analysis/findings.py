@@ -57,13 +57,19 @@ class Finding:
     def to_dict(self) -> dict[str, object]:
         """The report contract's finding object (plus additive fields)."""
         return {
-            "kind": self.kind, "severity": self.severity, "function": self.function,
-            "version": self.version, "environment": self.environment,
-            "request_id": self.request_id, "billed_ms": _number(self.billed_ms),
+            "kind": self.kind, "severity": self.severity, "function": _text(self.function),
+            "version": _text(self.version), "environment": _text(self.environment),
+            "request_id": _text(self.request_id), "billed_ms": _number(self.billed_ms),
             "cost_usd": _number(self.cost_usd), "message": self.message,
-            "evidence": list(self.evidence), "request_ids": list(self.request_ids),
+            "evidence": list(self.evidence),
+            "request_ids": [r for r in self.request_ids if isinstance(r, str)],
             "related_kinds": list(self.related_kinds),
         }
+
+
+def _text(value: object) -> str | None:
+    """A name, or None for absent values (NaN from a table counts as absent)."""
+    return value if isinstance(value, str) else None
 
 
 def _number(value: float | None) -> float | None:

@@ -15,6 +15,8 @@ import pandas as pd
 from lifecycle_trace.report.html_charts import PALETTE, bars_svg, esc
 from lifecycle_trace.report.html_sections import derived, figure, format_value, rank
 
+MAX_BARS = 30
+
 FUNCTION_FIELDS = (
     ("invocations", "Invocations", "int"),
     ("cold_starts", "Cold", "int"),
@@ -82,10 +84,15 @@ def cost_section(report_json: dict[str, Any], frame: pd.DataFrame) -> str:
                 + " · "
                 + format_value(f.get("cost_usd"), "usd"),
             )
-            for f in functions
+            for f in sorted(functions, key=lambda f: -float(f.get("billed_ms") or 0))[:MAX_BARS]
         ],  # fmt: skip
         label="billed ms by function",
     )
+    if len(functions) > MAX_BARS:
+        function_bars += (
+            f'<p class="notice">The chart shows the {MAX_BARS} functions billed the most of '
+            f"{len(functions):,}; the table lists them all.</p>"
+        )
     phases = phase_split(frame)
     phase_rows = "".join(
         f"<tr><td>{esc(name)}</td><td>{derived(f'phase.{name}.billed_ms', ms, 'ms')}</td>"

@@ -472,3 +472,17 @@ def test_suppressed_init_is_drawn_inside_its_invocation() -> None:
     assert len(marks) == 1 and "init re-ran in the invoke" in marks[0][1]
     starts = re.findall(r'<rect class="inv" x="([\d.]+)"', page)
     assert marks[0][0] == starts[-1]  # begins where the invocation begins
+
+
+def test_many_functions_chart_the_most_billed_and_list_all() -> None:
+    frame = make_invocations(40, 2)
+    report = make_report(frame)
+    template = report["functions"][0]
+    report["functions"] = [
+        {**template, "function": f"fn-{i:03d}", "billed_ms": float(i)} for i in range(45)
+    ]
+    page = build_html(report, frame, None)
+    assert "The chart shows the 30 functions billed the most of 45" in page
+    chart = page.split('aria-label="billed ms by function"', 1)[1].split("</svg>", 1)[0]
+    assert "fn-044" in chart and "fn-014" not in chart and "fn-015" in chart
+    assert page.count('data-metric="functions.44.billed_ms"') == 1

@@ -71,7 +71,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Cold starts, billing windows and stuck runtimes from Lambda logs in any format AWS
-        produces (and lctrace traces)."""
+        produces (and lctrace traces).
+
+        Exit status: 0 report written, 1 a --fail-on kind was found, 2 bad input or option."""
         from lifecycle_trace.analysis import analyze as run
         from lifecycle_trace.report import render
 

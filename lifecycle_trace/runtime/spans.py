@@ -25,8 +25,8 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
 def build_resource(environ: Mapping[str, str]) -> Resource:
-    """The execution environment as an OTel resource; OTEL_RESOURCE_ATTRIBUTES and
-    OTEL_SERVICE_NAME (read by `Resource.create`) win over what Lambda's variables say."""
+    """The execution environment as an OTel resource. What the user sets in
+    OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME wins over what Lambda's variables say."""
     attrs: dict[str, object] = {
         schema.ATTR_CLOUD_PROVIDER: "aws",
         schema.ATTR_CLOUD_PLATFORM: "aws_lambda",
@@ -46,7 +46,16 @@ def build_resource(environ: Mapping[str, str]) -> Resource:
         attrs[schema.ATTR_MAX_MEMORY] = int(memory) * 1024 * 1024  # semconv: bytes
     if environ.get("AWS_LAMBDA_LOG_GROUP_NAME"):
         attrs["aws.log.group.names"] = (environ["AWS_LAMBDA_LOG_GROUP_NAME"],)
-    return Resource.create(attrs)  # type: ignore[arg-type]
+    user_keys = {
+        item.split("=", 1)[0].strip()
+        for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(",")
+        if "=" in item
+    }
+    if environ.get("OTEL_SERVICE_NAME"):
+        user_keys.add("service.name")
+    ours = {key: value for key, value in attrs.items() if key not in user_keys}
+    # SDK defaults + OTEL_RESOURCE_ATTRIBUTES/OTEL_SERVICE_NAME, then what the user did not set
+    return Resource.create({}).merge(Resource(ours))  # type: ignore[arg-type]
 
 
 def xray_to_otel_trace_id(root: str) -> int:

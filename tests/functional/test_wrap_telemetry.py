@@ -91,6 +91,22 @@ def test_invocation_spans_follow_the_span_table() -> None:
     assert resource["service.name"] == "fn"
 
 
+def test_user_resource_attributes_win(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lifecycle_trace.runtime.spans import build_resource
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "checkout")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,faas.name=alias")
+    env = dict(
+        ENV,
+        OTEL_SERVICE_NAME="checkout",
+        OTEL_RESOURCE_ATTRIBUTES="deployment.environment=prod,faas.name=alias",
+    )
+    attrs = build_resource(env).attributes
+    assert attrs["service.name"] == "checkout" and attrs["faas.name"] == "alias"
+    assert attrs["deployment.environment"] == "prod"
+    assert attrs[schema.ATTR_INSTANCE] == "2026/11/26/[$LATEST]abc"  # not set by the user: ours
+
+
 def test_error_outcome_sets_span_status_and_stuck_nests_under_invocation() -> None:
     memory = InMemorySpanExporter()
     sink = SpanSink([("jsonl", memory)], ENV, 64)

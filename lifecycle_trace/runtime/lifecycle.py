@@ -171,7 +171,8 @@ class Lifecycle:
                 inv = self._inflight.get(ex.request_id or "")
                 if inv is None:
                     return
-                inv.t_result = ex.t_arrive
+                if not inv.t_result:  # a second post (e.g. /error after a 413) keeps the first
+                    inv.t_result = ex.t_arrive
                 inv.result_kind = kind
                 inv.result_conn = ex.conn_id
                 if kind == api.KIND_ERROR:

@@ -242,3 +242,14 @@ def test_events_before_the_lifecycle_exists_are_replayed_with_the_same_handler_i
         handed == f"Root=1-5759e988-bd862e3fe1be46a994272793;Parent={rec.handler_span_id};Sampled=1"
     )
     assert rec.handler_ms == 9.0 and rec.post_response_ms == 9.0 and rec.cold
+
+
+def test_error_posted_after_a_rejected_response_keeps_the_first_post_as_handler_end() -> None:
+    life, sink, _ = make()
+    next_call(life, 1, 2, "r1")
+    result_call(life, api.KIND_RESPONSE, "r1", 12, 13, status=413)
+    result_call(life, api.KIND_ERROR, "r1", 14, 15, error_type=b"Function.ResponseSizeTooLarge")
+    next_call(life, 20, None, None)
+    (rec,) = sink.invocations
+    assert rec.handler_ms == 10.0 and rec.response_ms == 3.0 and rec.post_response_ms == 5.0
+    assert rec.outcome == "error" and rec.error_type == "Function.ResponseSizeTooLarge"

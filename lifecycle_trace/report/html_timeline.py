@@ -108,7 +108,13 @@ def render_timeline(
     init_from = timed["start_ms"] - timed["init_ms"].fillna(0) - timed["restore_ms"].fillna(0)
     idle_end = idle["first_ms"] + idle["init_ms"].fillna(0)
     first_seen = pd.concat([init_from.groupby(timed["env"]).min(), idle["first_ms"]])
-    lanes = list(first_seen.sort_values(kind="stable").index)
+    lane_function = pd.concat(
+        [timed.groupby("env")["function"].first(), pd.Series(None, index=idle.index, dtype=object)]
+    ).reindex(first_seen.index)
+    lane_order = pd.DataFrame(
+        {"function": lane_function.fillna("").astype(str), "first": first_seen}
+    )
+    lanes = list(lane_order.sort_values(["function", "first"], kind="stable").index)
     axis = TimeAxis(
         np.concatenate([init_from.to_numpy(), idle["first_ms"].to_numpy()]),
         np.concatenate([timed["end_ms"].to_numpy(), idle_end.to_numpy()]),
@@ -219,7 +225,7 @@ def _lane_label(env: str, index: int, per_env: pd.DataFrame, info: pd.DataFrame)
             value = info.at[env, key]
             if isinstance(value, str) and value:
                 lines.append(f"{label}: {value}")
-    short = short_environment(env)
+    short = short_environment(env, function if isinstance(function, str) else None)
     y = TOP + index * LANE_H
     return (
         f'<g class="lane" data-environment="{esc(env)}"><title>{esc(chr(10).join(lines))}</title>'
@@ -229,12 +235,14 @@ def _lane_label(env: str, index: int, per_env: pd.DataFrame, info: pd.DataFrame)
     )
 
 
-def short_environment(env: str) -> str:
-    """A lane label: `MM/DD [version]abcdef…1234` for log stream names, else the tail."""
+def short_environment(env: str, function: str | None = None) -> str:
+    """A lane label: `<function or MM/DD> [version]abcdef…1234` for log stream names (the
+    full name is in the tooltip), else the name's tail."""
     match = STREAM_RE.match(env)
     if match:
         date, version, instance = match.groups()
-        return f"{date[5:]} [{version}]{instance[:6]}…{instance[-4:]}"[:40]
+        head = function[:18] if function else date[5:]
+        return f"{head} [{version}]{instance[:6]}…{instance[-4:]}"[:40]
     return env if len(env) <= 36 else "…" + env[-34:]
 
 

@@ -486,3 +486,13 @@ def test_many_functions_chart_the_most_billed_and_list_all() -> None:
     chart = page.split('aria-label="billed ms by function"', 1)[1].split("</svg>", 1)[0]
     assert "fn-044" in chart and "fn-014" not in chart and "fn-015" in chart
     assert page.count('data-metric="functions.44.billed_ms"') == 1
+
+
+def test_lanes_are_grouped_by_function_and_labelled_with_it() -> None:
+    frame = make_invocations(60, 6)  # functions alternate between environments
+    page = build_html(make_report(frame), frame, None)
+    lanes = re.findall(r'<g class="lane" data-environment="([^"]+)">', page)
+    function_of = frame.groupby("environment")["function"].first()
+    functions = [function_of[html.unescape(env)] for env in lanes]
+    assert functions == sorted(functions) and len(set(functions)) == 2
+    assert 'text-anchor="end" class="axis">orders [$LATEST]' in page

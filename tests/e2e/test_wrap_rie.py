@@ -300,3 +300,17 @@ def test_emf_exporter_writes_metric_lines(rie_binary: Path, tmp_path: Path) -> N
     }
     assert schema.METRIC_INVOKE_DURATION in names
     assert not marker_lines(stdout, schema.MARKER_INVOCATION)  # log only when asked for
+
+
+def test_documented_rie_bootstrap(rie_binary: Path, tmp_path: Path) -> None:
+    """examples/bootstraps/rie-bootstrap, as the README tells RIE users to run it."""
+    import os
+    import sys
+
+    bootstrap = Path(__file__).resolve().parents[2] / "examples" / "bootstraps" / "rie-bootstrap"
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    env = {"PATH": path, "LCTRACE_EXPORTER": "log"}
+    with RieHarness(rie_binary, bootstrap, env=env, workdir=tmp_path).start() as rie:
+        assert rie.invoke(b'{"hello":1}').body == b'{"hello":1}'
+        rie.invoke(b"{}")
+        assert rie.wait_for('"lctrace":"invocation"')

@@ -176,3 +176,28 @@ def test_wrapped_runtime_exits_when_it_finishes_quickly() -> None:
         )
     assert proc.returncode == 0
     assert time.monotonic() - start < 25  # the shutdown wait is bounded, not the exporter's 10 s
+
+
+def test_documented_custom_runtime_bootstrap(tmp_path: Path) -> None:
+    """examples/bootstraps/custom-runtime-bootstrap runs bootstrap-real behind the proxy."""
+    import shutil
+
+    shutil.copy(
+        REPO / "examples" / "bootstraps" / "custom-runtime-bootstrap", tmp_path / "bootstrap"
+    )
+    real = tmp_path / "bootstrap-real"
+    real.write_text('#!/bin/sh\necho "real:$AWS_LAMBDA_RUNTIME_API:$1"\n')
+    real.chmod(0o755)
+    sock, address = api_listener()
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    with sock:
+        proc = subprocess.run(
+            [str(tmp_path / "bootstrap"), "arg"],
+            env=env_with(AWS_LAMBDA_RUNTIME_API=address, PATH=path, LAMBDA_TASK_ROOT=str(tmp_path)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("real:127.0.0.1:") and address not in proc.stdout
+    assert proc.stdout.strip().endswith(":arg")

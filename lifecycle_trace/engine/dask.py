@@ -15,7 +15,9 @@ only when called (the `dask` extra).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -27,6 +29,9 @@ from lifecycle_trace.ingest.base import ParsedSource, SourceStats
 PARTITION_RECORDS = (20_000, 200_000)
 """Bounds of the records per partition (whole streams are never split): about four partitions
 per worker, large enough that per-task overhead stays small."""
+
+CONNECT_TIMEOUT_S = 10
+"""How long to try reaching `--scheduler` before saying it cannot be reached."""
 
 MISSING = "the dask engine needs dask.distributed: pip install 'lifecycle-trace[dask]'"
 
@@ -62,6 +67,22 @@ def _target(total_records: int, client: Any) -> int:
     return int(min(high, max(low, total_records / (4 * workers))))
 
 
+def _batches_by_worker(client: Any, parsed: list, components: list[list[int]],
+                       sizes: list[int], target: int) -> list[tuple[str | None, list[int]]]:
+    """Partitions packed per worker: each stream group goes where most of its records were
+    parsed, so records move between workers only when a group spans workers."""
+    who = client.who_has(parsed)
+    homes = [next(iter(who.get(future.key) or ()), None) for future in parsed]
+    by_home: dict[str | None, list[list[int]]] = {}
+    for component in components:
+        weights = Counter({homes[i]: 0 for i in component})
+        for i in component:
+            weights[homes[i]] += sizes[i]
+        by_home.setdefault(weights.most_common(1)[0][0], []).append(component)
+    return [(home, batch) for home, group in by_home.items()
+            for batch in partition.pack(group, sizes, target)]
+
+
 @contextlib.contextmanager
 def _client(scheduler: str | None, n_workers: int | None, client: Any) -> Iterator[Any]:
     if client is not None:
@@ -70,7 +91,7 @@ def _client(scheduler: str | None, n_workers: int | None, client: Any) -> Iterat
     distributed = _distributed()
     if scheduler:
         try:
-            connected = distributed.Client(scheduler, timeout=30)
+            connected = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         except OSError as error:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({error})") from error
         with connected:
@@ -78,7 +99,8 @@ def _client(scheduler: str | None, n_workers: int | None, client: Any) -> Iterat
         return
     workers = n_workers or max(1, min(os.cpu_count() or 1, 4))
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=logging.WARNING) as cluster, \
             distributed.Client(cluster) as local:
         yield local
 
@@ -120,11 +142,12 @@ def analyze_dask(
             components = [c for c in partition.plan_components(keys)
                           if sum(sizes[i] for i in c)]
             target = partition_records or _target(sum(sizes), dask_client)
-            batches = partition.pack(components, sizes, max(1, target))
             parts = dask_client.gather([
                 dask_client.submit(partition.reduce_partition, [parsed[i] for i in batch],
-                                   [offsets[i] for i in batch], pure=False)
-                for batch in batches])
+                                   [offsets[i] for i in batch], pure=False,
+                                   workers=[home] if home else None, allow_other_workers=True)
+                for home, batch in _batches_by_worker(dask_client, parsed, components, sizes,
+                                                      max(1, target))])
         finally:
             dask_client.cancel(parsed)
     merged = partition.combine(parts)

@@ -27,13 +27,14 @@ from lifecycle_trace.analysis import findings, tables
 from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
 from lifecycle_trace.analysis.findings import Finding
 from lifecycle_trace.analysis.merge import INIT_KINDS, Merged, merge_records
+from lifecycle_trace.engine.transport import Shipped, ship, unship
 from lifecycle_trace.ingest.base import ParsedSource, SourceStats
 
 KEEP_WHOLE = ("StuckMarker",)
 """Record types every partition ships in full (few, and read across request ids)."""
 STREAM_WIDE = frozenset({"never_polled"})
 """Finding kinds whose evidence quotes every invocation of their stream."""
-_ORDER = ("_lc_env_first", "_lc_pos")
+_ORDER = ("_lc_streamless", "_lc_env_first", "_lc_pos")
 
 
 @dataclass
@@ -115,7 +116,7 @@ def pack(components: list[list[int]], sizes: list[int], target: int) -> list[lis
 class Part:
     """One partition's share of the merge, with the keys that restore global order."""
 
-    invocations: pd.DataFrame
+    invocations: Shipped
     events: pd.DataFrame
     orphans: pd.DataFrame
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -146,42 +147,52 @@ def reduce_partition(sources: list[ParsedSource], offsets: list[int]) -> Part:
     # finds the same ones (findings are per invocation or per stream, never across streams).
     local = tables.build_invocations(
         Merged(merged.frames, merged.events, merged.invocations, merged.orphans), 0.0)
-    quoted = _quoted_request_ids(findings.detect(local, merged), local)
+    quoted = _quoted(findings.detect(local, merged), local)
     frames = {}
     for kind, frame in merged.frames.items():
         if kind in KEEP_WHOLE:
             frames[kind] = frame
         elif kind in EVIDENCE_KINDS:
             frames[kind] = frame.loc[frame["owner"].isin(quoted)]
-    return Part(invocations, _reduced_events(events), merged.orphans, frames)
+    return Part(ship(invocations), _reduced_events(events), merged.orphans, frames)
 
 
 def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Invocations with the sort key of their request id's first event (the single-process
-    order: stream by first record, then time)."""
-    raw = events["request_id"].astype(object)
-    raw = raw.where(raw.notna() & raw.ne(""))
-    first = (raw.notna() & ~raw.duplicated()).to_numpy()
-    keys = pd.DataFrame({_ORDER[0]: events["_lc_env_first"].to_numpy()[first],
-                         _ORDER[1]: np.flatnonzero(first)}, index=raw[first].to_numpy())
+    """Invocations with keys that restore the single-process row order across partitions.
+
+    The merge numbers invocations in event order (stream by stream), those known only from
+    records without a stream (`real_env` false) after the rest. Within a partition that order
+    is already right; across partitions a stream's place is its first record's position. So an
+    invocation sorts by (stream-less, first position of its stream, row in its partition)."""
+    carries = events["request_id"].notna().to_numpy() & events["owner"].notna().to_numpy()
+    real = events["real_env"].to_numpy(dtype=bool) if "real_env" in events else np.ones(
+        len(events), dtype=bool)
+    owned = pd.DataFrame({"owner": events["owner"].to_numpy(), "real": real,
+                          "env_first": events["_lc_env_first"].to_numpy()}).loc[carries]
+    first_real = owned.loc[owned["real"]].drop_duplicates("owner").set_index("owner")
+    first_any = owned.drop_duplicates("owner").set_index("owner")
+    env_first = first_real["env_first"].reindex(invocations.index)
     out = invocations.copy()
-    for column in _ORDER:
-        out[column] = keys[column].reindex(out.index).to_numpy()
+    out[_ORDER[0]] = env_first.isna().to_numpy()
+    out[_ORDER[1]] = env_first.fillna(first_any["env_first"].reindex(invocations.index)
+                                      ).to_numpy()
+    out[_ORDER[2]] = np.arange(len(out))
     return out
 
 
-def _quoted_request_ids(found: list[Finding], inv: pd.DataFrame) -> set[str]:
-    """Request ids whose records a finding may quote: the finding's own, and for a never-polled
-    stream (its evidence is every invocation of the stream) all of the stream's."""
+def _quoted(found: list[Finding], inv: pd.DataFrame) -> set[str]:
+    """Invocations whose records a finding may quote: those of the finding's request ids (each
+    run of a retried id), and for a never-polled stream (its evidence is every invocation of
+    the stream) all of the stream's."""
     rids: set[str] = set()
     envs: set[str] = set()
     for finding in found:
         rids.update(r for r in (finding.request_id, *finding.request_ids) if r)
         if finding.environment and STREAM_WIDE & {finding.kind, *finding.related_kinds}:
             envs.add(finding.environment)
-    if envs and len(inv):
-        rids.update(inv.loc[inv["environment"].isin(envs), "request_id"].dropna())
-    return rids
+    key = "invocation" if "invocation" in inv else "request_id"
+    hit = inv["request_id"].isin(rids) | inv["environment"].isin(envs)
+    return set(inv.loc[hit, key].dropna())
 
 
 def _reduced_events(events: pd.DataFrame) -> pd.DataFrame:
@@ -240,11 +251,10 @@ def combine(parts: list[Part]) -> Merged:
     """The parts as the `Merged` a single process would have built (rows in its order)."""
     if not parts:
         return merge_records([])
-    inv = concat_like_one([p.invocations for p in parts])
+    inv = concat_like_one([unship(p.invocations) for p in parts])
     inv = inv.sort_values(list(_ORDER), kind="stable").drop(columns=list(_ORDER))
-    inv.index.name = "request_id"
     events = concat_like_one([p.events for p in parts])
-    events = events.sort_values(list(_ORDER), kind="stable").drop(columns=list(_ORDER))
+    events = events.sort_values(list(_ORDER[1:]), kind="stable").drop(columns=list(_ORDER[1:]))
     events = events.reset_index(drop=True)
     events["env_code"] = pd.factorize(events["env"])[0]
     kinds: dict[str, None] = {}

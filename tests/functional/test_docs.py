@@ -257,3 +257,16 @@ def test_php_snippets_parse(script: str) -> None:
     assert php, "php (Debian's php-cli) is needed: it is in .ci/apt-packages"
     result = subprocess.run([php, "-l", str(SNIPPETS / script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_python_snippet_analyze_dask_gives_the_same_report(sample_report: dict) -> None:
+    """The Dask snippet starts a real local cluster (worker processes on 127.0.0.1)."""
+    result = run_snippet("analyze_dask.py")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = sample_report["summary"]
+    assert result.stdout.splitlines() == [
+        f"{summary['invocations']} invocations, {summary['cold_starts']} cold starts",
+        f"{summary['billed_ms']:.0f} ms billed, ${summary['cost_usd']:.6f}",
+        f"{len(sample_report['findings'])} findings",
+    ]

@@ -84,7 +84,7 @@ def _ms(value: object) -> str:
 
 def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
     """All findings, ordered by severity then time."""
-    inv = inv.set_index("request_id", drop=False)
+    inv = inv.set_index("invocation", drop=False)  # unique; a request id can repeat (retries)
     never_envs, np_kind = _never_polled_envs(inv)
     in_np = inv["environment"].isin(never_envs)
     masks = {
@@ -106,15 +106,15 @@ def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
         hit = rows.loc[rows["status"].eq("timeout")]
         ev = [line for rid in rows.index for line in lines.get(rid, [])]
         findings.append(Finding(
-            "never_polled", rows["function"].iloc[0], env_name, hit.index[0],
+            "never_polled", rows["function"].iloc[0], env_name, hit["request_id"].iloc[0],
             hit["billed_ms"].sum(min_count=1), _never_message(np_kind[env_name], hit),
-            evidence.pick(ev), rows["version"].iloc[0], list(hit.index),
+            evidence.pick(ev), rows["version"].iloc[0], hit["request_id"].tolist(),
             cost_usd=hit["cost_usd"].sum(min_count=1)))
     for kind, mask in masks.items():
         for row in inv.loc[mask].itertuples(index=False):
             findings.append(Finding(
                 kind, row.function, row.environment, row.request_id, row.billed_ms,
-                _message(kind, row), evidence.pick(lines.get(row.request_id, []))
+                _message(kind, row), evidence.pick(lines.get(row.invocation, []))
                 or [_table_evidence(row)], row.version, [row.request_id],
                 cost_usd=row.cost_usd))
     findings += _orphan_init_findings(merged)
@@ -221,6 +221,7 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
     markers = merged.frames.get("StuckMarker")
     if markers is None or markers.empty:
         return findings
+    first_run = inv.drop_duplicates("request_id").set_index("request_id")["invocation"]
     by_env = {f.environment: f for f in findings if f.kind == "never_polled"}
     by_request = {f.request_id: f for f in findings
                   if f.kind in ("timeout", "no_response", "stopped_polling") and f.request_id}
@@ -235,13 +236,14 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
                 target.kind = kind
             target.evidence.append(line)
             continue
-        known = rid is not None and rid in inv.index
-        billed = inv.at[rid, "billed_ms"] if known else None
-        function = inv.at[rid, "function"] if known else row.get("function")
+        known = rid is not None and rid in first_run.index
+        key = first_run[rid] if known else None
+        billed = inv.at[key, "billed_ms"] if known else None
+        function = inv.at[key, "function"] if known else row.get("function")
         finding = Finding(kind, function if pd.notna(function) else None, env_name, rid, billed,
                           f"lctrace watchdog: {kind.replace('_', ' ')} after "
                           f"{_ms(row.get('elapsed_ms'))}", [line],
-                          cost_usd=inv.at[rid, "cost_usd"] if known else None)
+                          cost_usd=inv.at[key, "cost_usd"] if known else None)
         findings.append(finding)
         if kind == schema.STUCK_NEVER_POLLED:
             by_env[env_name] = finding
@@ -258,16 +260,17 @@ def _post_response(inv: pd.DataFrame) -> list[Finding]:
     out = []
     for env_name, rows in heavy.groupby("environment", sort=False):
         worst = rows["post_response_ms"].idxmax()
+        worst_id = rows.at[worst, "request_id"]
         billed = float(np.ceil(rows["post_response_ms"].astype(float)).sum())
         rate = (rows["cost_usd"] / rows["billed_ms"]).mean()
         out.append(Finding(
-            "post_response_overhead", rows["function"].iloc[0], env_name, worst, billed,
+            "post_response_overhead", rows["function"].iloc[0], env_name, worst_id, billed,
             f"{len(rows)} invocation(s) spent more than {POST_RESPONSE_SHARE:.0%} of billed time "
             f"after the response (worst {rows.at[worst, 'post_response_ms']:.0f} ms of "
             f"{rows.at[worst, 'billed_ms']:.0f} ms billed)",
             [f"{rid}: post_response {p:.1f} ms of {b:.0f} ms billed ({src})" for rid, p, b, src
              in rows[["post_response_ms", "billed_ms", "phase_source"]].head(
                  evidence.MAX_EVIDENCE).itertuples()],
-            rows["version"].iloc[0], list(rows.index),
+            rows["version"].iloc[0], rows["request_id"].tolist(),
             cost_usd=billed * rate if pd.notna(rate) else None))
     return out

@@ -66,6 +66,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     parts = []
     for kind, frame in frames.items():
         part = frame[["seq", "env", "timestamp_ms", "request_id", "source"]].copy()
+        part["real_env"] = frame["environment"].notna().to_numpy()
         part["kind"] = kind
         part["phase"] = frame.get("phase", None)
         parts.append(part)
@@ -75,6 +76,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "env_code": pd.Series(dtype=np.int64), "timestamp_ms": pd.Series(dtype=float),
             "ts": pd.Series(dtype=float), "request_id": pd.Series(dtype=object),
             "source": pd.Series(dtype=object), "kind": pd.Series(dtype=object),
+            "real_env": pd.Series(dtype=bool),
             "phase": pd.Series(dtype=object)})
     events = pd.concat(parts, ignore_index=True).sort_values("seq", kind="stable")
     events["kind"] = events["kind"].astype("category")

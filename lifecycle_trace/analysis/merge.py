@@ -57,13 +57,61 @@ class Merged:
     started_in_export: pd.Series | None = None  # per environment, set by the tables step
 
 
-def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Add `owner_code` (index into the returned request ids; -1 = no owner), `during_invoke`
-    and `init_output` to `events`. Works on integer codes: grouping strings is slow."""
-    kind, env = events["kind"], events["env_code"]
+def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One key per invocation: request id + environment + occurrence.
+
+    Lambda retries an async event with the same request id (up to twice), in the same or
+    another environment, and each run is billed: a `START` of an id whose previous run in that
+    stream already has its `REPORT` begins a new invocation. A second source describing the same
+    run (text and JSON, logs and Telemetry) does not. Records without a stream (X-Ray, a file
+    with no stream name) join the first invocation with their id.
+
+    Returns per-event key codes (-1 = no request id), the key strings (`<id>`, then `<id>#2`,
+    ...) and each key's request id.
+    """
+    kind, env = events["kind"], events["env_code"].to_numpy(dtype=np.int64)
     raw = events["request_id"].astype(object)
     raw = raw.where(raw.notna() & raw.ne(""))
-    codes, request_ids = pd.factorize(raw)
+    rid_codes, request_ids = pd.factorize(raw)
+    has_rid = rid_codes >= 0
+    real = has_rid & events["real_env"].to_numpy(dtype=bool)
+    group = env * (len(request_ids) + 1) + rid_codes
+    bounds = real & kind.isin(("Start", "Report")).to_numpy()
+    sub = pd.DataFrame({"g": group[bounds], "start": kind.to_numpy()[bounds] == "Start"})
+    previous = sub.groupby("g", sort=False)["start"].shift(1)
+    opens = sub["start"] & ~previous.fillna(False).astype(bool)
+    occurrence = np.full(len(events), np.nan)
+    occurrence[bounds] = opens.astype(int).groupby(sub["g"], sort=False).cumsum().to_numpy()
+    by_group = pd.Series(occurrence).where(real).groupby(group)
+    occurrence = by_group.ffill().fillna(by_group.bfill()).fillna(0).to_numpy()
+    key64 = np.where(real, group * 1_000_003 + occurrence.astype(np.int64), -1)
+    key_codes = np.full(len(events), -1, dtype=np.int64)
+    key_codes[real], uniques = pd.factorize(key64[real])
+    key_rid = np.empty(len(uniques), dtype=np.int64)
+    key_rid[key_codes[real]] = rid_codes[real]
+    # streamless records: the first key with their request id, else a key of their own
+    first_key = pd.Series(np.arange(len(uniques))).groupby(key_rid).first()
+    loose = has_rid & ~real
+    if loose.any():
+        joined = np.array(first_key.reindex(rid_codes[loose]), dtype=float)
+        own = np.isnan(joined)
+        extra, extra_rids = pd.factorize(rid_codes[loose][own])
+        joined[own] = len(uniques) + extra
+        key_codes[loose] = joined.astype(np.int64)
+        key_rid = np.concatenate([key_rid, np.asarray(extra_rids, dtype=np.int64)])
+    names = np.asarray(request_ids, dtype=object)[key_rid]
+    nth = pd.Series(names).groupby(names).cumcount().to_numpy() + 1
+    keys = np.array([n if i == 1 else f"{n}#{i}" for n, i in zip(names, nth, strict=True)],
+                    dtype=object)
+    return key_codes, keys, names
+
+
+def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Add `owner_code` (index into the returned invocation keys; -1 = no owner),
+    `during_invoke` and `init_output` to `events`; also return each key's request id. Works on
+    integer codes: grouping strings is slow."""
+    kind, env = events["kind"], events["env_code"]
+    codes, keys, key_request_ids = invocation_keys(events)
     rid = pd.Series(np.where(codes >= 0, codes, np.nan), index=events.index)
     has_rid = rid.notna().to_numpy()
     is_start = kind.eq("Start").to_numpy() & has_rid
@@ -90,7 +138,7 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
     events["during_invoke"] = is_open & init & invoke_phase
     events["init_output"] = app & ~is_open
-    return events, np.asarray(request_ids, dtype=object)
+    return events, keys, key_request_ids
 
 
 def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFrame:
@@ -106,7 +154,7 @@ def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFra
 def merge_records(records: Iterable[object]) -> Merged:
     """Run both merge steps over records from any number of sources."""
     frames = records_to_frames(records)
-    events, request_ids = assign_owners(events_frame(frames))
+    events, request_ids, key_request_ids = assign_owners(events_frame(frames))
     size = int(events["seq"].max()) + 1 if len(events) else 0
     owner_by_seq = np.full(size, -1, dtype=np.int64)
     during = np.zeros(size, dtype=bool)
@@ -124,6 +172,8 @@ def merge_records(records: Iterable[object]) -> Merged:
         frame["init_output"] = init_out[frame_seq]
     events["owner"] = lookup[events["owner_code"].to_numpy()]
     invocations = merge_invocations(frames, request_ids)
+    invocations.insert(0, "request_id", key_request_ids[
+        pd.Index(request_ids).get_indexer(invocations.index)])
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
@@ -179,7 +229,7 @@ def merge_invocations(frames: dict[str, pd.DataFrame], request_ids: np.ndarray) 
     for block in blocks:
         inv = inv.join(block, how="left")
     inv["sources"] = _dialects(frames, inv.index.to_numpy(), len(request_ids))
-    inv.index = pd.Index(request_ids[inv.index.to_numpy()], name="request_id")
+    inv.index = pd.Index(request_ids[inv.index.to_numpy()], name="invocation")
     return inv
 
 

@@ -17,7 +17,10 @@ INVOCATION_COLUMNS = [
     "poll_wait_ms", "handler_ms", "response_ms", "post_response_ms", "phase_source",
     "billed_source", "billing_rule", "init_billed", "billed_start", "billed_end", "gb_seconds",
     "cost_usd", "suppressed_init_ms", "app_lines", "trace_id", "runtime_version", "sources",
+    "invocation",
 ]
+"""`invocation` is unique: the request id, then `<id>#2`... for further runs of the same id
+(Lambda retries async events with the same request id; each run is billed)."""
 ENVIRONMENT_COLUMNS = [
     "environment", "function", "version", "first_seen", "last_seen", "started_in_export",
     "runtime_version", "init_ms", "init_type", "cold_start_cause", "invocations", "cold_starts",

@@ -31,4 +31,4 @@ def test_report_of_every_fixture_validates(path: Path) -> None:
     doc = json.loads(report.to_json(invocations=True))  # allow_nan=False: NaN would raise
     VALIDATOR.validate(doc)
     assert doc["summary"]["invocations"] == len(doc["invocations"]) == len(
-        {row["request_id"] for row in doc["invocations"]})
+        {row["invocation"] for row in doc["invocations"]})

@@ -101,3 +101,23 @@ def test_function_name_given_by_one_record_holds_for_the_environment() -> None:
                                                               init_ms=250.0),
                *invoke(env, "b", 1000, 5.0, 5)]
     assert analyze_records(records).invocations["function"].tolist() == ["named", "named"]
+
+
+def test_async_retries_with_the_same_request_id_are_separate_billed_runs() -> None:
+    # Lambda retries an async event with the same request id; each run is billed.
+    a, b = stream(20, function="async"), stream(21, function="async")
+    records = [*invoke(a, "evt", 0, 3000.0, 3000, status="timeout", init_ms=200.0),
+               *invoke(a, "evt", 63_000, 3000.0, 3000, status="timeout"),   # retry, same stream
+               *invoke(b, "evt", 190_000, 40.0, 40, init_ms=210.0),           # retry elsewhere
+               r.PhaseSpan(source="xray.json", line=1, environment=None, timestamp_ms=T0,
+                           request_id="evt", dialect=r.XRAY, phase="lambda.handler",
+                           duration_ms=2990.0)]
+    report = analyze_records(records)
+    inv = report.invocations
+    assert inv["request_id"].tolist() == ["evt"] * 3
+    assert sorted(inv["invocation"]) == ["evt", "evt#2", "evt#3"]
+    assert report.summary["invocations"] == 3 and report.summary["billed_ms"] == 6040
+    assert [f.kind for f in report.findings] == ["timeout", "timeout"]
+    # the streamless X-Ray span joins the first run only
+    assert inv["handler_ms"].notna().sum() == 1
+    assert inv.loc[inv["invocation"] == "evt", "handler_ms"].item() == 2990.0

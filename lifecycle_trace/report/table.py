@@ -57,7 +57,7 @@ def build(report: Report, width: int = 120) -> Group:
             body.append(f" (+{len(finding.request_ids) - 1} more)", style="italic")
         body.append("\n")
         for line in finding.evidence:
-            body.append(f"    {line.expandtabs(2).replace(chr(10), ' ')}\n", style="dim")
+            body.append(f"    {line.replace(chr(9), '  ').replace(chr(10), ' ')}\n", style="dim")
         parts.append(Group(head, body))
     if hidden:
         parts.append(Text(hidden_note(hidden), style="italic"))

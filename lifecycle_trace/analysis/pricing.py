@@ -109,11 +109,15 @@ class Pricing:
     def describe(self) -> dict[str, object]:
         """The `pricing` block of the report: which prices were used and how."""
         known = self.region in SAME_AS_US_EAST_1
-        note = (
-            "override" if self.flat_price is not None
-            else "AWS list prices (us-east-1 table)" + ("" if known else
-                 f"; no price table for {self.region}, us-east-1 prices used")
-        )
+        if self.flat_price is not None:
+            note = "override (--price-per-gb-second)"
+        elif self.region == DEFAULT_REGION:
+            note = "AWS list prices, us-east-1"
+        elif known:
+            note = (f"AWS list prices, us-east-1 table ({self.region} lists the same prices as "
+                    "far as we know)")
+        else:
+            note = f"no price table for {self.region}: us-east-1 list prices used"
         return {
             "architecture": self.architecture,
             "region": self.region,
@@ -127,4 +131,6 @@ class Pricing:
             "free_tier_applied": self.apply_free_tier,
             "tiers_scope": "the whole input counted as one month's usage from zero",
             "source": note,
+            "not_included": ["ephemeral storage above 512 MB", "provisioned concurrency",
+                             "SnapStart cache and restore charges", "data transfer"],
         }

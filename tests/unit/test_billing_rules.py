@@ -163,6 +163,8 @@ def test_region_from_runtime_arn_unless_overridden_and_unknown_region_said() -> 
     assert analyze_records(records).pricing["region_source"] == "runtime ARN"
     forced = analyze_records(records, region="af-south-1").pricing
     assert forced["region"] == "af-south-1" and "no price table for af-south-1" in forced["source"]
+    assert "eu-west-3 lists the same prices" in analyze_records(records).pricing["source"]
+    assert "provisioned concurrency" in forced["not_included"]
 
 
 def test_bad_pricing_options_fail_with_the_option_named() -> None:

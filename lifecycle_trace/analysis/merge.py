@@ -136,7 +136,8 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nd
     owner = np.where(late, np.where(is_open, open_rid, last_rid), owner)
     # (columns are added to `events` in place)
     events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
-    events["during_invoke"] = is_open & init & invoke_phase
+    # a suppressed init: `phase: invoke` said outright, or an init line inside an open invoke
+    events["during_invoke"] = init & invoke_phase
     events["init_output"] = app & ~is_open
     return events, keys, key_request_ids
 

@@ -143,3 +143,16 @@ def test_a_crash_long_ago_does_not_make_a_replacement() -> None:
                init_start(b, 3_600_000), *invoke(b, "b1", 3_600_300, 10.0, 310, init_ms=300.0)]
     rows = by_id(analyze_records(records, idle_gap_s=600))
     assert rows.loc["b1", "cold_cause"] == "idle"  # an hour later: not a replacement
+
+
+def test_json_suppressed_init_before_start_is_still_suppressed() -> None:
+    # JSON format: platform.initStart/initReport with phase "invoke" (init re-run in the invoke)
+    env = stream(19)
+    records = [init_report(env, 10_000, 10000.0, status="timeout", dialect=r.JSON),
+               init_start(env, 10_010, phase="invoke", initialization_type="on-demand",
+                          dialect=r.JSON),
+               init_report(env, 12_000, 1980.0, phase="invoke", status="success",
+                           dialect=r.JSON),
+               *invoke(env, "after", 10_020, 2500.0, 2500, dialect=r.JSON)]
+    row = by_id(analyze_records(records)).loc["after"]
+    assert row["cold_type"] == "suppressed" and row["suppressed_init_ms"] == 1980.0

@@ -1,4 +1,7 @@
-"""Merge records from every source into one row per request id.
+"""Merge records from every source into one row per invocation.
+
+An invocation is a request id in an environment (log stream); a further `START` of the same id
+after its `REPORT` is another, billed run (async retries), see `invocation_keys`.
 
 Step 1 (`assign_owners`): every record gets the invocation it belongs to. Records with a request
 id own themselves; init/restore records without one belong to the invocation that was open when
@@ -7,9 +10,10 @@ the same environment (the invocation the init ran for); output and crash lines w
 the open invocation, else to the most recent one.
 
 Step 2 (`merge_invocations`): per record type, the first non-null value per owner, joined on
-request id. Each value group keeps the source it came from (`*_source` columns and `sources`, the
-dialects that described the invocation). Trace inputs (lctrace wrapper lines, phase spans) join
-here by request id too, so adding a source means adding a block, not rewriting the analysis.
+the invocation. Each value group keeps the source it came from (`*_source` columns and
+`sources`, the dialects that described the invocation). Trace inputs (lctrace wrapper lines,
+phase spans) join here by request id too, so adding a source means adding a block, not
+rewriting the analysis.
 """
 
 from __future__ import annotations
@@ -155,7 +159,7 @@ def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFra
 def merge_records(records: Iterable[object]) -> Merged:
     """Run both merge steps over records from any number of sources."""
     frames = records_to_frames(records)
-    events, request_ids, key_request_ids = assign_owners(events_frame(frames))
+    events, keys, key_request_ids = assign_owners(events_frame(frames))
     size = int(events["seq"].max()) + 1 if len(events) else 0
     owner_by_seq = np.full(size, -1, dtype=np.int64)
     during = np.zeros(size, dtype=bool)
@@ -164,7 +168,7 @@ def merge_records(records: Iterable[object]) -> Merged:
     owner_by_seq[seq] = events["owner_code"].to_numpy()
     during[seq] = events["during_invoke"].to_numpy()
     init_out[seq] = events["init_output"].to_numpy()
-    lookup = np.append(request_ids, None)  # code -1 -> None
+    lookup = np.append(keys, None)  # code -1 -> None
     for frame in frames.values():
         frame_seq = frame["seq"].to_numpy()
         frame["owner_code"] = owner_by_seq[frame_seq]
@@ -172,17 +176,17 @@ def merge_records(records: Iterable[object]) -> Merged:
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]
     events["owner"] = lookup[events["owner_code"].to_numpy()]
-    invocations = merge_invocations(frames, request_ids)
-    invocations.insert(0, "request_id", key_request_ids[
-        pd.Index(request_ids).get_indexer(invocations.index)])
+    invocations = merge_invocations(frames, keys, key_request_ids)
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
     return Merged(frames=frames, events=events, invocations=invocations, orphans=orphans)
 
 
-def merge_invocations(frames: dict[str, pd.DataFrame], request_ids: np.ndarray) -> pd.DataFrame:
-    """One row per request id with the raw facts every source gave (before any inference)."""
+def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
+                      key_request_ids: np.ndarray) -> pd.DataFrame:
+    """One row per invocation (index: its key) with its request id and the raw facts every
+    source gave (before any inference)."""
     owners = [frames[k]["owner_code"].to_numpy() for k in INVOCATION_KINDS if k in frames]
     codes = np.unique(np.concatenate(owners)) if owners else np.array([], dtype=np.int64)
     inv = pd.DataFrame(index=pd.Index(codes[codes >= 0], name="owner_code"))
@@ -210,8 +214,8 @@ def merge_invocations(frames: dict[str, pd.DataFrame], request_ids: np.ndarray) 
                                      "signal": "exit_signal", "error_type": "exit_error_type",
                                      "text": "exit_text", "env": "exit_env"}),
         _init_block(g("InitStart"), g("InitReport")),
-        _by_owner(_phase(g("InitRuntimeDone"), None), {"status": "init_rd_status",
-                                                       "error_type": "init_rd_error_type"}),
+        _by_owner(g("InitRuntimeDone"), {"status": "init_rd_status",
+                                          "error_type": "init_rd_error_type"}),
         _by_owner(g("RestoreStart"), {"timestamp_ms": "restore_start_ts",
                                       "runtime_version_arn": "restore_runtime_arn"}),
         _by_owner(g("RestoreReport"), {"duration_ms": "restore_report_ms",
@@ -229,14 +233,17 @@ def merge_invocations(frames: dict[str, pd.DataFrame], request_ids: np.ndarray) 
     ]
     for block in blocks:
         inv = inv.join(block, how="left")
-    inv["sources"] = _dialects(frames, inv.index.to_numpy(), len(request_ids))
-    inv.index = pd.Index(request_ids[inv.index.to_numpy()], name="invocation")
+    codes = inv.index.to_numpy()
+    inv["sources"] = _dialects(frames, codes, len(keys))
+    inv.insert(0, "request_id", key_request_ids[codes])
+    inv.index = pd.Index(keys[codes], name="invocation")
     return inv
 
 
-def _phase(frame: pd.DataFrame | None, during: bool | None) -> pd.DataFrame | None:
-    if frame is None or during is None:
-        return frame
+def _phase(frame: pd.DataFrame | None, during: bool) -> pd.DataFrame | None:
+    """Init records of the init phase (`during=False`) or of suppressed inits (`True`)."""
+    if frame is None:
+        return None
     return frame.loc[frame["during_invoke"] == during]
 
 

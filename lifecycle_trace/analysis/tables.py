@@ -101,7 +101,10 @@ def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
     env["init_type"] = first_cold["cold_type"]
     env["cold_start_cause"] = first_cold["cold_cause"]
     env["ended"] = env["ended"].where(env["ended"].isin(coldstart.BAD_END))
-    env = env.reindex(env.index.union(seen.index))
+    # streams that only ran init count too; a file's stand-in key ("source:...") only when
+    # invocations live in it (X-Ray records, say, have no stream and join the logs' one)
+    real = events.loc[events["real_env"].to_numpy(dtype=bool), "env"].unique()
+    env = env.reindex(env.index.union(pd.Index(real)))
     env = _add_orphans(env, merged)
     env["first_seen"] = _utc(seen["min"].reindex(env.index))
     env["last_seen"] = _utc(seen["max"].reindex(env.index))

@@ -109,8 +109,10 @@ def test_logs_and_xray_join_into_one_row_per_request(fixtures_dir: Path, samples
     result = CliRunner().invoke(app, ["analyze", str(logs), str(fixtures_dir / "traces" /
                                                                 "xray-snapstart.jsonl"),
                                       "-f", "json", "--invocations"])
-    rows = json.loads(result.stdout)["invocations"]
+    doc = json.loads(result.stdout)
+    rows = doc["invocations"]
     assert len(rows) == 5  # the two traced requests are not counted twice
+    assert doc["summary"]["environments"] == 1  # the trace file is no environment of its own
     first = rows[0]
     assert first["sources"] == "text+xray" and first["billed_ms"] == 610  # the REPORT wins
     assert first["handler_ms"] == 305.41

@@ -121,3 +121,13 @@ def test_async_retries_with_the_same_request_id_are_separate_billed_runs() -> No
     # the streamless X-Ray span joins the first run only
     assert inv["handler_ms"].notna().sum() == 1
     assert inv.loc[inv["invocation"] == "evt", "handler_ms"].item() == 2990.0
+
+
+def test_importing_the_package_does_not_load_pandas() -> None:
+    # `lctrace wrap` runs on the Lambda cold-start path and imports the package.
+    import subprocess
+    import sys
+
+    code = "import sys, lifecycle_trace; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

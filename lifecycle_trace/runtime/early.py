@@ -9,6 +9,7 @@ is the handler span id the lifecycle will use. Stdlib only, nothing heavy.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from lifecycle_trace.runtime import api
@@ -20,7 +21,8 @@ EVENT_CAPTURE = 8 * 1024 * 1024  # = lifecycle.EVENT_SNIFF_LIMIT: the event byte
 class BufferingObserver:
     """Records proxy events until `attach(observer)`, then replays them and delegates."""
 
-    def __init__(self) -> None:
+    def __init__(self, init_over: threading.Event | None = None) -> None:
+        self.init_over = init_over or threading.Event()  # first event delivered / init error
         self._lock = threading.Lock()
         self._events: list[tuple[str, Exchange]] = []
         self._target: object = None
@@ -38,6 +40,8 @@ class BufferingObserver:
         return getattr(target, method)(exchange)
 
     def on_request(self, exchange: Exchange) -> None:
+        if exchange.kind == api.KIND_INIT_ERROR:
+            self.init_over.set()
         self._record("on_request", exchange)
 
     def on_response_head(self, exchange: Exchange) -> bytes | None:
@@ -53,6 +57,7 @@ class BufferingObserver:
             if trace:
                 text = api.with_parent(trace.decode("latin-1"), exchange.handler_span_id)
                 value = text.encode("latin-1")
+            self.init_over.set()
         self._record("on_response_head", exchange)
         return value
 
@@ -64,7 +69,8 @@ class BufferingObserver:
 
     def attach(self, target: object) -> None:
         """Replay what happened so far into `target`, then pass everything through to it."""
-        with self._lock:
+        replaying = getattr(target, "replaying", None)
+        with self._lock, replaying() if replaying else contextlib.nullcontext():
             for method, exchange in self._events:
                 try:
                     getattr(target, method)(exchange)

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -160,6 +160,23 @@ class Lifecycle:
         # set once the runtime's init is over (first event delivered, init error or exit):
         # exporters' heavy imports wait for it, off the cold-start path
         self.init_over = threading.Event()
+        self._replaying = False
+
+    def _flush(self) -> None:
+        """The bounded flush before a /next is forwarded (skipped while replaying)."""
+        if not self._replaying:
+            self.sink.flush(self.settings.flush_timeout_ms)
+
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[None]:
+        """Events that already happened are fed in: no flush per /next (nothing is waiting
+        for them), one at the end."""
+        self._replaying = True
+        try:
+            yield
+        finally:
+            self._replaying = False
+            self.sink.flush(self.settings.flush_timeout_ms)
 
     # --- proxy observer -----------------------------------------------------------------------
     def on_request(self, ex: Exchange) -> None:
@@ -191,7 +208,7 @@ class Lifecycle:
             )
             self.init_over.set()
             self.sink.on_init(phase)
-            self.sink.flush(self.settings.flush_timeout_ms)
+            self._flush()
 
     def _on_next(self, ex: Exchange) -> None:
         t = ex.t_arrive
@@ -214,7 +231,7 @@ class Lifecycle:
         if closed is not None:
             self.sink.on_invocation(closed)
         if init is not None or closed is not None:
-            self.sink.flush(self.settings.flush_timeout_ms)
+            self._flush()
 
     def on_response_head(self, ex: Exchange) -> bytes | None:
         if ex.kind != api.KIND_NEXT or ex.status != 200:

@@ -20,6 +20,9 @@ USAGE = "usage: lctrace wrap [--] COMMAND [ARGS...]"
 # equal to config.DISABLE.name and config.PROXY_PORT.name
 ENV_DISABLE = "LCTRACE_DISABLE"
 ENV_PROXY_PORT = "LCTRACE_PROXY_PORT"
+ENV_NEVER_POLLED_MS = "LCTRACE_NEVER_POLLED_MS"
+DEFAULT_NEVER_POLLED_MS = 8000
+INIT_POLL_S = 0.02  # how often the main thread looks for the end of init while waiting
 TRUTHY = ("1", "true", "yes", "on")
 # while exporters import in the background, a proxy thread waiting for the GIL gets it within
 # this (default 5 ms, which would add up over the few GIL hand-offs of one relayed request)
@@ -105,8 +108,8 @@ def main(argv: list[str]) -> int:
         return _exec_unwrapped(command, f"proxy not started ({type(exc).__name__}: {exc})")
     environ["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{raw_listener.getsockname()[1]}"
     _restore_child_pythonpath(environ)
-    # signals that arrive before the forwarding handlers exist wait, blocked, until they do
-    original_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+    # signals that arrive before our handlers exist wait, blocked, until they do
+    original_mask = signal.pthread_sigmask(signal.SIG_BLOCK, (*FORWARDED_SIGNALS, signal.SIGCHLD))
     try:
         pid = os.posix_spawnp(command[0], command, environ, setsigmask=original_mask)
     except OSError as exc:
@@ -114,17 +117,26 @@ def main(argv: list[str]) -> int:
         raw_listener.close()
         _warn(f"cannot run {command[0]}: {exc}")
         return 127
+    import threading
+
+    init_over = threading.Event()  # set by the early observer: first event or /init/error
+    child_gone: list[bool] = []
     _install_signal_forwarding(pid)
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: child_gone.append(True))
     signal.pthread_sigmask(signal.SIG_SETMASK, original_mask)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     from lifecycle_trace.runtime.early import BufferingObserver
     from lifecycle_trace.runtime.proxy import NullObserver, RuntimeApiProxy
 
-    early = BufferingObserver()
+    early = BufferingObserver(init_over)
     proxy = RuntimeApiProxy(upstream, early, listener=_as_socket(raw_listener))
     proxy.start()  # forwarding from here on; the lifecycle catches up from `early`
 
-    # Everything below overlaps with the runtime's own init (and maybe its first invocation).
+    # The rest of lctrace is imported once the runtime's init is over, so it does not compete
+    # with it for CPU - or after half the never_polled threshold, so the watchdog is in time.
+    deadline = time.monotonic() + _never_polled_ms(environ) / 2000
+    while not child_gone and time.monotonic() < deadline and not init_over.wait(INIT_POLL_S):
+        pass
     lifecycle = telemetry = settings = None
     try:
         from lifecycle_trace.runtime.lifecycle import Lifecycle
@@ -153,6 +165,12 @@ def main(argv: list[str]) -> int:
             pass
     proxy.close()
     return _propagate(status)
+
+
+def _never_polled_ms(environ: dict[str, str]) -> int:
+    """LCTRACE_NEVER_POLLED_MS without importing config (a bad value is reported later)."""
+    raw = environ.get(ENV_NEVER_POLLED_MS, "").strip()
+    return int(raw) if raw.isdigit() else DEFAULT_NEVER_POLLED_MS
 
 
 def _split_upstream(address: str) -> tuple[str, int]:

@@ -254,7 +254,9 @@ def test_exporter_down_or_stalled_changes_nothing(
                 payload = json.dumps({"i": i, "pad": "p" * 3000}).encode()
                 result = rie.invoke(payload)
                 assert result.status == 200 and result.body == payload
-            assert rie.wait_for('"lctrace":"invocation"')
+            assert wait_until(
+                lambda: len(marker_lines(rie.stdout(), schema.MARKER_INVOCATION)) >= 5
+            )
             stdout = rie.stdout()
     finally:
         if listener is not None:

@@ -85,3 +85,5 @@ def test_log_lines_keep_to_the_contract() -> None:
 def test_wrapper_reads_the_same_variable_names_as_config() -> None:
     assert config.DISABLE.name == wrapper.ENV_DISABLE
     assert config.PROXY_PORT.name == wrapper.ENV_PROXY_PORT
+    assert config.NEVER_POLLED_MS.name == wrapper.ENV_NEVER_POLLED_MS
+    assert str(wrapper.DEFAULT_NEVER_POLLED_MS) == config.NEVER_POLLED_MS.default

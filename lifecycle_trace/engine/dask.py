@@ -15,13 +15,14 @@ only when called (the `dask` extra).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from lifecycle_trace.analysis.model import Report, analyze_merged
+from lifecycle_trace.analysis.model import Report
 from lifecycle_trace.engine import partition, remote
 from lifecycle_trace.errors import ConfigError, InputFormatError
 from lifecycle_trace.ingest.base import ParsedSource, SourceStats
@@ -138,17 +139,22 @@ def analyze_dask(
             keys = dask_client.gather([dask_client.submit(partition.file_keys, future,
                                                           pure=False) for future in parsed])
             sizes = [key.records for key in keys]
-            offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+            offsets = [0, *itertools.accumulate(sizes)][:-1]
             components = [c for c in partition.plan_components(keys)
                           if sum(sizes[i] for i in c)]
             target = partition_records or _target(sum(sizes), dask_client)
-            parts = dask_client.gather([
-                dask_client.submit(partition.reduce_partition, [parsed[i] for i in batch],
-                                   [offsets[i] for i in batch], pure=False,
-                                   workers=[home] if home else None, allow_other_workers=True)
-                for home, batch in _batches_by_worker(dask_client, parsed, components, sizes,
-                                                      max(1, target))])
+            batches = _batches_by_worker(dask_client, parsed, components, sizes, max(1, target))
+
+            def reduce(indexes: list[int], quote: set[str] | None = None) -> list:
+                return dask_client.gather([
+                    dask_client.submit(partition.reduce_partition,
+                                       [parsed[i] for i in batches[k][1]],
+                                       [offsets[i] for i in batches[k][1]], quote, pure=False,
+                                       workers=[batches[k][0]] if batches[k][0] else None,
+                                       allow_other_workers=True)
+                    for k in indexes])
+
+            parts = reduce(list(range(len(batches))))
+            return partition.finish(parts, [key.stats for key in keys], options, reduce)
         finally:
             dask_client.cancel(parsed)
-    merged = partition.combine(parts)
-    return analyze_merged(merged, sources=[key.stats for key in keys], **options)

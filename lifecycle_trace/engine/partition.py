@@ -18,22 +18,24 @@ pricing needs the total GB-seconds). The report is the single-process one, value
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from lifecycle_trace.analysis import findings, tables
 from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
-from lifecycle_trace.analysis.findings import Finding
 from lifecycle_trace.analysis.merge import INIT_KINDS, Merged, merge_records
+from lifecycle_trace.engine import quoting
 from lifecycle_trace.engine.transport import Shipped, ship, unship
 from lifecycle_trace.ingest.base import ParsedSource, SourceStats
 
+if TYPE_CHECKING:
+    from lifecycle_trace.analysis.model import Report
+
 KEEP_WHOLE = ("StuckMarker",)
 """Record types every partition ships in full (few, and read across request ids)."""
-STREAM_WIDE = frozenset({"never_polled"})
-"""Finding kinds whose evidence quotes every invocation of their stream."""
 _ORDER = ("_lc_streamless", "_lc_env_first", "_lc_pos")
 
 
@@ -120,6 +122,7 @@ class Part:
     events: pd.DataFrame
     orphans: pd.DataFrame
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quoted: set[str] = field(default_factory=set)
 
 
 def _remap(frame: pd.DataFrame, to_global: np.ndarray) -> None:
@@ -127,9 +130,11 @@ def _remap(frame: pd.DataFrame, to_global: np.ndarray) -> None:
         frame["seq"] = to_global[frame["seq"].to_numpy()]
 
 
-def reduce_partition(sources: list[ParsedSource], offsets: list[int]) -> Part:
+def reduce_partition(sources: list[ParsedSource], offsets: list[int],
+                     quote: set[str] | None = None) -> Part:
     """Merge one partition's records and keep the small tables (see the module docstring).
-    `offsets[i]` is the position of `sources[i]`'s first record in the whole input."""
+    `offsets[i]` is the position of `sources[i]`'s first record in the whole input; `quote`
+    adds invocations whose records to send as evidence (the driver's second round)."""
     records = [record for source in sources for record in source.records]
     to_global = np.concatenate(
         [np.arange(offset, offset + len(s.records), dtype=np.int64)
@@ -143,18 +148,14 @@ def reduce_partition(sources: list[ParsedSource], offsets: list[int]) -> Part:
     env_first = events.groupby("env", sort=False)["seq"].transform("min")
     events = events.assign(_lc_env_first=env_first.to_numpy(), _lc_pos=np.arange(len(events)))
     invocations = _ordered_invocations(merged.invocations, events)
-    # This partition's own findings say which records are quoted as evidence; the global run
-    # finds the same ones (findings are per invocation or per stream, never across streams).
-    local = tables.build_invocations(
-        Merged(merged.frames, merged.events, merged.invocations, merged.orphans), 0.0)
-    quoted = _quoted(findings.detect(local, merged), local)
+    quoted = quoting.candidates(merged.invocations) | (quote or set())
     frames = {}
     for kind, frame in merged.frames.items():
         if kind in KEEP_WHOLE:
             frames[kind] = frame
         elif kind in EVIDENCE_KINDS:
             frames[kind] = frame.loc[frame["owner"].isin(quoted)]
-    return Part(ship(invocations), _reduced_events(events), merged.orphans, frames)
+    return Part(ship(invocations), _reduced_events(events), merged.orphans, frames, quoted)
 
 
 def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -180,33 +181,20 @@ def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.
     return out
 
 
-def _quoted(found: list[Finding], inv: pd.DataFrame) -> set[str]:
-    """Invocations whose records a finding may quote: those of the finding's request ids (each
-    run of a retried id), and for a never-polled stream (its evidence is every invocation of
-    the stream) all of the stream's."""
-    rids: set[str] = set()
-    envs: set[str] = set()
-    for finding in found:
-        rids.update(r for r in (finding.request_id, *finding.request_ids) if r)
-        if finding.environment and STREAM_WIDE & {finding.kind, *finding.related_kinds}:
-            envs.add(finding.environment)
-    key = "invocation" if "invocation" in inv else "request_id"
-    hit = inv["request_id"].isin(rids) | inv["environment"].isin(envs)
-    return set(inv.loc[hit, key].dropna())
-
-
 def _reduced_events(events: pd.DataFrame) -> pd.DataFrame:
     """Per stream: its first event, the earliest event of each file holding it and its latest
     event -- all `started_in_export` and the environments table read from events."""
     if events.empty:
         return events
-    env, source, ts = events["env"], events["source"], events["ts"]
-    first_env = ~env.duplicated()
-    pair = pd.Series(list(zip(env, source, strict=True)), index=events.index)
-    first_pair = ~pair.duplicated()
-    pair_min = ts.groupby([env, source], sort=False).transform("min")
-    env_max = ts.groupby(env, sort=False).transform("max")
-    keep = first_env | first_pair | ts.eq(pair_min) | ts.eq(env_max)
+    env_code = events["env_code"].to_numpy()
+    source_code = pd.factorize(events["source"], use_na_sentinel=False)[0]
+    pair = env_code.astype(np.int64) * (int(source_code.max()) + 1) + source_code
+    ts = events["ts"]
+    first_env = ~pd.Series(env_code).duplicated().to_numpy()
+    first_pair = ~pd.Series(pair).duplicated().to_numpy()
+    pair_min = ts.groupby(pair, sort=False).transform("min")
+    env_max = ts.groupby(env_code, sort=False).transform("max")
+    keep = first_env | first_pair | ts.eq(pair_min).to_numpy() | ts.eq(env_max).to_numpy()
     return events.loc[keep]
 
 
@@ -270,3 +258,22 @@ def combine(parts: list[Part]) -> Merged:
         orphans = orphans.assign(_lc_rank=rank).sort_values(["_lc_rank", "seq"], kind="stable")
         orphans = orphans.drop(columns="_lc_rank").reset_index(drop=True)
     return Merged(frames=frames, events=events, invocations=inv, orphans=orphans)
+
+
+def finish(parts: list[Part], sources: list[SourceStats], options: dict[str, Any],
+           refetch: Callable[[list[int], set[str]], list[Part]]) -> Report:
+    """The driver's end: combine the parts and run the global steps. When a finding quotes an
+    invocation whose records no part sent, `refetch(part_indexes, keys)` re-reduces those
+    partitions sending them too, and the steps run again (rare: see `quoting`)."""
+    from lifecycle_trace.analysis.model import analyze_merged
+
+    report = analyze_merged(combine(parts), sources=sources, **options)
+    sent = set().union(*(part.quoted for part in parts))
+    missing = quoting.needed(report.findings, report.invocations) - sent
+    if not missing:
+        return report
+    redo = [i for i, part in enumerate(parts) if missing & set(part.invocations.data.index)]
+    parts = list(parts)
+    for index, part in zip(redo, refetch(redo, missing), strict=True):
+        parts[index] = part
+    return analyze_merged(combine(parts), sources=sources, **options)

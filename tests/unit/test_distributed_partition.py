@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from lifecycle_trace import analyze
-from lifecycle_trace.analysis.model import analyze_merged
 from lifecycle_trace.engine import partition
 from lifecycle_trace.engine.transport import ship, unship
 from lifecycle_trace.ingest import read_sources
@@ -28,17 +27,22 @@ from dask_throughput import write_generated_export, write_s3_export  # noqa: E40
 
 
 def partitioned(paths: list[str], target: int = 1, **options: object):
-    """The Dask engine's steps without Dask: per-file keys, plan, reduce each partition, combine,
-    global steps. `target=1` gives one partition per component (the most splitting)."""
+    """The Dask engine's steps without Dask: per-file keys, plan, reduce each partition, then
+    the driver's end. `target=1` gives one partition per component (the most splitting)."""
     parsed = read_sources(paths)
     keys = [partition.file_keys(p) for p in parsed]
     sizes = [k.records for k in keys]
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
     components = [c for c in partition.plan_components(keys) if sum(sizes[i] for i in c)]
     batches = partition.pack(components, sizes, target)
-    parts = [partition.reduce_partition([parsed[i] for i in batch], [offsets[i] for i in batch])
-             for batch in batches]
-    report = analyze_merged(partition.combine(parts), sources=[k.stats for k in keys], **options)
+
+    def reduce(indexes: list[int], quote: set[str] | None = None) -> list[partition.Part]:
+        return [partition.reduce_partition([parsed[i] for i in batches[k]],
+                                           [offsets[i] for i in batches[k]], quote)
+                for k in indexes]
+
+    report = partition.finish(reduce(list(range(len(batches)))), [k.stats for k in keys],
+                              options, reduce)
     return report, batches
 
 
@@ -168,3 +172,25 @@ def test_local_globs_expand_sorted_without_the_write_probe(tmp_path: Path, patte
     assert names == expected and all(from_glob for _, from_glob in found)
     directory = expand_inputs([str(tmp_path)])
     assert [n for n, _ in directory] == sorted(str(p) for p in written)
+
+
+def test_evidence_missed_by_a_partition_is_fetched_in_a_second_round(monkeypatch) -> None:
+    """If the partitions' superset ever misses an invocation a finding quotes, the driver asks
+    those partitions again: the evidence is still the single-process evidence."""
+    from lifecycle_trace.engine import quoting
+
+    asked: list[set[str]] = []
+    real = partition.reduce_partition
+
+    def spy(sources, offsets, quote=None):
+        if quote:
+            asked.append(set(quote))
+        return real(sources, offsets, quote)
+
+    monkeypatch.setattr(quoting, "candidates", lambda raw: set())
+    monkeypatch.setattr(partition, "reduce_partition", spy)
+    path = str(ROOT / "examples/lambda-logs.json")
+    report, _ = partitioned([path])
+    expected = analyze([path])
+    assert_same(expected, report)
+    assert asked and asked[0] >= {f.request_id for f in expected.findings if f.request_id}

@@ -1,17 +1,20 @@
 """`lctrace wrap -- CMD...`: start the proxy, run the runtime behind it, exit with its code.
 
-Order matters for the cold start: the proxy's socket is bound and the child spawned first;
-the lifecycle, the `log` sink and the watchdog are cheap; exporters that import the
-OpenTelemetry SDK load in background threads while the runtime initialises. If anything
-before the spawn fails, the runtime is exec'd unwrapped after one warning line - lctrace never
-stops a function from running.
+Order matters for the cold start. Before the runtime is spawned this module touches nothing but
+C modules (`_socket`, `_signal`, `posix`): a raw listening socket is bound and the child
+spawned. The proxy then forwards at once (the early observer remembers what it saw); the
+lifecycle, the sinks and the watchdog are imported once the runtime's init is over, and
+exporters that import the OpenTelemetry SDK load in background threads after that. The layer's
+exec wrapper runs this file directly (`python -S .../runtime/wrapper.py -- CMD`), so not even
+the `lifecycle_trace` package is imported before the spawn. If anything before the spawn
+fails, the runtime is exec'd unwrapped after one warning line - lctrace never stops a function
+from running.
 """
 
 from __future__ import annotations
 
-import contextlib
+import _signal as signal  # the C module: `signal` would import enum before the spawn
 import os
-import signal
 import sys
 import time
 
@@ -30,8 +33,21 @@ SWITCH_INTERVAL_S = 0.0005
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
+class _Suppress:
+    """contextlib.suppress without importing contextlib on the cold-start path."""
+
+    def __init__(self, *exceptions: type[BaseException]) -> None:
+        self.exceptions = exceptions
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> bool:
+        return exc_type is not None and issubclass(exc_type, self.exceptions)
+
+
 def _warn(message: str) -> None:
-    with contextlib.suppress(OSError):
+    with _Suppress(OSError):
         os.write(2, f"lctrace: warning: {message}\n".encode())
 
 
@@ -216,11 +232,11 @@ def _restore_child_pythonpath(environ: dict[str, str]) -> None:
 
 def _install_signal_forwarding(pid: int) -> None:
     def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(OSError):
+        with _Suppress(OSError):
             os.kill(pid, signum)
 
     for signum in FORWARDED_SIGNALS:
-        with contextlib.suppress(OSError, ValueError):
+        with _Suppress(OSError, ValueError):
             signal.signal(signum, forward)
     return forward
 
@@ -241,9 +257,15 @@ def _propagate(status: int) -> int:
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         sys.stdout.flush()
-        with contextlib.suppress(OSError, ValueError):
+        with _Suppress(OSError, ValueError):
             signal.signal(signum, signal.SIG_DFL)  # SIGKILL/SIGSTOP cannot be (re)set
-        with contextlib.suppress(OSError):
+        with _Suppress(OSError):
             os.kill(os.getpid(), signum)
         return 128 + signum
     return os.WEXITSTATUS(status)
+
+
+if __name__ == "__main__":  # python -S .../lifecycle_trace/runtime/wrapper.py -- CMD...
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]  # runtime/ itself must not shadow top-level modules (`events`, `api`)
+    sys.exit(main(sys.argv[1:]))

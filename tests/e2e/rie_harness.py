@@ -30,6 +30,7 @@ from pathlib import Path
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_RUNTIME = REPO / "examples" / "bootstraps" / "runtime.py"
+WRAPPER_SCRIPT = REPO / "lifecycle_trace" / "runtime" / "wrapper.py"
 
 
 def free_port() -> int:
@@ -56,8 +57,9 @@ def layer_style_bootstrap(
     directory: Path, command: list[str], python: str = sys.executable
 ) -> Path:
     """Like `wrapped_bootstrap`, but started the way the layer's exec wrapper starts lctrace:
-    `python -S` with lctrace and its dependencies on PYTHONPATH (no site initialisation), the
-    runtime getting the original PYTHONPATH back."""
+    `python -S .../lifecycle_trace/runtime/wrapper.py` with lctrace and its dependencies on
+    PYTHONPATH (no site initialisation, no package import before the spawn), the runtime
+    getting the original PYTHONPATH back."""
     import site
     import sysconfig
 
@@ -69,9 +71,7 @@ def layer_style_bootstrap(
         'LCTRACE_CHILD_PYTHONPATH="${PYTHONPATH-}"\nexport LCTRACE_CHILD_PYTHONPATH\n'
         f"PYTHONPATH={shlex.quote(':'.join(unique))}\nexport PYTHONPATH\n"
         "exec "
-        + " ".join(
-            shlex.quote(c) for c in [python, "-S", "-m", "lifecycle_trace", "wrap", "--", *command]
-        )
+        + " ".join(shlex.quote(c) for c in [python, "-S", str(WRAPPER_SCRIPT), "--", *command])
         + "\n"
     )
     script.chmod(0o755)

@@ -314,3 +314,17 @@ def test_documented_rie_bootstrap(rie_binary: Path, tmp_path: Path) -> None:
         assert rie.invoke(b'{"hello":1}').body == b'{"hello":1}'
         rie.invoke(b"{}")
         assert rie.wait_for('"lctrace":"invocation"')
+
+
+def test_layer_style_start(rie_binary: Path, tmp_path: Path) -> None:
+    """`python -S .../runtime/wrapper.py` (how the layer starts lctrace) behind RIE."""
+    from tests.e2e.rie_harness import layer_style_bootstrap
+
+    bootstrap = layer_style_bootstrap(tmp_path, example_runtime_command())
+    env = {"LCTRACE_EXPORTER": "log,jsonl", "LCTRACE_JSONL_PATH": str(tmp_path / "spans.jsonl")}
+    with RieHarness(rie_binary, bootstrap, env=env).start() as rie:
+        assert rie.invoke(b'{"x":1}').body == b'{"x":1}'
+        rie.invoke(b"{}")
+        spans = wait_spans(tmp_path / "spans.jsonl", schema.SPAN_INVOCATION)
+        assert rie.wait_for('"lctrace":"invocation"')
+    assert by_name(spans, schema.SPAN_INVOCATION)[0]["attrs"][schema.ATTR_COLDSTART] is True

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 WRAP = [sys.executable, "-m", "lifecycle_trace", "wrap", "--"]
 
@@ -126,7 +128,17 @@ def test_child_killed_by_a_signal_kills_the_wrapper_the_same_way() -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_layer_exec_wrapper_script(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["layer", "installed"])
+def test_layer_exec_wrapper_script(tmp_path: Path, layout: str) -> None:
+    """layer: lctrace in $LCTRACE_HOME/python, started as `python -S .../wrapper.py`;
+    installed: no layer directory, `python -m lifecycle_trace`."""
+    import sysconfig
+
+    env = {"LCTRACE_PYTHON": sys.executable, "LCTRACE_HOME": str(tmp_path)}
+    if layout == "layer":
+        (tmp_path / "python").mkdir()
+        (tmp_path / "python" / "lifecycle_trace").symlink_to(REPO / "lifecycle_trace")
+        env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]  # the function's own path
     sock, address = api_listener()
     with sock:
         proc = subprocess.run(
@@ -137,16 +149,18 @@ def test_layer_exec_wrapper_script(tmp_path: Path) -> None:
                 'echo "$AWS_LAMBDA_RUNTIME_API|${PYTHONPATH-unset}|$0"',
                 "arg0",
             ],
-            env=env_with(AWS_LAMBDA_RUNTIME_API=address, LCTRACE_PYTHON=sys.executable),
+            env=env_with(AWS_LAMBDA_RUNTIME_API=address, **env),
             capture_output=True,
             text=True,
             timeout=30,
         )
-    api_seen, pythonpath, arg0 = proc.stdout.strip().split("|")
     assert proc.returncode == 0, proc.stderr
+    api_seen, pythonpath, arg0 = proc.stdout.strip().split("|")
     assert api_seen.startswith("127.0.0.1:") and api_seen != address
-    assert pythonpath == "unset"  # the layer's path is not leaked into the runtime
+    # the runtime gets its own PYTHONPATH back, never the layer's
+    assert pythonpath == env.get("PYTHONPATH", "unset")
     assert arg0 == "arg0"
+    assert "unwrapped" not in proc.stderr
 
 
 def test_wrapper_import_path_stays_light() -> None:

@@ -11,8 +11,8 @@ fails, the runtime is exec'd unwrapped after one warning line - lctrace never st
 from running.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: Python 3.11 evaluates these hints natively, and the
+# import would be one more module looked up on sys.path before the spawn
 import _signal as signal  # the C module: `signal` would import enum before the spawn
 import os
 import sys

@@ -30,6 +30,10 @@ INIT_TYPES = {
 }
 
 
+def _label(name: str, inv: pd.DataFrame) -> pd.Series:
+    return pd.Series(name, index=inv.index, dtype=object)
+
+
 def _col(inv: pd.DataFrame, name: str) -> pd.Series:
     return inv[name] if name in inv else pd.Series(np.nan, index=inv.index, dtype=object)
 
@@ -124,22 +128,53 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
     return out
 
 
+DISAGREE_MS = 2.0
+DISAGREE_SHARE = 0.10
+"""Two sources of one phase disagree when they differ by more than both of these (the wrapper
+and X-Ray measure at different points: a few ms apart is the same fact)."""
+
+
 def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
     """poll_wait/handler/response/post_response from the best trace source: the lctrace wrapper
-    line, then phase spans (lctrace or X-Ray), then Telemetry `runtimeDone` spans."""
+    line, then phase spans (lctrace before X-Ray), then Telemetry `runtimeDone` spans. Where
+    another source says something else, `disagreements` says what each said and which was
+    used."""
     out = inv  # columns are added in place: copying a wide frame per step costs memory
     sources = pd.Series(np.nan, index=inv.index, dtype=object)
-    for column in ("poll_wait_ms", "handler_ms", "response_ms", "post_response_ms"):
-        candidates = [("lctrace", f"wr_{column}"), ("span", f"span_{column}"),
-                      ("telemetry", f"rd_{column}")]
+    span_dialect = _col(inv, "span_dialect").astype(object).fillna("span")
+    alt_dialect = _col(inv, "span_alt_dialect").astype(object).fillna("span")
+    notes = pd.Series("", index=inv.index, dtype=object)
+    columns = ("poll_wait_ms", "handler_ms", "response_ms", "post_response_ms", "init_ms")
+    for column in columns:
+        named = [(_label("lctrace", inv), f"wr_{column}"),
+                 (span_dialect, f"span_{column}"), (alt_dialect, f"span_alt_{column}"),
+                 (_label("telemetry", inv), f"rd_{column}")]
+        candidates = [(name, inv[col].astype(float)) for name, col in named if col in inv]
+        if column == "init_ms":  # the platform's own figures come first (as in classify_cold)
+            rie = inv["report_dialect"].eq(RIE)
+            candidates[:0] = [(_label("report", inv), inv["report_init_ms"].where(~rie)),
+                              (_col(inv, "init_report_dialect").fillna("init_report"),
+                               inv["init_report_ms"])]
+            candidates = [(n, v.astype(float).where(inv["cold"])) for n, v in candidates]
         value = pd.Series(np.nan, index=inv.index, dtype=float)
-        for name, col in candidates:
-            if col not in inv:
-                continue
-            fill = value.isna() & inv[col].notna()
-            value = value.where(~fill, inv[col].astype(float))
-            sources = sources.where(~(fill & sources.isna()), name)
+        used = pd.Series(np.nan, index=inv.index, dtype=object)
+        for name, other in candidates:
+            fill = value.isna() & other.notna()
+            value = value.where(~fill, other)
+            used = used.where(~fill, name)
+        for name, other in candidates:
+            gap = (other - value).abs()
+            differ = gap.gt(DISAGREE_MS) & gap.gt(DISAGREE_SHARE * value.abs())
+            if differ.any():
+                notes[differ] += (column + ": " + used[differ].astype(str) + " "
+                                  + value[differ].round(1).astype(str) + " vs "
+                                  + name[differ].astype(str) + " "
+                                  + other[differ].round(1).astype(str) + " (used "
+                                  + used[differ].astype(str) + "); ")
+        if column == "init_ms":
+            continue  # init_ms is chosen with the cold start (classify_cold); only compared here
+        sources = sources.where(~(used.notna() & sources.isna()), used)
         out[column] = value
-    span_dialect = _col(inv, "span_dialect").astype(object)
-    out["phase_source"] = sources.where(sources.ne("span"), span_dialect)
+    out["phase_source"] = sources
+    out["disagreements"] = notes.str.rstrip("; ").replace("", None)
     return out

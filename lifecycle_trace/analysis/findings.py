@@ -82,8 +82,9 @@ def _ms(value: object) -> str:
     return "?" if value is None or pd.isna(value) else f"{float(value):.0f} ms"
 
 
-def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
-    """All findings, ordered by severity then time."""
+def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) -> list[Finding]:
+    """All findings, ordered by severity then time. `request_price_usd` (the per-request fee
+    inside each row's `cost_usd`) is left out of what post-response work cost."""
     inv = inv.set_index("invocation", drop=False)  # unique; a request id can repeat (retries)
     never_envs, np_kind = _never_polled_envs(inv)
     in_np = inv["environment"].isin(never_envs)
@@ -119,7 +120,7 @@ def detect(inv: pd.DataFrame, merged: Merged) -> list[Finding]:
                 cost_usd=row.cost_usd))
     findings += _orphan_init_findings(merged)
     findings = _merge_markers(findings, inv, merged)
-    findings += _post_response(inv)
+    findings += _post_response(inv, request_price_usd)
     order = {kind: i for i, kind in enumerate(schema.FINDING_KINDS)}
     findings.sort(key=lambda f: (order[f.kind], f.function or "", f.environment or ""))
     return findings
@@ -240,10 +241,23 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
         key = first_run[rid] if known else None
         billed = inv.at[key, "billed_ms"] if known else None
         function = inv.at[key, "function"] if known else row.get("function")
-        finding = Finding(kind, function if pd.notna(function) else None, env_name, rid, billed,
+        version = inv.at[key, "version"] if known else None
+        cost = inv.at[key, "cost_usd"] if known else None
+        ids = [rid] if rid else []
+        # an environment finding (no request id): the invocations it ran, each still billed
+        same = inv.loc[inv["environment"].eq(env_name)] if not known else inv.iloc[:0]
+        if not same.empty:
+            function = function if pd.notna(function) else same["function"].iloc[0]
+            version = same["version"].iloc[0]
+            billed = same["billed_ms"].sum(min_count=1)
+            cost = same["cost_usd"].sum(min_count=1)
+            ids = same["request_id"].tolist()
+        finding = Finding(kind, function if pd.notna(function) else None, env_name,
+                          ids[0] if ids else None, billed,
                           f"lctrace watchdog: {kind.replace('_', ' ')} after "
                           f"{_ms(row.get('elapsed_ms'))}", [line],
-                          cost_usd=inv.at[key, "cost_usd"] if known else None)
+                          version=version if pd.notna(version) else None, request_ids=ids,
+                          cost_usd=cost)
         findings.append(finding)
         if kind == schema.STUCK_NEVER_POLLED:
             by_env[env_name] = finding
@@ -252,8 +266,20 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
     return findings
 
 
-def _post_response(inv: pd.DataFrame) -> list[Finding]:
-    """Environments where work after the response takes a large share of billed time."""
+def post_response_cost(inv: pd.DataFrame, request_price_usd: float = 0.0) -> pd.DataFrame:
+    """Per invocation: billed ms spent after the response (ceil of the post-response time, at
+    most the billed time) and the dollars of it (the row's compute price per billed ms)."""
+    post = inv["post_response_ms"].astype(float)
+    billed = inv["billed_ms"].astype(float)
+    ms = np.minimum(np.ceil(post - 1e-6), billed)
+    per_ms = (inv["cost_usd"].astype(float) - request_price_usd) / billed.where(billed > 0)
+    return pd.DataFrame({"billed_ms": ms, "cost_usd": ms * per_ms}, index=inv.index)
+
+
+def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0) -> list[Finding]:
+    """Environments where work after the response takes a large share of billed time; the
+    finding carries the billed ms and dollars that work cost over the whole input."""
+    costs = post_response_cost(inv, request_price_usd)
     post = inv["post_response_ms"].astype(float)
     share = post / inv["billed_ms"].astype(float)
     heavy = inv.loc[post.ge(POST_RESPONSE_MIN_MS) & share.gt(POST_RESPONSE_SHARE)]
@@ -261,16 +287,17 @@ def _post_response(inv: pd.DataFrame) -> list[Finding]:
     for env_name, rows in heavy.groupby("environment", sort=False):
         worst = rows["post_response_ms"].idxmax()
         worst_id = rows.at[worst, "request_id"]
-        billed = float(np.ceil(rows["post_response_ms"].astype(float)).sum())
-        rate = (rows["cost_usd"] / rows["billed_ms"]).mean()
+        billed = float(costs.loc[rows.index, "billed_ms"].sum())
+        cost = costs.loc[rows.index, "cost_usd"].sum(min_count=1)
         out.append(Finding(
             "post_response_overhead", rows["function"].iloc[0], env_name, worst_id, billed,
             f"{len(rows)} invocation(s) spent more than {POST_RESPONSE_SHARE:.0%} of billed time "
             f"after the response (worst {rows.at[worst, 'post_response_ms']:.0f} ms of "
-            f"{rows.at[worst, 'billed_ms']:.0f} ms billed)",
+            f"{rows.at[worst, 'billed_ms']:.0f} ms billed); {billed:.0f} billed ms after the "
+            f"response over the input" + (f", ${cost:.6f}" if pd.notna(cost) else ""),
             [f"{rid}: post_response {p:.1f} ms of {b:.0f} ms billed ({src})" for rid, p, b, src
              in rows[["post_response_ms", "billed_ms", "phase_source"]].head(
                  evidence.MAX_EVIDENCE).itertuples()],
             rows["version"].iloc[0], rows["request_id"].tolist(),
-            cost_usd=billed * rate if pd.notna(rate) else None))
+            cost_usd=float(cost) if pd.notna(cost) else None))
     return out

@@ -18,8 +18,9 @@ rewriting the analysis.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import numpy as np
@@ -27,6 +28,7 @@ import pandas as pd
 
 from lifecycle_trace import schema
 from lifecycle_trace.analysis.frames import events_frame, parse_streams, records_to_frames
+from lifecycle_trace.records import LCTRACE, RIE
 
 INIT_KINDS = ("InitStart", "InitReport", "InitRuntimeDone", "RestoreStart", "RestoreReport")
 LATE_KINDS = ("RuntimeExit", "TimedOut", "PlatformNote")
@@ -41,6 +43,8 @@ INVOCATION_KINDS = (
     "StuckMarker",
     "PhaseSpan",
 )
+INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
+"""The environment a wrapper line names (its `instance` field = the log stream name)."""
 PHASE_COLUMNS = {
     schema.SPAN_POLL_WAIT: "poll_wait_ms",
     schema.SPAN_HANDLER: "handler_ms",
@@ -59,6 +63,7 @@ class Merged:
     invocations: pd.DataFrame
     orphans: pd.DataFrame
     started_in_export: pd.Series | None = None  # per environment, set by the tables step
+    joined_environments: dict[str, str] = field(default_factory=dict)  # stand-in -> real
 
 
 def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,6 +143,15 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nd
     owner = np.where(app, np.where(is_open, open_rid, np.nan), owner)
     late = kind.isin(LATE_KINDS).to_numpy() & ~has_rid
     owner = np.where(late, np.where(is_open, open_rid, last_rid), owner)
+    # The wrapper's `lambda.init` span (and X-Ray's, when it lacks an id) names no request: like
+    # INIT_START it belongs to the next invocation of its environment, by a START or a span.
+    spans = kind.eq("PhaseSpan").to_numpy()
+    init_span = spans & phase.isin((schema.SPAN_INIT, schema.SPAN_RESTORE)).to_numpy() & ~has_rid
+    if init_span.any():
+        runs = is_start | (spans & phase.isin((schema.SPAN_INVOCATION, schema.SPAN_POLL_WAIT,
+                                               schema.SPAN_HANDLER)).to_numpy() & has_rid)
+        next_run = rid.where(runs).groupby(env, sort=False).bfill()
+        owner = np.where(init_span, next_run, owner)
     # (columns are added to `events` in place)
     events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
     # a suppressed init: `phase: invoke` said outright, or an init line inside an open invoke
@@ -156,9 +170,55 @@ def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFra
     return grouped.reindex(columns=list(columns.values()))
 
 
+def join_stand_ins(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """Rename stand-in environments to the real one they are (in place); return the renames.
+
+    RIE stdout names no log stream, so its records sit in a stand-in environment named after the
+    file. The wrapper's spans of the same runtime carry the real one (`faas.instance` =
+    `AWS_LAMBDA_LOG_STREAM_NAME`). A stand-in is that environment when its request ids are found
+    in exactly that one environment, or (a runtime that never polled has no request id in the
+    spans) when the wrapper's own lines in it name exactly one `instance` that the input holds.
+    """
+    stand_ins: set[str] = set()
+    for frame in frames.values():
+        if "dialect" in frame:
+            stand_ins.update(frame.loc[frame["dialect"].eq(RIE), "env"].astype(str).unique())
+    if not stand_ins:
+        return {}
+    pairs = [frame.loc[frame["request_id"].notna() & frame["environment"].notna(),
+                       ["env", "request_id"]] for frame in frames.values()]
+    pairs = pd.concat(pairs, ignore_index=True).drop_duplicates()
+    own = pairs.loc[pairs["env"].isin(stand_ins)]
+    real = pairs.loc[~pairs["env"].isin(stand_ins)]
+    real_envs = set()
+    for frame in frames.values():
+        named = frame.loc[frame["environment"].notna(), "env"]
+        real_envs.update(named.loc[~named.isin(stand_ins)].astype(str).unique())
+    links = own.merge(real, on="request_id", suffixes=("", "_real"))
+    renames: dict[str, str] = {}
+    for env_name, group in links.groupby("env", sort=False):
+        targets = group["env_real"].unique()
+        if len(targets) == 1:
+            renames[str(env_name)] = str(targets[0])
+    markers = frames.get("StuckMarker")
+    if markers is not None and "text" in markers:
+        for env_name in stand_ins - set(renames):
+            texts = markers.loc[markers["env"].eq(env_name), "text"].astype(str)
+            named = {m.group(1) for m in map(INSTANCE_RE.search, texts) if m}
+            if len(named) == 1 and (target := named.pop()) in real_envs:
+                renames[env_name] = target
+    for frame in frames.values():
+        hit = frame["env"].isin(list(renames))
+        if hit.any():
+            frame.loc[hit, "env"] = frame.loc[hit, "env"].map(renames)
+            frame.loc[hit, "environment"] = frame.loc[hit, "env"]
+    return renames
+
+
 def merge_records(records: Iterable[object]) -> Merged:
     """Run both merge steps over records from any number of sources."""
     frames = records_to_frames(records)
+    joined = join_stand_ins(frames)
     events, keys, key_request_ids = assign_owners(events_frame(frames))
     size = int(events["seq"].max()) + 1 if len(events) else 0
     owner_by_seq = np.full(size, -1, dtype=np.int64)
@@ -180,7 +240,8 @@ def merge_records(records: Iterable[object]) -> Merged:
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
-    return Merged(frames=frames, events=events, invocations=invocations, orphans=orphans)
+    return Merged(frames=frames, events=events, invocations=invocations, orphans=orphans,
+                  joined_environments=joined)
 
 
 def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
@@ -279,19 +340,34 @@ def _span_block(spans: pd.DataFrame | None) -> pd.DataFrame:
     alone says about the invocation: its function, version, environment (lctrace spans carry
     `faas.instance`; X-Ray does not), start, duration, restore and outcome."""
     columns = [*(f"span_{c}" for c in PHASE_COLUMNS.values()), "span_init_ms", "span_cold",
+               *(f"span_alt_{c}" for c in (*PHASE_COLUMNS.values(), "init_ms")),
+               "span_alt_dialect", "span_init_ts",
                "span_dialect", "span_env", "span_function", "span_version", "span_start_ts",
                "span_invocation_ms", "span_restore_ms", "span_outcome", "span_memory_mb"]
     if spans is None or spans.empty:
         return pd.DataFrame(columns=columns)
     sub = spans.loc[spans["owner_code"].to_numpy() >= 0]
+    # the wrapper's own measurement first, then X-Ray's (the other kept to compare)
+    sub = sub.assign(_rank=sub["dialect"].ne(LCTRACE).astype(int)).sort_values(
+        ["_rank", "seq"], kind="stable")
     wide = sub.pivot_table(index="owner_code", columns="phase", values="duration_ms",
                            aggfunc="first")
     out = pd.DataFrame(index=wide.index)
     for phase, column in PHASE_COLUMNS.items():
         out[f"span_{column}"] = wide.get(phase, np.nan)
+    others = sub.loc[sub["dialect"].ne(sub.groupby("owner_code")["dialect"].transform("first"))]
+    alt = others.pivot_table(index="owner_code", columns="phase", values="duration_ms",
+                             aggfunc="first") if len(others) else pd.DataFrame()
+    for phase, column in {**PHASE_COLUMNS, schema.SPAN_INIT: "init_ms"}.items():
+        out[f"span_alt_{column}"] = alt.get(phase, pd.Series(dtype=float)).reindex(out.index)
+    out["span_alt_dialect"] = (others.groupby("owner_code")["dialect"].first()
+                               .reindex(out.index) if len(others) else np.nan)
     out["span_init_ms"] = wide.get(schema.SPAN_INIT, np.nan)
     out["span_invocation_ms"] = wide.get(schema.SPAN_INVOCATION, np.nan)
     out["span_restore_ms"] = wide.get(schema.SPAN_RESTORE, np.nan)
+    inits = sub.loc[sub["phase"].eq(schema.SPAN_INIT)]
+    out = out.join(inits.groupby("owner_code", sort=False)["timestamp_ms"].first()
+                   .rename("span_init_ts"), how="outer")
     running = sub.loc[sub["phase"].isin((schema.SPAN_INVOCATION, schema.SPAN_HANDLER))]
     out = out.join(running.groupby("owner_code", sort=False)["timestamp_ms"].min()
                    .rename("span_start_ts"), how="outer")

@@ -150,7 +150,8 @@ def analyze_merged(
     rate = pricing.blended_rate(float(inv["gb_seconds"].sum()))
     inv["cost_usd"] = inv["gb_seconds"].fillna(0.0) * rate + pricing.request_price_per_million / 1e6
     envs = tables.build_environments(inv, merged)
-    found = findings_mod.detect(inv, merged)
+    request_fee = pricing.request_price_per_million / 1e6
+    found = findings_mod.detect(inv, merged, request_price_usd=request_fee)
     if function is not None:
         inv = inv.loc[inv["function"].eq(function)]
         envs = envs.loc[envs["function"].eq(function)]
@@ -227,4 +228,22 @@ def summarize(inv: pd.DataFrame, envs: pd.DataFrame, found: list[Finding],
         "cost_usd": round(float(inv["cost_usd"].sum()), 9),
         "findings": sum(kinds.values()),
         "findings_by_kind": kinds,
+        "post_response": _post_response_totals(inv, found, pricing),
+        "source_disagreements": int(inv["disagreements"].notna().sum())
+        if "disagreements" in inv else 0,
+    }
+
+
+def _post_response_totals(inv: pd.DataFrame, found: list[Finding],
+                          pricing: Pricing) -> dict[str, object]:
+    """Billed ms and dollars spent after responses over the whole input, and the part of it the
+    `post_response_overhead` findings flag."""
+    costs = findings_mod.post_response_cost(inv, pricing.request_price_per_million / 1e6)
+    flagged = [f for f in found if f.kind == "post_response_overhead"]
+    return {
+        "invocations_measured": int(inv["post_response_ms"].notna().sum()),
+        "billed_ms": float(costs["billed_ms"].sum()),
+        "cost_usd": round(float(costs["cost_usd"].sum()), 9),
+        "flagged_billed_ms": float(sum(f.billed_ms or 0.0 for f in flagged)),
+        "flagged_cost_usd": round(float(sum(f.cost_usd or 0.0 for f in flagged)), 9),
     }

@@ -1,5 +1,12 @@
 """The two tables of the analysis model: invocations (one row per request id) and environments
-(one row per log stream). Column lists are the contract the renderers and users rely on."""
+(one row per log stream). Column lists are the contract the renderers and users rely on.
+
+`disagreements` (invocations): where two sources gave different values for a phase or init,
+what each said and which one the row uses. `idle_s` / `idle_max_s` (environments): time the
+runtime waited in `GET /next` between invocations, measured by the wrapper's `poll_wait` (exact;
+the `idle_gap_*` columns are inferred from log timestamps, and stand in when no trace
+measured it); `idle_source` says which (`poll_wait` | `log_gaps`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ INVOCATION_COLUMNS = [
     "poll_wait_ms", "handler_ms", "response_ms", "post_response_ms", "phase_source",
     "billed_source", "billing_rule", "init_billed", "billed_start", "billed_end", "gb_seconds",
     "cost_usd", "suppressed_init_ms", "app_lines", "trace_id", "runtime_version", "sources",
-    "invocation",
+    "invocation", "disagreements",
 ]
 """`invocation` is unique: the request id, then `<id>#2`... for further runs of the same id
 (Lambda retries async events with the same request id; each run is billed)."""
@@ -25,7 +32,7 @@ ENVIRONMENT_COLUMNS = [
     "environment", "function", "version", "first_seen", "last_seen", "started_in_export",
     "runtime_version", "init_ms", "init_type", "cold_start_cause", "invocations", "cold_starts",
     "timeouts", "errors", "crashes", "idle_gap_max_s", "idle_gap_total_s", "ended",
-    "billed_ms", "gb_seconds", "cost_usd",
+    "billed_ms", "gb_seconds", "cost_usd", "idle_s", "idle_max_s", "idle_source",
 ]
 
 
@@ -45,7 +52,14 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv["duration_ms"] = inv["duration_ms"].fillna(inv["rd_duration_ms"].astype(float)).fillna(
         inv["span_invocation_ms"].astype(float))
     inv["memory_mb"] = inv["memory_mb"].astype(float).fillna(inv["span_memory_mb"].astype(float))
-    inv["end_ms"] = (inv["start_ms"] + inv["duration_ms"]).fillna(
+    # A start taken from a trace is after init, while RIE's Duration holds its lazy init: end
+    # such a row by the trace's own run (handler + response + post-response) when there is one.
+    from_trace = (inv["start_ts"].isna() & inv["report_ts"].isna() & inv["rd_ts"].isna()).to_numpy()
+    trace_run = inv["span_invocation_ms"].astype(float).fillna(
+        inv["wr_handler_ms"].astype(float) + inv["wr_response_ms"].astype(float).fillna(0.0)
+        + inv["wr_post_response_ms"].astype(float).fillna(0.0))
+    run = inv["duration_ms"].where(~from_trace | trace_run.isna(), trace_run)
+    inv["end_ms"] = (inv["start_ms"] + run).fillna(
         inv["report_ts"].astype(float)).fillna(inv["end_ts"].astype(float))
     inv = inv.sort_values(["start_ms"], kind="stable", na_position="last")
     envs = pd.Series(inv["environment"].dropna().unique())
@@ -93,6 +107,18 @@ def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
         idle_gap_max_s=("gap_s", "max"), idle_gap_total_s=("gap_s", "sum"),
         ended=("status", "last"),
     )
+    # exact idle: every GET /next wait but the first (after init, not between invocations)
+    later = ordered.loc[grouped.cumcount().gt(0)]
+    waits = later["poll_wait_ms"].astype(float) / 1000.0
+    exact = waits.groupby(later["environment"], sort=False).agg(["sum", "max", "count"])
+    env["idle_s"] = exact["sum"].where(exact["count"].gt(0)).round(6)
+    env["idle_max_s"] = exact["max"].round(6)
+    env["idle_source"] = pd.Series("poll_wait", index=exact.index).where(
+        exact["count"].gt(0)).reindex(env.index)
+    inferred = env["idle_source"].isna() & env["idle_gap_total_s"].notna()
+    env.loc[inferred, "idle_source"] = "log_gaps"
+    env["idle_s"] = env["idle_s"].fillna(env["idle_gap_total_s"].where(inferred))
+    env["idle_max_s"] = env["idle_max_s"].fillna(env["idle_gap_max_s"].where(inferred))
     status_counts = pd.crosstab(ordered["environment"], ordered["status"])
     for name, status in (("timeouts", "timeout"), ("errors", "error"), ("crashes", "crash")):
         env[name] = status_counts.get(status, 0)

@@ -2,9 +2,11 @@
 
 Generates a CloudWatch-export-to-S3-shaped tree (`<dir>/<exportTaskId>/<logStreamName>/
 000000.gz`, one folder per stream, gzipped `<iso time> <message>` lines) from
-`generate_export.generate`, then times, each in this process and after a warm-up on a small
-input: `analyze(dir)`; `analyze_dask(dir)` on a local cluster of 1 and of 2 worker processes
-(cluster start-up timed apart); the reports are checked equal.
+`generate_export.generate`, then times, after a warm-up on a small input, best and median of
+`--repeats` runs: `analyze(dir)` in this process; `analyze_dask(dir)` on a local cluster of 1
+and of 2 worker processes (cluster start-up timed apart); the reports are checked equal. For
+the Dask runs it also prints the workers' compute seconds per step (parse, keys, reduce) from
+the task stream: on a shared machine wall time says little, these say where the work went.
 
 Usage: python benchmarks/dask_throughput.py [--invocations 100000] [--streams 200] [--dir D]
 `write_s3_export` and `write_generated_export` are also used by the tests.
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -58,22 +63,27 @@ def write_generated_export(root: Path, invocations: int, streams: int,
     return write_s3_export(root, generate(invocations, streams), files_per_stream)
 
 
-def _timed(label: str, run, *args, **kwargs):
-    start = time.perf_counter()
-    result = run(*args, **kwargs)
-    seconds = time.perf_counter() - start
-    print(f"{label:<34} {seconds:8.2f} s", flush=True)
-    return result, seconds
+def _timed(label: str, repeats: int, run, *args, **kwargs):
+    """Run `repeats` times; print best and median wall seconds; return (result, best)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+    print(f"{label:<30} best {min(times):7.2f} s   median {statistics.median(times):7.2f} s",
+          flush=True)
+    return result, min(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=100_000)
     parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", type=Path, help="reuse/keep the export here")
     args = parser.parse_args()
 
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, get_task_stream
 
     from lifecycle_trace import analyze
     from lifecycle_trace.engine.dask import analyze_dask
@@ -81,27 +91,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = args.dir or Path(scratch) / "export"
         if not root.exists():
-            _timed("generate", write_generated_export, root, args.invocations, args.streams)
+            _timed("generate", 1, write_generated_export, root, args.invocations, args.streams)
         files = sorted(p for p in root.rglob("*.gz"))
         size = sum(p.stat().st_size for p in files) / 1e6
-        print(f"{len(files)} objects, {size:.1f} MB gzipped, {args.invocations} invocations")
+        print(f"{len(files)} objects, {size:.1f} MB gzipped, {args.invocations} invocations, "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         warm = Path(scratch) / "warm"
         write_generated_export(warm, 200, 4)
         analyze([str(warm)])
-        single, base = _timed("single-process analyze", analyze, [str(root)])
+        single, base = _timed("single-process", args.repeats, analyze, [str(root)])
         expected = single.to_json(invocations=True)
         for workers in (1, 2):
-            (cluster, _) = _timed(f"dask: start {workers} worker(s)", LocalCluster,
+            (cluster, _) = _timed(f"dask: start {workers} worker(s)", 1, LocalCluster,
                                   n_workers=workers, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None)
+                                  host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=logging.ERROR)
             with cluster, Client(cluster) as client:
                 analyze_dask([str(warm)], client=client)
-                report, seconds = _timed(f"dask: {workers} worker(s)", analyze_dask,
-                                         [str(root)], client=client)
+                with get_task_stream(client) as stream:
+                    report, seconds = _timed(f"dask: {workers} worker(s)", args.repeats,
+                                             analyze_dask, [str(root)], client=client)
+            steps: dict[str, float] = defaultdict(float)
+            for task in stream.data:
+                step = task["key"].split("-")[0]
+                steps[step] += sum(s["stop"] - s["start"] for s in task["startstops"]
+                                   if s["action"] == "compute") / args.repeats
+            print("  worker compute per run: " + ", ".join(
+                f"{'parse' if k == 'lctrace' else k} {v:.2f} s" for k, v in sorted(steps.items())))
             same = report.to_json(invocations=True) == expected
             print(f"  {args.invocations / seconds:,.0f} invocations/s "
                   f"({base / seconds:.2f}x single-process), report identical: {same}")
-        print(f"single-process: {args.invocations / base:,.0f} invocations/s")
+        print(f"single-process: {args.invocations / base:,.0f} invocations/s "
+              f"(load average now {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

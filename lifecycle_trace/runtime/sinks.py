@@ -211,11 +211,13 @@ class Telemetry:
         self._each("on_stuck", event)
 
     def flush(self, timeout_ms: int) -> None:
+        """Flush every sink within `timeout_ms` in total. A sink whose turn comes after the
+        budget is spent still gets `flush(0)`: local writes happen, network exports are
+        started, nobody waits (so LCTRACE_FLUSH_TIMEOUT_MS=0 means "never wait", not "never
+        export")."""
         deadline = time.monotonic() + timeout_ms / 1000
         for sink in self.sinks:
-            remaining = int((deadline - time.monotonic()) * 1000)
-            if remaining <= 0:
-                return
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
             try:
                 sink.flush(remaining)
             except Exception:  # noqa: BLE001

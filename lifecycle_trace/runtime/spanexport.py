@@ -68,7 +68,8 @@ class _Flusher:
             while self.done < target:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self.timeouts += 1
+                    if timeout_ms > 0:
+                        self.timeouts += 1
                     return False
                 self.cond.wait(remaining)
         return True

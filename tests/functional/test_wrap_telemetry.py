@@ -279,3 +279,11 @@ def test_telemetry_survives_a_failing_sink() -> None:
     telemetry.on_invocation(record())
     telemetry.flush(10)
     assert len(got) == 1 and telemetry.errors == 2
+
+
+def test_zero_flush_timeout_still_writes_local_exporters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "out.jsonl"
+    telemetry = Telemetry([SpanSink([("jsonl", JsonlSpanExporter(str(path)))], ENV, 64)])
+    telemetry.on_invocation(record())
+    telemetry.flush(0)  # LCTRACE_FLUSH_TIMEOUT_MS=0: never wait, but do write
+    assert len(path.read_text().splitlines()) == 1

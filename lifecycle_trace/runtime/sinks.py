@@ -10,6 +10,7 @@ is the default exporter: one compact JSON line per invocation on stderr.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import threading
 import time
@@ -117,6 +118,7 @@ class DeferredSink:
             self._gate.wait(self._gate_timeout_s)
         try:
             sink = factory()
+            gc.freeze()  # the imported modules never die: keep them out of every later GC pass
         except Exception as exc:  # noqa: BLE001 - a broken exporter must not break the function
             warn(
                 f"exporter {self.name!r} unavailable ({type(exc).__name__}: {exc}); "

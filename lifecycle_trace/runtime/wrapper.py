@@ -167,6 +167,9 @@ def main(argv: list[str]) -> int:
         early.attach(lifecycle)
         proxy.observer = lifecycle
         lifecycle.start_watchdog()
+        import gc
+
+        gc.freeze()  # long-lived startup objects: no GC pass rescans them during invocations
     except Exception as exc:  # noqa: BLE001 - tracing off, forwarding on
         proxy.observer = NullObserver()
         _warn(f"tracing disabled ({type(exc).__name__}: {exc}); forwarding only")

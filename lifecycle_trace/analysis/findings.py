@@ -226,11 +226,22 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
     by_env = {f.environment: f for f in findings if f.kind == "never_polled"}
     by_request = {f.request_id: f for f in findings
                   if f.kind in ("timeout", "no_response", "stopped_polling") and f.request_id}
-    for row in markers.to_dict("records"):
+    # One watchdog firing reaches the input once per sink (stderr line, OTLP span, X-Ray
+    # subsegment), each with the same kind, request id and elapsed time: one fact.
+    by_fact: dict[tuple[object, ...], Finding] = {}
+    for row in markers.sort_values("seq").to_dict("records"):
         kind, rid, env_name = row["kind"], row.get("request_id"), row["env"]
         rid = rid if isinstance(rid, str) and rid else None
         line = evidence.render("StuckMarker", row)
+        elapsed = row.get("elapsed_ms")
+        fact = (kind, rid, round(float(elapsed), 1)) if pd.notna(elapsed) else None
         target = by_env.get(env_name) if kind == schema.STUCK_NEVER_POLLED else by_request.get(rid)
+        target = target or by_fact.get(fact)
+        if fact is not None and target is not None:
+            by_fact[fact] = target
+        if target is not None and (target.environment is None
+                                   or str(target.environment).startswith("source:")):
+            target.environment = env_name  # a sink that names the environment wins
         if target is not None:
             if target.kind != kind:
                 target.related_kinds.append(target.kind)
@@ -259,6 +270,8 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
                           version=version if pd.notna(version) else None, request_ids=ids,
                           cost_usd=cost)
         findings.append(finding)
+        if fact is not None:
+            by_fact[fact] = finding
         if kind == schema.STUCK_NEVER_POLLED:
             by_env[env_name] = finding
         elif rid:

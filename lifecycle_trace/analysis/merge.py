@@ -64,6 +64,7 @@ class Merged:
     orphans: pd.DataFrame
     started_in_export: pd.Series | None = None  # per environment, set by the tables step
     joined_environments: dict[str, str] = field(default_factory=dict)  # stand-in -> real
+    environment_functions: pd.Series | None = None  # env -> a function name a record gives
 
 
 def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -241,7 +242,19 @@ def merge_records(records: Iterable[object]) -> Merged:
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
     return Merged(frames=frames, events=events, invocations=invocations, orphans=orphans,
-                  joined_environments=joined)
+                  joined_environments=joined, environment_functions=_env_functions(frames))
+
+
+def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:
+    """The function name the records of each environment give (a marker of a runtime that never
+    polled names it; the invocation it hung has no record that does)."""
+    parts = [frame.loc[frame["function"].notna() & frame["environment"].notna(),
+                       ["env", "function"]].drop_duplicates("env")
+             for frame in frames.values() if "function" in frame]
+    if not parts:
+        return pd.Series(dtype=object)
+    both = pd.concat(parts, ignore_index=True).drop_duplicates("env")
+    return pd.Series(both["function"].to_numpy(), index=both["env"].to_numpy(), dtype=object)
 
 
 def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
@@ -411,9 +424,11 @@ def _dialects(frames: dict[str, pd.DataFrame], codes: np.ndarray, size: int) -> 
     return out
 
 
-def stream_facts(invocations: pd.DataFrame) -> pd.DataFrame:
+def stream_facts(invocations: pd.DataFrame,
+                 env_functions: pd.Series | None = None) -> pd.DataFrame:
     """Function, version and environment of each invocation, from the best source available:
-    the record's own field, then the log stream name, then the input file's name."""
+    the record's own field, then any record of its environment (`env_functions`), then the log
+    stream name, then the input file's name."""
     inv = invocations
     env = _coalesce(inv, ["start_env", "report_env", "rd_env", "wr_env", "to_env", "exit_env",
                           "stuck_env", "span_env"])
@@ -425,6 +440,8 @@ def stream_facts(invocations: pd.DataFrame) -> pd.DataFrame:
     file_stem = files.map(stems)
     # A name any record of the environment gives holds for all its invocations.
     function = function.fillna(function.groupby(env).transform("first"))
+    if env_functions is not None and len(env_functions):
+        function = function.fillna(env.map(env_functions))
     function = function.fillna(streams["stream_function"]).fillna(file_stem).fillna("unknown")
     version = _coalesce(inv, ["start_version", "init_version", "span_version"])
     version = version.fillna(version.groupby(env).transform("first"))

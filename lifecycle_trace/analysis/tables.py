@@ -43,7 +43,7 @@ def _utc(ms: pd.Series) -> pd.Series:
 def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     """Merged raw facts -> the invocations table (without cost, added once prices are known)."""
     raw = merged.invocations
-    inv = raw.join(stream_facts(raw))
+    inv = raw.join(stream_facts(raw, merged.environment_functions))
     inv["duration_ms"] = inv["duration_ms"].astype(float)
     inv["start_ms"] = inv["start_ts"].astype(float).fillna(
         inv["report_ts"].astype(float) - inv["duration_ms"].fillna(0.0)

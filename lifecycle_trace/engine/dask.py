@@ -31,9 +31,6 @@ PARTITION_RECORDS = (20_000, 200_000)
 """Bounds of the records per partition (whole streams are never split): about four partitions
 per worker, large enough that per-task overhead stays small."""
 
-CONNECT_TIMEOUT_S = 10
-"""How long to try reaching `--scheduler` before saying it cannot be reached."""
-
 MISSING = "the dask engine needs dask.distributed: pip install 'lifecycle-trace[dask]'"
 
 
@@ -92,7 +89,9 @@ def _client(scheduler: str | None, n_workers: int | None, client: Any) -> Iterat
     distributed = _distributed()
     if scheduler:
         try:
-            connected = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+            # how long to try: Dask's own setting, `distributed.comm.timeouts.connect`
+            # (env DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT; 30 s by default)
+            connected = distributed.Client(scheduler)
         except OSError as error:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({error})") from error
         with connected:

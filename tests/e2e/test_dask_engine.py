@@ -26,8 +26,9 @@ from dask_throughput import write_generated_export  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster(moto_endpoint):  # noqa: F811 - workers inherit the fake AWS env moto sets
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as local:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as local:
         yield local
 
 
@@ -39,6 +40,7 @@ def client(cluster):
 
 def assert_same(expected, actual) -> None:
     """The whole report (NaN kept visible), and both tables with their dtypes."""
+
     def dump(report):
         return json.dumps(report.to_dict(invocations=True), allow_nan=True, default=str)
 
@@ -48,8 +50,11 @@ def assert_same(expected, actual) -> None:
 
 
 def test_every_shared_sample_and_the_example(client, samples_dir: Path) -> None:
-    inputs = [*sorted(p for p in samples_dir.iterdir() if p.name != "SOURCES.md"), samples_dir,
-              ROOT / "examples/lambda-logs.json"]
+    inputs = [
+        *sorted(p for p in samples_dir.iterdir() if p.name != "SOURCES.md"),
+        samples_dir,
+        ROOT / "examples/lambda-logs.json",
+    ]
     for path in inputs:
         report = analyze_dask([str(path)], client=client)
         assert_same(analyze([str(path)]), report)
@@ -58,8 +63,13 @@ def test_every_shared_sample_and_the_example(client, samples_dir: Path) -> None:
 
 def test_scheduler_address(cluster) -> None:
     path = str(ROOT / "examples/lambda-logs.json")
-    report = analyze_dask([path], scheduler=cluster.scheduler_address, arch="arm64",
-                          region="eu-west-1", function="orders-api")
+    report = analyze_dask(
+        [path],
+        scheduler=cluster.scheduler_address,
+        arch="arm64",
+        region="eu-west-1",
+        function="orders-api",
+    )
     assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
     assert_same(analyze([path], arch="arm64", region="eu-west-1", function="orders-api"), report)
 
@@ -76,8 +86,15 @@ def test_generated_export_split_across_many_files(client, tmp_path: Path) -> Non
     assert report.summary["invocations"] == 2000 and report.summary["environments"] == 40
     assert len(report.sources) == len(written) + 1
     assert {s.format for s in report.sources} == {"s3-export", "unknown"}
-    ran = {(t["key"].split("-")[0] if t["key"].startswith("lctrace") else
-            t["key"].rsplit("-", 1)[0], t["worker"]) for t in tasks.data}
+    ran = {
+        (
+            t["key"].split("-")[0]
+            if t["key"].startswith("lctrace")
+            else t["key"].rsplit("-", 1)[0],
+            t["worker"],
+        )
+        for t in tasks.data
+    }
     parse_workers = {worker for name, worker in ran if name == "lctrace"}
     assert parse_workers == set(client.scheduler_info()["workers"])  # parsing is distributed
     reduces = [t for t in tasks.data if t["key"].startswith("reduce_partition")]
@@ -90,11 +107,13 @@ def test_s3_export_through_moto(client, moto_endpoint, tmp_path, monkeypatch) ->
     s3.create_bucket(Bucket="lambda-logs")
     for path in tmp_path.rglob("*"):
         if path.is_file():
-            s3.put_object(Bucket="lambda-logs", Key=f"exports/{path.relative_to(tmp_path)}",
-                          Body=path.read_bytes())
+            s3.put_object(
+                Bucket="lambda-logs",
+                Key=f"exports/{path.relative_to(tmp_path)}",
+                Body=path.read_bytes(),
+            )
     options = {"client_kwargs": {"endpoint_url": moto_endpoint.url}}
-    report = analyze_dask(["s3://lambda-logs/exports/**"], client=client,
-                          storage_options=options)
+    report = analyze_dask(["s3://lambda-logs/exports/**"], client=client, storage_options=options)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
     urls = [url for url, _ in expand_inputs(["s3://lambda-logs/exports/**"])]
     assert len(urls) == len(written) and not any("aws-logs-write-test" in u for u in urls)
@@ -114,5 +133,8 @@ def test_errors_are_the_single_process_errors(client, tmp_path: Path, moto_endpo
     with pytest.raises(InputFormatError, match="notes.txt: not a Lambda log"):
         analyze_dask([str(notes)], client=client)
     with pytest.raises(InputReadError, match="no-such-bucket"):
-        analyze_dask(["s3://no-such-bucket/exports/000000.gz"], client=client,
-                     storage_options={"client_kwargs": {"endpoint_url": moto_endpoint.url}})
+        analyze_dask(
+            ["s3://no-such-bucket/exports/000000.gz"],
+            client=client,
+            storage_options={"client_kwargs": {"endpoint_url": moto_endpoint.url}},
+        )

@@ -18,6 +18,7 @@ pricing needs the total GB-seconds). The report is the single-process one, value
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ from lifecycle_trace.ingest.base import ParsedSource, SourceStats
 if TYPE_CHECKING:
     from lifecycle_trace.analysis.model import Report
 
+INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
+"""A wrapper marker's `instance` (log stream): the merge joins an RIE stand-in stream to it."""
 KEEP_WHOLE = ("StuckMarker",)
 """Record types every partition ships in full (few, and read across request ids)."""
 _ORDER = ("_lc_streamless", "_lc_env_first", "_lc_pos")
@@ -42,7 +45,8 @@ _ORDER = ("_lc_streamless", "_lc_env_first", "_lc_pos")
 @dataclass
 class FileKeys:
     """What the planner needs from one parsed file: its stats, its streams and (hashed) request
-    ids. `environments` uses the analysis's own fallback (`source:<path>`) for records with none."""
+    ids. `environments` uses the analysis's own fallback (`source:<path>`) for records with none,
+    and adds the streams the wrapper's markers name (the merge may join the file's to them)."""
 
     stats: SourceStats
     records: int
@@ -60,6 +64,8 @@ def file_keys(parsed: ParsedSource) -> FileKeys:
         rid = getattr(record, "request_id", None)
         if rid:
             rids[rid] = None
+        if type(record).__name__ == "StuckMarker":  # a stand-in stream joins the one it names
+            envs.update(dict.fromkeys(INSTANCE_RE.findall(getattr(record, "text", "") or "")))
     hashes = pd.util.hash_array(np.asarray(list(rids), dtype=object)) if rids else np.array(
         [], dtype=np.uint64)
     return FileKeys(parsed.stats, len(parsed.records), list(envs), np.unique(hashes))

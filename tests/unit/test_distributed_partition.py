@@ -29,7 +29,10 @@ from dask_throughput import write_generated_export, write_s3_export  # noqa: E40
 def partitioned(paths: list[str], target: int = 1, **options: object):
     """The Dask engine's steps without Dask: per-file keys, plan, reduce each partition, then
     the driver's end. `target=1` gives one partition per component (the most splitting)."""
-    parsed = read_sources(paths)
+    return partitioned_sources(read_sources(paths), target, **options)
+
+
+def partitioned_sources(parsed: list[ParsedSource], target: int = 1, **options: object):
     keys = [partition.file_keys(p) for p in parsed]
     sizes = [k.records for k in keys]
     offsets = [sum(sizes[:i]) for i in range(len(sizes))]
@@ -72,6 +75,27 @@ def test_components_link_files_by_stream_and_by_request_id() -> None:
     keys = [partition.file_keys(s) for s in sources]
     assert keys[3].environments == ["source:fixture.log"]
     assert partition.plan_components(keys) == [[0, 2], [1, 3], [4], [5]]
+
+
+def test_a_stand_in_stream_joins_the_stream_its_marker_names() -> None:
+    """RIE output names no stream; the merge joins it to the stream a wrapper marker in it names
+    (`instance`), so the two files must be one partition."""
+    from lifecycle_trace import records as r
+    from lifecycle_trace.analysis.model import analyze_sources
+
+    real = b.stream(7)
+    marker = ('{"lctrace": "stuck", "kind": "never_polled", "request_id": null, '
+              f'"elapsed_ms": 9000, "instance": "{real}"}}')
+    rie = _source("rie.log", [
+        r.InitStart(**b._base("rie:rie.log", 0, None, dialect=r.RIE, source="rie.log")),
+        r.StuckMarker(**b._base("rie:rie.log", 9000, None, dialect=r.RIE, source="rie.log",
+                                kind="never_polled", elapsed_ms=9000.0, text=marker))])
+    logs = _source("logs.json", b.invoke(real, "r9", 20_000, 10, 10))
+    keys = [partition.file_keys(s) for s in (rie, logs)]
+    assert real in keys[0].environments
+    assert partition.plan_components(keys) == [[0, 1]]
+    expected = analyze_sources([rie, logs])
+    assert_same(expected, partitioned_sources([rie, logs])[0])
 
 
 def test_pack_keeps_components_whole_and_in_order() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
 """A wrapper marker's `instance` (log stream): the merge joins an RIE stand-in stream to it."""
+BUILT = frozenset({"frames", "events", "invocations", "orphans", "started_in_export"})
+"""`Merged` fields `combine` rebuilds itself; any other field is a per-stream extra."""
 KEEP_WHOLE = ("StuckMarker",)
 """Record types every partition ships in full (few, and read across request ids)."""
 _ORDER = ("_lc_streamless", "_lc_env_first", "_lc_pos")
@@ -129,6 +131,7 @@ class Part:
     orphans: pd.DataFrame
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     quoted: set[str] = field(default_factory=set)
+    extras: dict[str, object] = field(default_factory=dict)  # Merged's per-stream extras
 
 
 def _remap(frame: pd.DataFrame, to_global: np.ndarray) -> None:
@@ -161,7 +164,9 @@ def reduce_partition(sources: list[ParsedSource], offsets: list[int],
             frames[kind] = frame
         elif kind in EVIDENCE_KINDS:
             frames[kind] = frame.loc[frame["owner"].isin(quoted)]
-    return Part(ship(invocations), _reduced_events(events), merged.orphans, frames, quoted)
+    extras = {f.name: getattr(merged, f.name) for f in fields(Merged) if f.name not in BUILT}
+    return Part(ship(invocations), _reduced_events(events), merged.orphans, frames, quoted,
+                extras)
 
 
 def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -263,7 +268,24 @@ def combine(parts: list[Part]) -> Merged:
         rank = orphans["kind"].map({k: i for i, k in enumerate(INIT_KINDS)})
         orphans = orphans.assign(_lc_rank=rank).sort_values(["_lc_rank", "seq"], kind="stable")
         orphans = orphans.drop(columns="_lc_rank").reset_index(drop=True)
-    return Merged(frames=frames, events=events, invocations=inv, orphans=orphans)
+    extras = {name: _combine_extra(name, [p.extras.get(name) for p in parts])
+              for name in dict.fromkeys(n for p in parts for n in p.extras)}
+    return Merged(frames=frames, events=events, invocations=inv, orphans=orphans, **extras)
+
+
+def _combine_extra(name: str, values: list[object]) -> object:
+    """Merge's other outputs are per stream (a stream is in one part): maps are unioned."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if all(isinstance(v, dict) for v in present):
+        return {k: v for value in present for k, v in value.items()}  # type: ignore[union-attr]
+    if all(isinstance(v, pd.Series) for v in present):
+        joined = pd.concat([v for v in present if len(v)]) if any(len(v) for v in present) \
+            else present[0]
+        return joined[~joined.index.duplicated()]
+    raise TypeError(f"Merged.{name}: the engine does not know how to combine "
+                    f"{type(present[0]).__name__} values from partitions")
 
 
 def finish(parts: list[Part], sources: list[SourceStats], options: dict[str, Any],

@@ -98,6 +98,24 @@ def test_a_stand_in_stream_joins_the_stream_its_marker_names() -> None:
     assert_same(expected, partitioned_sources([rie, logs])[0])
 
 
+def test_per_stream_extras_of_the_merge_reach_the_driver() -> None:
+    """The merge's other per-stream outputs (here: the function a marker names for a stream
+    whose invocations name none) are combined too."""
+    from lifecycle_trace import records as r
+    from lifecycle_trace.analysis.model import analyze_sources
+
+    one, two = b.stream(1), b.stream(2)
+    marker = r.StuckMarker(**b._base(one, 50, "r1", kind="no_response", elapsed_ms=40.0,
+                                     function="orders-fn", text="stuck"))
+    sources = [_source("a.json", [*b.invoke(one, "r1", 0, 100, 100), marker]),
+               _source("b.json", b.invoke(two, "r2", 0, 100, 100))]
+    expected = analyze_sources(sources)
+    assert expected.invocations["function"].tolist()[:1] == ["orders-fn"]
+    report, batches = partitioned_sources(sources)
+    assert len(batches) == 2
+    assert_same(expected, report)
+
+
 def test_pack_keeps_components_whole_and_in_order() -> None:
     components = [[0, 2], [1], [3], [4, 5]]
     sizes = [5, 5, 5, 5, 5, 5]

@@ -120,7 +120,7 @@ def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) ->
                 cost_usd=row.cost_usd))
     findings += _orphan_init_findings(merged)
     findings = _merge_markers(findings, inv, merged)
-    findings += _post_response(inv, request_price_usd)
+    findings += _post_response(inv, request_price_usd, merged)
     order = {kind: i for i, kind in enumerate(schema.FINDING_KINDS)}
     findings.sort(key=lambda f: (order[f.kind], f.function or "", f.environment or ""))
     return findings
@@ -289,9 +289,11 @@ def post_response_cost(inv: pd.DataFrame, request_price_usd: float = 0.0) -> pd.
     return pd.DataFrame({"billed_ms": ms, "cost_usd": ms * per_ms}, index=inv.index)
 
 
-def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0) -> list[Finding]:
+def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0,
+                   merged: Merged | None = None) -> list[Finding]:
     """Environments where work after the response takes a large share of billed time; the
-    finding carries the billed ms and dollars that work cost over the whole input."""
+    finding carries the billed ms and dollars that work cost over the whole input, and quotes
+    what measured it (the wrapper's line or span) next to what billed it (REPORT)."""
     costs = post_response_cost(inv, request_price_usd)
     post = inv["post_response_ms"].astype(float)
     share = post / inv["billed_ms"].astype(float)
@@ -308,9 +310,24 @@ def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0) -> list[Fi
             f"after the response (worst {rows.at[worst, 'post_response_ms']:.0f} ms of "
             f"{rows.at[worst, 'billed_ms']:.0f} ms billed); {billed:.0f} billed ms after the "
             f"response over the input" + (f", ${cost:.6f}" if pd.notna(cost) else ""),
-            [f"{rid}: post_response {p:.1f} ms of {b:.0f} ms billed ({src})" for rid, p, b, src
-             in rows[["post_response_ms", "billed_ms", "phase_source"]].head(
-                 evidence.MAX_EVIDENCE).itertuples()],
+            _post_evidence(rows, merged),
             rows["version"].iloc[0], rows["request_id"].tolist(),
             cost_usd=float(cost) if pd.notna(cost) else None))
     return out
+
+
+def _post_evidence(rows: pd.DataFrame, merged: Merged | None) -> list[str]:
+    """The records of the worst invocations that show the post-response time and the bill."""
+    worst = rows.sort_values("post_response_ms", ascending=False).head(2)
+    summary = [f"{rid}: post_response {p:.1f} ms of {b:.0f} ms billed ({src})" for rid, p, b, src
+               in worst[["post_response_ms", "billed_ms", "phase_source"]].itertuples()]
+    if merged is None:
+        return summary
+    frames = {kind: merged.frames[kind] for kind in ("Report", "WrapperInvocation", "RuntimeDone")
+              if kind in merged.frames}
+    spans = merged.frames.get("PhaseSpan")
+    if spans is not None:
+        frames["PhaseSpan"] = spans.loc[spans["phase"].eq(schema.SPAN_POST_RESPONSE)]
+    lines = evidence.collect(frames, "owner", set(worst["invocation"]))
+    quoted = [line for key in worst["invocation"] for line in lines.get(key, [])]
+    return summary + evidence.pick(quoted, evidence.MAX_EVIDENCE - len(summary))

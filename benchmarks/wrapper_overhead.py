@@ -4,7 +4,8 @@
 
 Variants: `bare` (the example runtime straight under RIE), `jsonl` (wrapped, OTLP/JSON lines
 to a file), `otlp` (wrapped, OTLP http/protobuf into a receiver on 127.0.0.1), `otlp-grpc`
-(OTLP/gRPC into a grpcio receiver), `log` (the default exporter) and `none` (the proxy alone).
+(OTLP/gRPC into a grpcio receiver), `otlp-nowait` (`LCTRACE_FLUSH_TIMEOUT_MS=0`), `log` (the
+default exporter) and `none` (the proxy alone).
 Wrapped variants start like the layer does (`python -S .../runtime/wrapper.py`; `--style venv`:
 `python -m lifecycle_trace wrap`). Each runs in
 its own warm RIE; invokes alternate between the variants in blocks, so machine noise hits all
@@ -106,6 +107,8 @@ def variant_env(variant: str, directory: Path, otlp_port: int) -> dict[str, str]
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
             "OTEL_METRICS_EXPORTER": "none",
         }
+    if variant == "otlp-nowait":  # LCTRACE_FLUSH_TIMEOUT_MS=0: export without waiting for it
+        return {**variant_env("otlp", directory, otlp_port), "LCTRACE_FLUSH_TIMEOUT_MS": "0"}
     if variant == "otlp":
         return {
             "LCTRACE_EXPORTER": "otlp",

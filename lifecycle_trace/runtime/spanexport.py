@@ -205,9 +205,12 @@ class SpanSink:
         self._emit(self._spans.stuck_spans(event, self.resource))
 
     def flush(self, timeout_ms: int) -> None:
+        """Local exporters write now. Network ones export now and are waited for up to
+        `timeout_ms`; with 0 (LCTRACE_FLUSH_TIMEOUT_MS=0) they are left to the batch
+        processor's own schedule, which batches many invocations into one export."""
         for processor in self.local:
             processor.force_flush()
-        if self.flusher is not None:
+        if self.flusher is not None and timeout_ms > 0:
             self.flusher.flush(timeout_ms)
 
     def shutdown(self, timeout_ms: int = 1000) -> None:

@@ -8,12 +8,17 @@ stream), `pack` groups them into partitions of a useful size.
 
 `reduce_partition` runs `merge_records` on one partition's records (in input order, with
 `seq` renumbered to the whole input's positions) and keeps only what the global steps read: the
-merged invocations (one row per request id), per stream the few events `started_in_export` and
+merged invocations (one row per invocation), per stream the few events `started_in_export` and
 the environments table need (first, earliest per file, latest), init records no invocation
-followed, stuck markers, and the records quoted as evidence for the partition's own findings.
-`combine` concatenates the parts in the order a single process would have produced them and
-`analysis.model.analyze_merged` does the rest (cold-start causes need every stream of a function;
-pricing needs the total GB-seconds). The report is the single-process one, value for value.
+followed, stuck markers, the merge's per-stream extras, and the records that may be quoted as
+evidence (`quoting`). `combine` concatenates the parts in the order a single process would have
+produced them and `finish` runs `analysis.model.analyze_merged` on the result (cold-start
+causes need every stream of a function; pricing needs the total GB-seconds). The report is the
+single-process one, value for value.
+
+The contract with the analysis: after the merge it may read `Merged.events` only for per-stream
+first/earliest/latest facts, and `Merged.frames` only to quote the records of a finding's
+invocations (`analysis.evidence`) and the stuck markers. The equality tests guard it.
 """
 
 from __future__ import annotations

@@ -155,18 +155,26 @@ def test_bodies_pass_byte_exact(body_rie: RieHarness, spec: dict, expected: byte
     assert hashlib.sha256(result.body).digest() == hashlib.sha256(expected).digest()
 
 
-def test_response_over_limit_gets_the_apis_413(body_rie: RieHarness) -> None:
-    result = body_rie.invoke(json.dumps({"action": "bytes", "n": LIMIT + 1}))
+@pytest.mark.parametrize(
+    "spec",
+    [{"action": "bytes", "n": LIMIT + 1}, {"action": "chunked", "n": 7 * 1024 * 1024}],
+    ids=["limit+1", "7MiB-chunked"],
+)
+def test_response_over_limit_gets_the_apis_413(body_rie: RieHarness, spec: dict) -> None:
+    result = body_rie.invoke(json.dumps(spec))
     assert result.status == 200
     assert result.json()["errorType"] == "Function.ResponseSizeTooLarge"
-    body_rie.invoke(b"{}")
-    assert body_rie.wait_for('"error_type":"Function.ResponseSizeTooLarge"')
-    line = next(
+    (request_id,) = request_ids(body_rie.stdout())[-1:]
+    body_rie.invoke(b"{}")  # its /next closes the invocation
+    assert body_rie.wait_for(f'"request_id":"{request_id}"')
+    (line,) = (
         m
         for m in marker_lines(body_rie.stdout(), schema.MARKER_INVOCATION)
-        if m["error_type"] == "Function.ResponseSizeTooLarge"
+        if m["request_id"] == request_id
     )
-    assert line["outcome"] == "error"
+    assert line["outcome"] == "error" and line["error_type"] == "Function.ResponseSizeTooLarge"
+    # the runtime read the 413 and kept polling: the next invoke is served normally
+    assert body_rie.invoke(b'{"after":1}').body == b'{"after":1}'
 
 
 def test_large_chunked_event_reaches_runtime_intact(body_rie: RieHarness) -> None:

@@ -142,7 +142,7 @@ def main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_SETMASK, original_mask)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     from lifecycle_trace.runtime.early import BufferingObserver
-    from lifecycle_trace.runtime.proxy import NullObserver, RuntimeApiProxy
+    from lifecycle_trace.runtime.proxy import RuntimeApiProxy
 
     early = BufferingObserver(init_over)
     proxy = RuntimeApiProxy(upstream, early, listener=_as_socket(raw_listener))
@@ -153,7 +153,25 @@ def main(argv: list[str]) -> int:
     deadline = time.monotonic() + _never_polled_ms(environ) / 2000
     while not child_gone and time.monotonic() < deadline and not init_over.wait(INIT_POLL_S):
         pass
-    lifecycle = telemetry = settings = None
+    tracing = _start_tracing(environ, start_ns, early, proxy)
+    status = _wait(pid)
+    if tracing is not None:
+        lifecycle, telemetry, flush_timeout_ms = tracing
+        lifecycle.stop()
+        try:
+            lifecycle.on_child_exit(exit_status(status))
+            telemetry.shutdown(max(flush_timeout_ms * 4, 500))
+        except Exception:  # noqa: BLE001
+            pass
+    proxy.close()
+    return _propagate(status)
+
+
+def _start_tracing(environ: dict[str, str], start_ns: int, early, proxy):  # type: ignore[no-untyped-def]
+    """Build the lifecycle and its sinks, replay what the early observer saw, hand the proxy
+    over. (lifecycle, telemetry, flush timeout), or None - then the proxy only forwards."""
+    from lifecycle_trace.runtime.proxy import NullObserver
+
     try:
         from lifecycle_trace.runtime.lifecycle import Lifecycle
         from lifecycle_trace.runtime.telemetry import Telemetry, build_telemetry
@@ -167,23 +185,14 @@ def main(argv: list[str]) -> int:
         early.attach(lifecycle)
         proxy.observer = lifecycle
         lifecycle.start_watchdog()
-        import gc
-
-        gc.freeze()  # long-lived startup objects: no GC pass rescans them during invocations
     except Exception as exc:  # noqa: BLE001 - tracing off, forwarding on
         proxy.observer = NullObserver()
         _warn(f"tracing disabled ({type(exc).__name__}: {exc}); forwarding only")
+        return None
+    import gc
 
-    status = _wait(pid)
-    if lifecycle is not None and telemetry is not None and settings is not None:
-        lifecycle.stop()
-        try:
-            lifecycle.on_child_exit(exit_status(status))
-            telemetry.shutdown(max(settings.flush_timeout_ms * 4, 500))
-        except Exception:  # noqa: BLE001
-            pass
-    proxy.close()
-    return _propagate(status)
+    gc.freeze()  # long-lived startup objects: no GC pass rescans them during invocations
+    return lifecycle, telemetry, settings.flush_timeout_ms
 
 
 def _never_polled_ms(environ: dict[str, str]) -> int:

@@ -78,3 +78,6 @@ class BufferingObserver:
                     self.dropped += 1
             self._events.clear()
             self._target = target
+        flush = getattr(target, "flush_after_replay", None)
+        if flush is not None:  # outside the lock: the proxy thread may be waiting for it
+            flush()

@@ -170,13 +170,15 @@ class Lifecycle:
     @contextlib.contextmanager
     def replaying(self) -> Iterator[None]:
         """Events that already happened are fed in: no flush per /next (nothing is waiting
-        for them), one at the end."""
+        for them); the caller flushes once afterwards (`flush_after_replay`)."""
         self._replaying = True
         try:
             yield
         finally:
             self._replaying = False
-            self.sink.flush(self.settings.flush_timeout_ms)
+
+    def flush_after_replay(self) -> None:
+        self.sink.flush(self.settings.flush_timeout_ms)
 
     # --- proxy observer -----------------------------------------------------------------------
     def on_request(self, ex: Exchange) -> None:

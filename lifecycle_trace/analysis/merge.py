@@ -354,7 +354,7 @@ def _span_block(spans: pd.DataFrame | None) -> pd.DataFrame:
     `faas.instance`; X-Ray does not), start, duration, restore and outcome."""
     columns = [*(f"span_{c}" for c in PHASE_COLUMNS.values()), "span_init_ms", "span_cold",
                *(f"span_alt_{c}" for c in (*PHASE_COLUMNS.values(), "init_ms")),
-               "span_alt_dialect", "span_init_ts",
+               "span_alt_dialect", "span_init_ts", "span_trace_id",
                "span_dialect", "span_env", "span_function", "span_version", "span_start_ts",
                "span_invocation_ms", "span_restore_ms", "span_outcome", "span_memory_mb"]
     if spans is None or spans.empty:
@@ -388,6 +388,7 @@ def _span_block(spans: pd.DataFrame | None) -> pd.DataFrame:
         span_cold=("cold", "max"), span_dialect=("dialect", "first"),
         span_env=("environment", "first"), span_function=("function", "first"),
         span_version=("faas_version", "first"), span_outcome=("outcome", "first"),
+        span_trace_id=("trace_id", "first"),
         span_memory_bytes=("faas_max_memory", "first"))
     # faas.max_memory is in bytes (OpenTelemetry FaaS conventions)
     firsts["span_memory_mb"] = pd.to_numeric(firsts["span_memory_bytes"], errors="coerce") / 2**20

@@ -76,7 +76,7 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv["billed_start"] = _utc(inv["billed_start_ms"])
     inv["billed_end"] = _utc(inv["billed_end_ms"])
     inv["app_lines"] = inv["app_lines"].fillna(0).astype(int)
-    inv["trace_id"] = inv["trace_id"].fillna(inv["start_trace_id"])
+    inv["trace_id"] = inv["trace_id"].fillna(inv["start_trace_id"]).fillna(inv["span_trace_id"])
     inv["cost_usd"] = np.nan
     inv["stream_started"] = inv["environment"].map(started).fillna(False).astype(bool)
     return inv.reset_index()

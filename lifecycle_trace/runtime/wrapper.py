@@ -54,8 +54,10 @@ def _warn(message: str) -> None:
 def _exec_unwrapped(command: list[str], reason: str | None) -> int:
     if reason:
         _warn(f"{reason}; running {command[0]} unwrapped")
+    environ = dict(os.environ)
+    _restore_child_pythonpath(environ)  # unwrapped or not, the runtime gets its own path
     try:
-        os.execvp(command[0], command)
+        os.execvpe(command[0], command, environ)
     except OSError as exc:
         _warn(f"cannot exec {command[0]}: {exc}")
         return 127
@@ -118,6 +120,7 @@ def main(argv: list[str]) -> int:
         return _exec_unwrapped(command, None)
     # Cold-start path: nothing but a raw listening socket before the runtime is spawned.
     try:
+        _check_installation()
         upstream = _split_upstream(environ.get("AWS_LAMBDA_RUNTIME_API", ""))
         raw_listener = _bind_listener(int(environ.get(ENV_PROXY_PORT, "").strip() or "0"))
     except Exception as exc:  # noqa: BLE001 - any failure here: run the function unwrapped
@@ -141,12 +144,20 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGCHLD, lambda _signum, _frame: child_gone.append(True))
     signal.pthread_sigmask(signal.SIG_SETMASK, original_mask)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    from lifecycle_trace.runtime.early import BufferingObserver
-    from lifecycle_trace.runtime.proxy import RuntimeApiProxy
+    try:
+        from lifecycle_trace.runtime.early import BufferingObserver
+        from lifecycle_trace.runtime.proxy import RuntimeApiProxy
 
-    early = BufferingObserver(init_over)
-    proxy = RuntimeApiProxy(upstream, early, listener=_as_socket(raw_listener))
-    proxy.start()  # forwarding from here on; the lifecycle catches up from `early`
+        early = BufferingObserver(init_over)
+        proxy = RuntimeApiProxy(upstream, early, listener=_as_socket(raw_listener))
+        proxy.start()  # forwarding from here on; the lifecycle catches up from `early`
+    except Exception as exc:  # noqa: BLE001 - a broken install: start the runtime again, bare
+        # Nobody answered its Runtime API calls yet, so no event was lost: kill and re-exec.
+        with _Suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        return _exec_unwrapped(command, f"proxy failed ({type(exc).__name__}: {exc})")
 
     # The rest of lctrace is imported once the runtime's init is over, so it does not compete
     # with it for CPU - or after half the never_polled threshold, so the watchdog is in time.
@@ -193,6 +204,18 @@ def _start_tracing(environ: dict[str, str], start_ns: int, early, proxy):  # typ
 
     gc.freeze()  # long-lived startup objects: no GC pass rescans them during invocations
     return lifecycle, telemetry, settings.flush_timeout_ms
+
+
+_PROXY_MODULES = ("api.py", "proxy.py", "early.py")
+
+
+def _check_installation() -> None:
+    """The modules the proxy needs right after the spawn are there (a partial layer must
+    mean an unwrapped runtime, not a runtime talking to a proxy that never comes up)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in _PROXY_MODULES:
+        if not os.path.exists(os.path.join(here, name)):
+            raise FileNotFoundError(f"{os.path.join(here, name)} is missing")
 
 
 def _never_polled_ms(environ: dict[str, str]) -> int:

@@ -215,3 +215,42 @@ def test_documented_custom_runtime_bootstrap(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("real:127.0.0.1:") and address not in proc.stdout
     assert proc.stdout.strip().endswith(":arg")
+
+
+@pytest.mark.parametrize("damage", ["missing", "broken"])
+def test_broken_installation_runs_the_runtime_unwrapped(tmp_path: Path, damage: str) -> None:
+    """A partial or broken layer: the proxy module is missing (noticed before the spawn) or
+    fails to import (noticed after it: the runtime is killed and started again, bare)."""
+    import shutil
+
+    package = tmp_path / "lifecycle_trace"
+    shutil.copytree(REPO / "lifecycle_trace", package, ignore=shutil.ignore_patterns("__pycache__"))
+    proxy_module = package / "runtime" / "proxy.py"
+    if damage == "missing":
+        proxy_module.unlink()
+    else:
+        proxy_module.write_text('raise ImportError("damaged on purpose")\n')
+    sock, address = api_listener()
+    with sock:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-S",
+                str(package / "runtime" / "wrapper.py"),
+                "--",
+                "sh",
+                "-c",
+                'echo "api=$AWS_LAMBDA_RUNTIME_API"; exit 6',
+            ],
+            env=env_with(AWS_LAMBDA_RUNTIME_API=address, PYTHONPATH=str(tmp_path)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 6
+    assert proc.stdout.splitlines()[-1] == f"api={address}"  # the last run talked to the API
+    expected = {
+        "missing": "proxy not started (FileNotFoundError",
+        "broken": "proxy failed (ImportError: damaged on purpose",
+    }[damage]
+    assert expected in proc.stderr and "unwrapped" in proc.stderr

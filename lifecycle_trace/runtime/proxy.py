@@ -144,6 +144,7 @@ class RuntimeApiProxy:
         self.listener = listener
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
         self.observer_errors = 0
+        self.internal_errors = 0
         self.connections = 0
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -192,6 +193,8 @@ class RuntimeApiProxy:
         except (OSError, api.ProtocolError):
             if current:
                 self._notify(self.observer.on_connection_lost, current[0])
+        except Exception:  # noqa: BLE001 - a proxy bug ends this connection, quietly
+            self.internal_errors += 1
         finally:
             upstream.close()
             try:

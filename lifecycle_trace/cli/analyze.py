@@ -35,7 +35,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("analyze")
     def analyze(
-        paths: Annotated[list[str], typer.Argument(help="Files, directories or '-' for stdin.")],
+        paths: Annotated[
+            list[str] | None,
+            typer.Argument(help="Files, directories or '-' for stdin (optional with --since/"
+                                "--start: then what was collected from AWS is analysed)."),
+        ] = None,
         output_format: Annotated[
             str, typer.Option("--format", "-f", help="table, json, csv, markdown, html, otlp.")
         ] = "table",
@@ -51,7 +55,9 @@ def register(app: typer.Typer) -> None:
                          help="Exit 1 when a finding of these kinds exists (CI gate)."),
         ] = None,
         function: Annotated[
-            str | None, typer.Option("--function", help="Only this function.")
+            str | None,
+            typer.Option("--function", help="Only this function (with --since/--start: the "
+                                            "function to collect, name or ARN)."),
         ] = None,
         arch: Annotated[
             str, typer.Option("--arch", help="Price as x86_64 or arm64.")
@@ -69,6 +75,33 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--input-format", help="Skip detection and read every input as this."),
         ] = None,
+        since: Annotated[
+            str | None,
+            typer.Option("--since", help="Collect the --function's logs of this long ago to now "
+                                         "(2h, 30m, 1d) into the cache, then analyse them."),
+        ] = None,
+        start: Annotated[
+            str | None,
+            typer.Option("--start", help="Collect from this instant (ISO-8601, epoch s/ms)."),
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option("--end", help="Collect up to this instant (default now).")
+        ] = None,
+        profile: Annotated[
+            str | None, typer.Option("--profile", help="AWS profile to collect with.")
+        ] = None,
+        endpoint_url: Annotated[
+            str | None,
+            typer.Option("--endpoint-url", help="Endpoint for every AWS service called "
+                                                "(emulators)."),
+        ] = None,
+        traces: Annotated[
+            bool, typer.Option("--traces", help="Collect the function's X-Ray traces too.")
+        ] = False,
+        insights: Annotated[
+            bool, typer.Option("--insights", help="Collect with a Logs Insights query "
+                                                  "(lifecycle lines only) instead.")
+        ] = False,
     ) -> None:
         """Cold starts, billing windows and stuck runtimes from Lambda logs in any format AWS
         produces (and lctrace traces).
@@ -80,6 +113,25 @@ def register(app: typer.Typer) -> None:
         if output_format not in FORMATS:
             raise ConfigError(f"--format {output_format!r}: expected one of {', '.join(FORMATS)}")
         gate = parse_fail_on(fail_on)
+        paths = list(paths or [])
+        if since or start or end:
+            if not function:
+                raise ConfigError("--since/--start/--end collect from AWS first and need "
+                                  "--function")
+            from lifecycle_trace.collect import fetch_to_cache
+            from lifecycle_trace.collect.resolve import function_name
+
+            paths += [str(path) for path in fetch_to_cache(
+                function=function, since=since, start=start, end=end, region=region,
+                profile=profile, endpoint_url=endpoint_url, traces=traces, insights=insights,
+                show_progress=sys.stderr.isatty())]
+            function = function_name(function)  # an ARN filters the report by its name
+        elif traces or insights or profile or endpoint_url:
+            raise ConfigError("--traces/--insights/--profile/--endpoint-url collect from AWS: "
+                              "add --since or --start (and --function)")
+        if not paths:
+            raise ConfigError("nothing to analyse: give files, or --function NAME --since 2h "
+                              "to collect from AWS first")
         report = run(paths, input_format=input_format, function=function, arch=arch,
                      region=region, price_per_gb_second=price_per_gb_second)
         to_terminal = output is None and sys.stdout.isatty()

@@ -81,6 +81,13 @@ CACHE_DIR = Setting(
     "Where `lctrace analyze --function` caches what it collects; unset: ~/.cache/lctrace.",
 )
 
+FASTPATH = Setting(
+    "LCTRACE_FASTPATH",
+    "1",
+    "Analysis: 0 reads every input with the general parser (the fast path for large "
+    "filter-log-events exports is a shortcut to the same result; this is its escape hatch).",
+)
+
 SETTINGS = (
     EXPORTER,
     JSONL_PATH,
@@ -96,6 +103,7 @@ SETTINGS = (
     PROMETHEUS_PORT,
     EMF_NAMESPACE,
     CACHE_DIR,
+    FASTPATH,
 )
 
 

@@ -28,9 +28,24 @@ LEAN = {"AppLine": ("level",), "PlatformNote": ("kind", "name")}
 """Types only counted, not quoted: their text stays out of the columns (most records are these)."""
 
 
+class PrebuiltColumns:
+    """Columns the ingest fast path built without records (`ingest.fastpath`): per type name,
+    the `seq` and field columns `records_to_frames` would have pulled out of the records, in
+    the order it would have made them. Passed where records go, it is taken as is."""
+
+    def __init__(self, columns: dict[str, dict[str, object]]) -> None:
+        self.columns = columns
+
+    def __iter__(self):  # not records: a caller that iterates gets nothing wrong silently
+        raise TypeError("PrebuiltColumns holds columns, not records")
+
+
 def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
     """Bucket records by type name; each bucket becomes a frame with a global `seq` column
     (position in the input) so file order can break timestamp ties."""
+    if isinstance(records, PrebuiltColumns):
+        columns, records.columns = records.columns, {}
+        return {name: _frame(columns.pop(name)) for name in list(columns)}
     buckets: dict[type, tuple[list[int], list[object]]] = defaultdict(lambda: ([], []))
     for seq, record in enumerate(records):
         seqs, members = buckets[type(record)]
@@ -48,15 +63,19 @@ def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
         if cls.__name__ == "PhaseSpan":  # the attributes the analysis reads
             data["faas_version"] = [m.attributes.get("faas.version") for m in members]
             data["faas_max_memory"] = [m.attributes.get("faas.max_memory") for m in members]
-        frame = pd.DataFrame(data)
-        frame["timestamp_ms"] = pd.to_numeric(frame["timestamp_ms"], errors="coerce").astype(float)
-        env = frame["environment"].astype(object)
-        missing = env.isna()
-        if missing.any():
-            env[missing] = "source:" + frame.loc[missing, "source"].astype(str)
-        frame["env"] = env
-        frames[cls.__name__] = frame
+        frames[cls.__name__] = _frame(data)
     return frames
+
+
+def _frame(data: dict[str, object]) -> pd.DataFrame:
+    frame = pd.DataFrame(data)
+    frame["timestamp_ms"] = pd.to_numeric(frame["timestamp_ms"], errors="coerce").astype(float)
+    env = frame["environment"].astype(object)
+    missing = env.isna()
+    if missing.any():
+        env[missing] = "source:" + frame.loc[missing, "source"].astype(str)
+    frame["env"] = env
+    return frame
 
 
 def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

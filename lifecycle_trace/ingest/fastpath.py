@@ -1,0 +1,373 @@
+"""The ingest fast path: a large `filter-log-events` export straight to the analysis' frames.
+
+The general path builds one record object per event and then turns records into columns
+(`analysis.frames.records_to_frames`). For the shapes that make up nearly all of a big export
+(see `fastscan`), this path skips the objects: both cores scan byte ranges of the mapped file
+(`parallel`), and the captured fields become the very same columns. Messages of any other shape
+go through `platform.parse_event` as before, and the `attribute` post-pass is done on columns.
+
+The result must be identical to the general path's (tests compare both on every sample); when
+the input holds anything the scanner does not read, or a case the columnar post-pass does not
+cover (RIE output, split XRAY lines, records without a stream), `read_fast` returns None and the
+caller reads the file the general way. `LCTRACE_FASTPATH=0` turns the fast path off.
+"""
+
+from __future__ import annotations
+
+import gc
+import mmap
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from operator import attrgetter
+
+import numpy as np
+
+from lifecycle_trace import config, records
+from lifecycle_trace.ingest import fastscan
+from lifecycle_trace.ingest.base import LogEvent, SourceStats
+from lifecycle_trace.ingest.platform_common import function_for
+
+FORMATS = frozenset({"filter-log-events", "get-log-events"})
+MIN_PARALLEL_BYTES = 16 << 20
+"""Smaller inputs are scanned in this process (forking costs more than it saves)."""
+
+_PARSER_FAULTS = (ValueError, OverflowError, TypeError, KeyError, IndexError, AttributeError,
+                  RecursionError)
+_ATTRIBUTED = (records.AppLine, records.TimedOut, records.RuntimeExit, records.RuntimeDone)
+_INIT_BEGINS = (records.InitStart, records.RestoreStart)
+_INIT_ENDS = (records.InitReport, records.InitRuntimeDone, records.RestoreReport)
+
+# canonical kind -> (record type, dialect, {field: (group, how)}); how: str, float, int, upper
+_TEXT, _JSON = records.TEXT, records.JSON
+CANONICAL: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
+    "start": ("Start", _TEXT, {"request_id": ("start_rid", "str"),
+                               "version": ("start_version", "str")}),
+    "end": ("End", _TEXT, {"request_id": ("end_rid", "str")}),
+    "report": ("Report", _TEXT, {
+        "request_id": ("report_rid", "str"), "duration_ms": ("report_duration", "float"),
+        "billed_ms": ("report_billed", "float"), "memory_mb": ("report_memory", "int"),
+        "max_memory_mb": ("report_max_memory", "int"), "init_ms": ("report_init", "float"),
+        "status": ("report_status", "str"), "error_type": ("report_error", "str")}),
+    "node": ("AppLine", _TEXT, {"request_id": ("node_rid", "str"),
+                                "level": ("node_level", "str")}),
+    "py": ("AppLine", _TEXT, {"request_id": ("py_rid", "str"), "level": ("py_level", "str")}),
+    "jstart": ("Start", _JSON, {"request_id": ("jstart_rid", "str"),
+                                "version": ("jstart_version", "str")}),
+    "jreport": ("Report", _JSON, {
+        "request_id": ("jreport_rid", "str"), "duration_ms": ("jreport_duration", "float"),
+        "billed_ms": ("jreport_billed", "float"), "memory_mb": ("jreport_memory", "int"),
+        "max_memory_mb": ("jreport_max_memory", "int"), "init_ms": ("jreport_init", "float"),
+        "status": ("jreport_status", "str"), "error_type": ("jreport_error", "str")}),
+    "japp": ("AppLine", _JSON, {"request_id": ("japp_rid", "str"),
+                                "level": ("japp_level", "upper")}),
+}
+_CLASSES = {cls.__name__: cls for cls in (records.Start, records.End, records.Report,
+                                          records.AppLine)}
+
+
+def enabled() -> bool:
+    """False when `LCTRACE_FASTPATH=0` asks for the general path everywhere."""
+    return config.get_bool(config.FASTPATH)
+
+
+def read_fast(path: str, input_format: str | None, workers: int | None = None
+              ) -> tuple[SourceStats, dict[str, dict[str, object]], int] | None:
+    """One input's (stats, per-type columns, record count), or None: not for this path."""
+    from lifecycle_trace.ingest import _external_detectors
+    from lifecycle_trace.ingest.detect import sniff
+    from lifecycle_trace.ingest.opening import GZIP_MAGIC, open_input
+
+    if not enabled() or path == "-" or "://" in str(path) or not os.path.isfile(path):
+        return None
+    opened = open_input(path)
+    try:
+        if opened.head.startswith((GZIP_MAGIC, b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+            return None
+        name = input_format or sniff(opened.head, opened.path, _external_detectors())
+        source = opened.name
+    finally:
+        opened.close()
+    if name not in FORMATS:
+        return None
+    size = os.path.getsize(path)
+    if size == 0:
+        return None
+    frozen = gc.isenabled()
+    gc.disable()  # millions of small objects, no cycles: the collector only costs time here
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0,
+                                                   access=mmap.ACCESS_READ) as data:
+            try:
+                from lifecycle_trace.ingest.parallel import scan_file
+
+                chunks = scan_file(data, path, workers=workers,
+                                   parallel=size >= MIN_PARALLEL_BYTES)
+                fastscan.check_tokens([token for chunk in chunks for token in chunk.tokens])
+            except (fastscan.Unsupported, UnicodeDecodeError, ValueError):
+                return None
+        stats = SourceStats(path=source, format=name)
+        built = _assemble(chunks, source, stats)
+    finally:
+        if frozen:
+            gc.enable()
+    if built is None:
+        return None
+    columns, count = built
+    stats.records = count
+    if count == 0:
+        return None
+    return stats, columns, count
+
+
+def _parse_others(chunks: list[fastscan.Chunk], line_bases: list[int], source: str,
+                  stats: SourceStats) -> list[list[tuple[int, list]]]:
+    """Messages of no canonical shape, through the general message parser, in file order."""
+    from lifecycle_trace.ingest.platform import parse_event
+
+    out = []
+    for chunk, base in zip(chunks, line_bases, strict=True):
+        parsed = []
+        for index, raw in chunk.others:
+            line = base + int(chunk.lines[index])
+            event = LogEvent(source, line, chunk.streams[chunk.stream_codes[index]],
+                             float(chunk.ts[index]), fastscan.decode_message(raw))
+            try:
+                parsed.append((index, parse_event(event, stats)))
+            except _PARSER_FAULTS as error:
+                stats.skip(line, f"message not parsed ({type(error).__name__}: "
+                                 f"{str(error)[:80]})")
+                parsed.append((index, []))
+        out.append(parsed)
+    return out
+
+
+def _strings(blob: bytes, count: int, *, shared: bool = False) -> np.ndarray:
+    """NUL-joined captures -> an object array of str (None where the group was absent).
+    `shared`: one str object per distinct value (request ids repeat on every line of their
+    invocation; interned, they are held once)."""
+    out = np.empty(count, dtype=object)
+    if count == 0:
+        return out
+    values = blob.decode("utf-8").split("\0")
+    if "" in values:
+        values = [value or None for value in values]
+    out[:] = list(map(_intern, values)) if shared else values
+    return out
+
+
+def _intern(value: str | None) -> str | None:
+    return None if value is None else sys.intern(value)
+
+
+def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
+              ) -> tuple[dict[str, dict[str, object]], int] | None:
+    """Chunks -> per-type columns in record order (the `seq` the general path would give)."""
+    line_bases = list(np.cumsum([0] + [c.newlines for c in chunks[:-1]]) + 1)
+    others = _parse_others(chunks, line_bases, source, stats)
+    other_records = [record for parsed in others for _, recs in parsed for record in recs]
+    if not _columnar_attribution_covers(other_records):
+        return None
+    counts = [np.ones(len(c.kinds), dtype=np.int64) for c in chunks]
+    for count, parsed in zip(counts, others, strict=True):
+        for index, recs in parsed:
+            count[index] = len(recs)
+    all_counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    starts = np.cumsum(all_counts) - all_counts
+    total = int(all_counts.sum())
+    streams: dict[str, int] = {}
+    parts: dict[str, list[dict[str, object]]] = {}
+    offset = 0
+    for chunk, base, parsed in zip(chunks, line_bases, others, strict=True):
+        stream_map = np.array([streams.setdefault(s, len(streams)) for s in chunk.streams],
+                              dtype=np.int64)
+        for kind, (type_name, dialect, spec) in CANONICAL.items():
+            index = chunk.fields[kind]
+            if len(index) == 0:
+                continue
+            part: dict[str, object] = {
+                "seq": starts[offset + index], "line": chunk.lines[index] + base,
+                "stream": stream_map[chunk.stream_codes[index]], "timestamp_ms": chunk.ts[index],
+                "dialect": dialect}
+            for name, (group, how) in spec.items():
+                raw = chunk.fields[group]
+                if how in ("str", "upper"):
+                    values = _strings(raw, len(index), shared=True)
+                    if how == "upper":
+                        values[:] = [_intern(v.upper()) for v in values]
+                    part[name] = values
+                else:
+                    part[name] = _numbers(raw, len(index), how)
+            parts.setdefault(type_name, []).append(part)
+        for index, recs in parsed:
+            for j, record in enumerate(recs):
+                parts.setdefault(type(record).__name__, []).append(
+                    {"seq": int(starts[offset + index]) + j, "record": record})
+        offset += len(chunk.kinds)
+    _attribute_others(parts, streams)
+    stream_names = np.array(list(streams), dtype=object)
+    functions = np.array([function_for(None, name) for name in streams], dtype=object)
+    columns = {name: _type_columns(name, members, stream_names, functions, source)
+               for name, members in parts.items()}
+    # the order `records_to_frames` gives its frames: last type seen first
+    order = sorted(columns, key=lambda name: -int(columns[name]["seq"][0]))
+    return {name: columns[name] for name in order}, total
+
+
+def _numbers(blob: bytes, count: int, how: str) -> np.ndarray:
+    """NUL-joined digits -> floats (NaN where absent) or ints (None-free only)."""
+    if count == 0:
+        return np.zeros(0)
+    text = np.array(blob.split(b"\0"), dtype="S32")
+    missing = text == b""
+    if how == "int" and not missing.any():
+        return text.astype(np.int64)
+    values = np.where(missing, b"nan", text).astype(np.float64)
+    return values if how == "float" else _ints_with_none(values)
+
+
+def _ints_with_none(values: np.ndarray) -> list:
+    return [None if v != v else int(v) for v in values.tolist()]
+
+
+def _columnar_attribution_covers(others: list) -> bool:
+    """The columnar post-pass covers these records (no RIE dialect, no split XRAY line, no
+    RIE `INVOKE START` note, every record in a stream); else the general path runs."""
+    from lifecycle_trace.ingest.attribute import RIE_INVOKE_START
+
+    for record in others:
+        if record.dialect == records.RIE or record.environment is None:
+            return False
+        if type(record) is records.PlatformNote and record.kind in ("XRAY", RIE_INVOKE_START):
+            return False
+    return True
+
+
+def _attribute_others(parts: dict[str, list[dict]], streams: dict[str, int]) -> None:
+    """`attribute.attribute_app_lines` on columns: output without a request id takes the one
+    open in its environment (after a START, before its REPORT, not during init). Canonical
+    rows always carry their id, so only records of other shapes can need one."""
+    import pandas as pd
+
+    needy = [entry for members in parts.values() for entry in members
+             if "record" in entry and isinstance(entry["record"], _ATTRIBUTED)
+             and entry["record"].request_id is None]
+    if not needy:
+        return
+    seqs, envs, opens, inits, targets = [], [], [], [], []
+    for type_name in ("Start", "Report"):
+        for part in parts.get(type_name, []):
+            if "record" in part:
+                continue
+            seqs.append(part["seq"])
+            envs.append(part["stream"])
+            rids = part["request_id"]
+            opens.append(np.array(rids, dtype=object) if type_name == "Start"
+                         else np.full(len(rids), "", dtype=object))
+            inits.append(np.zeros(len(rids)) if type_name == "Start"
+                         else np.full(len(rids), np.nan))
+            targets.append(np.full(len(rids), -1))
+    for members in parts.values():
+        for entry in members:
+            record = entry.get("record")
+            if record is None:
+                continue
+            open_value, init_value, target = None, np.nan, -1
+            if isinstance(record, records.Start):
+                open_value, init_value = record.request_id, 0.0
+            elif isinstance(record, records.Report):
+                open_value = ""
+            elif isinstance(record, _INIT_BEGINS):
+                init_value = 1.0
+            elif isinstance(record, _INIT_ENDS):
+                init_value = 0.0
+            elif isinstance(record, _ATTRIBUTED) and record.request_id is None:
+                target = id(entry)
+            else:
+                continue
+            seqs.append(np.array([entry["seq"]]))
+            envs.append(np.array([streams[record.environment]]))
+            opens.append(np.array([open_value], dtype=object))
+            inits.append(np.array([init_value]))
+            targets.append(np.array([target]))
+    frame = pd.DataFrame({
+        "seq": np.concatenate(seqs), "env": np.concatenate(envs),
+        "open": np.concatenate(opens), "init": np.concatenate(inits),
+        "target": np.concatenate(targets)}).sort_values("seq", kind="stable")
+    by_env = frame.groupby("env", sort=False)
+    frame["open"] = by_env["open"].ffill()
+    frame["init"] = by_env["init"].ffill().fillna(0.0)
+    hits = frame.loc[frame["target"].ne(-1)]
+    entries = {id(entry): entry for entry in needy}
+    for target, open_rid, init in zip(hits["target"], hits["open"], hits["init"], strict=True):
+        if isinstance(open_rid, str) and open_rid and init == 0.0:
+            entry = entries[int(target)]
+            entry["record"] = replace(entry["record"], request_id=open_rid)
+
+
+def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
+                  functions: np.ndarray, source: str) -> dict[str, object]:
+    """One type's columns, as `records_to_frames` builds them from records, in seq order."""
+    others = [entry for entry in members if "record" in entry]
+    canonical = [entry for entry in members if "record" not in entry]
+    cls = type(others[0]["record"]) if others else _CLASSES[type_name]
+    from lifecycle_trace.analysis.frames import COMMON, LEAN, SKIP_FIELDS
+
+    names = [f.name for f in fields(cls) if f.name not in SKIP_FIELDS]
+    if type_name in LEAN:
+        names = [n for n in names if n in COMMON or n in LEAN[type_name]]
+    pieces: dict[str, list] = {name: [] for name in ("seq", *names)}
+    for part in canonical:
+        count = len(part["seq"])
+        streams = part["stream"]
+        for name in pieces:
+            if name in part and name != "stream":
+                value = part[name]
+                pieces[name].append(value if not isinstance(value, str)
+                                    else np.full(count, value, dtype=object))
+            elif name == "source":
+                pieces[name].append(np.full(count, source, dtype=object))
+            elif name == "environment":
+                pieces[name].append(stream_names[streams])
+            elif name == "function":
+                pieces[name].append(functions[streams])
+            else:
+                pieces[name].append(np.full(count, None, dtype=object))
+    if others:
+        recs = [entry["record"] for entry in others]
+        pieces["seq"].append(np.array([entry["seq"] for entry in others], dtype=np.int64))
+        for name in names:
+            pieces[name].append(list(map(attrgetter(name), recs)))
+    seq = np.concatenate(pieces.pop("seq"))
+    order = None if np.all(seq[1:] > seq[:-1]) else np.argsort(seq, kind="stable")
+    data: dict[str, object] = {"seq": seq if order is None else seq[order]}
+    for name in names:
+        data[name] = _combine(pieces[name], order)
+    return data
+
+
+def _combine(pieces: Sequence, order: np.ndarray | None) -> object:
+    """Pieces of one column -> a numpy array when every piece is numeric (what pandas makes of
+    the general path's list of numbers), else the list of Python values the records hold."""
+    numeric = all(isinstance(p, np.ndarray) and p.dtype.kind in "if" for p in pieces)
+    if numeric and len({p.dtype.kind for p in pieces}) == 1:
+        values = np.concatenate(pieces)
+        if values.dtype.kind == "f" and np.isnan(values).all():
+            values = np.full(len(values), None, dtype=object)  # absent everywhere: Nones
+        return values if order is None else values[order]
+    arrays = []
+    for piece in pieces:
+        if isinstance(piece, np.ndarray) and piece.dtype.kind == "f":
+            piece = [None if v != v else v for v in piece.tolist()]
+        elif isinstance(piece, np.ndarray) and piece.dtype.kind == "i":
+            piece = piece.tolist()
+        if isinstance(piece, list):
+            array = np.empty(len(piece), dtype=object)
+            array[:] = piece
+            piece = array
+        arrays.append(piece)
+    values = np.concatenate(arrays) if arrays else np.empty(0, dtype=object)
+    values = values if order is None else values[order]
+    # values from records: a list, so pandas infers the column as it does for records
+    return values.tolist() if any(isinstance(piece, list) for piece in pieces) else values

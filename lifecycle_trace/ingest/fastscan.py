@@ -1,0 +1,273 @@
+"""Byte-level scanner of `filter-log-events` / `get-log-events` JSON for the ingest fast path.
+
+One precompiled regex matches a whole CloudWatch event object as the AWS CLI writes it
+(`logStreamName`, `timestamp`, `message`, then `ingestionTime` and `eventId`) and, inside the
+message, the shapes that make up nearly every large export: text `START` / `END` / `REPORT`,
+Node.js and Python logger lines, and the JSON log format's `platform.start`, `platform.report`
+and `{timestamp, level, requestId, message}` lines. `re.findall` runs it over big slices of the
+mapped file, so the per-event work happens in C; anything else in a message is kept raw and
+handed to the general message parser (`platform.parse_event`), which stays the one definition of
+what a message means. The canonical shapes are strict subsets of what that parser accepts and
+give the very same fields.
+
+The scan also proves the slice holds nothing but such events: the matches' lengths must add up
+to the slice. Page boundaries (`], "nextToken": ...}{"events": [`) are matched by their own
+regex. Any other byte (an event in another key order, an escaped stream name, a malformed
+event) makes the scan give up with `Unsupported`, and the caller reads the file the general way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+
+_U = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_N = rb"\d{1,15}(?:\.\d{1,15})?"
+_LEVEL = rb"(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL|NOTICE)"  # = APP_LEVELS
+_ISO = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+_TEXT = rb'[^"\\]*(?:\\.[^"\\]*)*'  # the rest of a JSON string, escapes included
+_Q = rb'\\"'  # a quote inside the (JSON-in-JSON) message
+
+# Message alternatives, in the order of the groups they capture (see GROUPS).
+_MESSAGE = (
+    rb"(?:START RequestId: (" + _U + rb") Version: ([\w$.-]+)(?:\\n)?"
+    rb"|END RequestId: (" + _U + rb")(?:\\n)?"
+    rb"|REPORT RequestId: (" + _U + rb")\\tDuration: (" + _N + rb") ms\\tBilled Duration: ("
+    + _N + rb") ms\\tMemory Size: (\d{1,9}) MB\\tMax Memory Used: (\d{1,9}) MB"
+    rb"(?:\\tInit Duration: (" + _N + rb") ms)?(?:\\tStatus: ([a-z]+))?"
+    rb"(?:\\tError Type: ([\w.]+))?(?:\\t)?(?:\\n)?"
+    rb"|" + _ISO + rb"\\t(" + _U + rb")\\t(" + _LEVEL + rb")\\t" + _TEXT
+    + rb"|\[(" + _LEVEL + rb")\]\\t[0-9T:.Z-]{1,40}\\t(" + _U + rb")\\t" + _TEXT
+    + rb"|\{" + _Q + rb"time" + _Q + rb":" + _Q + rb"[0-9T:.Z+-]{1,40}" + _Q + rb"," + _Q
+    + rb"type" + _Q + rb":" + _Q + rb"platform\.(?:"
+    rb"(start)" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q + rb":"
+    + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"version" + _Q + rb":" + _Q
+    + rb"([\w$.-]+)" + _Q + rb"\}\}"
+    rb"|(report)" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q
+    + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"metrics" + _Q + rb":\{" + _Q
+    + rb"durationMs" + _Q + rb":(" + _N + rb")," + _Q + rb"billedDurationMs" + _Q + rb":("
+    + _N + rb")," + _Q + rb"memorySizeMB" + _Q + rb":(\d{1,9})," + _Q + rb"maxMemoryUsedMB"
+    + _Q + rb":(\d{1,9})(?:," + _Q + rb"initDurationMs" + _Q + rb":(" + _N + rb"))?\},"
+    + _Q + rb"status" + _Q + rb":" + _Q + rb"([a-z]+)" + _Q + rb"(?:," + _Q + rb"errorType"
+    + _Q + rb":" + _Q + rb"([\w.]+)" + _Q + rb")?\}\})"
+    rb"|\{" + _Q + rb"timestamp" + _Q + rb":" + _Q + rb'[^"\\]{0,40}' + _Q + rb"," + _Q
+    + rb"level" + _Q + rb":" + _Q + rb"([A-Za-z]{1,20})" + _Q + rb"," + _Q + rb"requestId"
+    + _Q + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"message" + _Q + rb":" + _Q
+    + rb'[^"\\]*' + _Q + rb"\}"
+    rb"|(" + _TEXT + rb"))"
+)
+GROUPS = (
+    "whole", "sep", "stream", "ts",
+    "start_rid", "start_version",
+    "end_rid",
+    "report_rid", "report_duration", "report_billed", "report_memory", "report_max_memory",
+    "report_init", "report_status", "report_error",
+    "node_rid", "node_level",
+    "py_level", "py_rid",
+    "jstart", "jstart_rid", "jstart_version",
+    "jreport", "jreport_rid", "jreport_duration", "jreport_billed", "jreport_memory",
+    "jreport_max_memory", "jreport_init", "jreport_status", "jreport_error",
+    "japp_level", "japp_rid",
+    "other",
+)
+G = {name: index for index, name in enumerate(GROUPS)}
+EVENT_RE = re.compile(
+    rb'(([\s,]*)\{\s*"logStreamName"\s*:\s*"([^"\\]+)"\s*,\s*"timestamp"\s*:\s*(\d{1,15})\s*,'
+    rb'\s*"message"\s*:\s*"' + _MESSAGE + rb'"\s*,\s*"ingestionTime"\s*:\s*\d{1,15}\s*,'
+    rb'\s*"eventId"\s*:\s*"\d*"\s*\})'
+)
+assert EVENT_RE.groups == len(GROUPS), (EVENT_RE.groups, len(GROUPS))
+
+_SEARCHED = (rb'\[(?:[\s,]*\{\s*"logStreamName"\s*:\s*"[^"\\]*"\s*,\s*"searchedCompletely"\s*:'
+             rb"\s*(?:true|false)\s*\})*[\s,]*\]")
+PAGE_OPEN_RE = re.compile(rb'\s*(?:\{\s*"events"\s*:\s*\[|\[)')
+"""A page's start (`{"events": [`) or a bare event array (`--query events`)."""
+PAGE_CLOSE_RE = re.compile(
+    rb'[\s,]*\](?:\s*,\s*"(?:nextToken|nextForwardToken|nextBackwardToken)"\s*:\s*"[^"\\]*"'
+    rb'|\s*,\s*"searchedLogStreams"\s*:\s*' + _SEARCHED + rb")*\s*\}"
+)
+ARRAY_CLOSE_RE = re.compile(rb"[\s,]*\]")
+TRAILER_RE = re.compile(rb"\s*")
+BOUNDARY_RE = re.compile(rb'\}[\s,]*?\n[ \t]*\{\s*"logStreamName"')
+"""Between two events (a newline cannot be inside a JSON string): split points for slices."""
+
+SLICE_BYTES = 32 << 20
+
+
+class Unsupported(Exception):
+    """The input holds something the fast path does not read; use the general path."""
+
+
+KINDS = ("start", "end", "report", "node", "py", "jstart", "jreport", "japp", "other")
+KIND_KEYS = ("start_rid", "end_rid", "report_rid", "node_rid", "py_rid", "jstart", "jreport",
+             "japp_rid")
+
+
+@dataclass
+class Chunk:
+    """What one byte range held: per-event kind codes, lines, times, stream codes and the
+    captured fields of each canonical kind (bytes joined by NUL, or numbers)."""
+
+    kinds: np.ndarray  # int8 index into KINDS
+    lines: np.ndarray
+    ts: np.ndarray
+    streams: list[str]
+    stream_codes: np.ndarray
+    fields: dict[str, object] = field(default_factory=dict)
+    others: list[tuple[int, bytes]] = field(default_factory=list)  # (event index, raw message)
+    newlines: int = 0  # in the whole range (the next range's lines start after them)
+    tokens: list[str] = field(default_factory=list)  # "{" "[" "}" "]": pages opened/closed
+
+
+def find_boundary(data, offset: int, end: int) -> int:
+    """The first split point between two events at or after `offset` (else `end`)."""
+    if offset >= end:
+        return end
+    match = BOUNDARY_RE.search(data, offset, end)
+    return end if match is None else match.start() + 1
+
+
+def _pick(column: tuple, index: np.ndarray) -> list:
+    if len(index) == 0:
+        return []
+    if len(index) == 1:
+        return [column[int(index[0])]]
+    from operator import itemgetter
+
+    return list(itemgetter(*index.tolist())(column))
+
+
+def _joined(values: list) -> bytes:
+    return b"\0".join(values)
+
+
+def scan_range(data, start: int, end: int, *, at_file_start: bool,
+               at_file_end: bool) -> list[Chunk]:
+    """Scan `data[start:end]` (event-aligned, see `find_boundary`): every event, and page
+    boundaries between them (as `tokens`). Raises Unsupported for anything else. Lines are
+    counted from the range start (the caller adds the lines before it)."""
+    pos = start
+    chunks: list[Chunk] = []
+    rows: list[tuple] = []
+    tokens: list[str] = []
+    if at_file_start:
+        pos = _open_page(data, pos, end, rows, tokens)
+        if pos < 0:
+            raise Unsupported("no events array at the start")
+    while pos < end:
+        cut = find_boundary(data, min(pos + SLICE_BYTES, end), end)
+        found = EVENT_RE.findall(data, pos, cut)
+        if sum(map(len, (row[0] for row in found))) == cut - pos:
+            rows.extend(found)
+            pos = cut
+        else:
+            pos = _slow_slice(data, pos, cut, rows, tokens, at_end=at_file_end and cut == end)
+        chunks.append(_columns(rows, tokens))
+        rows, tokens = [], []
+    if rows or tokens:
+        chunks.append(_columns(rows, tokens))
+    return chunks
+
+
+def _open_page(data, pos: int, cut: int, rows: list, tokens: list[str]) -> int:
+    """Consume a page start at `pos`; its end, or -1 when there is none."""
+    opening = PAGE_OPEN_RE.match(data, pos, cut)
+    if opening is None:
+        return -1
+    tokens.append(opening.group().strip()[:1].decode())
+    rows.append(_gap_row(data[pos : opening.end()]))
+    return opening.end()
+
+
+def _slow_slice(data, pos: int, cut: int, rows: list, tokens: list[str], *, at_end: bool) -> int:
+    """Event by event through a slice that holds page boundaries (or something else)."""
+    while pos < cut:
+        for match in EVENT_RE.finditer(data, pos, cut):
+            if match.start() != pos:
+                break
+            rows.append(match.groups(b""))
+            pos = match.end()
+        if pos == cut:
+            break
+        closing = PAGE_CLOSE_RE.match(data, pos, cut)
+        tokens.append("}" if closing is not None else "]")
+        closing = closing or ARRAY_CLOSE_RE.match(data, pos, cut)
+        if closing is None:
+            raise Unsupported(f"unexpected content at byte {pos}")
+        rows.append(_gap_row(data[pos : closing.end()]))
+        pos = closing.end()
+        after = _open_page(data, pos, cut, rows, tokens)
+        if after >= 0:
+            pos = after
+            continue
+        if at_end and TRAILER_RE.match(data, pos, cut).end() == cut:
+            return cut
+        raise Unsupported(f"unexpected content at byte {pos}")
+    return pos
+
+
+def check_tokens(tokens: list[str]) -> None:
+    """Pages must open and close in turn, each closed by its own kind of bracket."""
+    pairs = {"{": "}", "[": "]"}
+    if len(tokens) % 2 or not tokens:
+        raise Unsupported("pages not closed")
+    for opening, closing in zip(tokens[::2], tokens[1::2], strict=True):
+        if pairs.get(opening) != closing:
+            raise Unsupported("pages not closed in order")
+
+
+def _gap_row(text: bytes) -> tuple:
+    """A pseudo-row for the text between two pages (no event; only its newlines count)."""
+    row = [b""] * len(GROUPS)
+    row[0] = text
+    row[1] = text
+    return tuple(row)
+
+
+def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
+    """Transpose the matched rows into per-kind columns."""
+    if not rows:
+        return Chunk(np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0),
+                     [], np.zeros(0, np.int32), tokens=tokens)
+    columns = list(zip(*rows, strict=True))
+    whole, sep = columns[0], columns[1]
+    total_nl = np.fromiter(map(bytes.count, whole, repeat(b"\n")), np.int64, len(whole))
+    sep_nl = np.fromiter(map(bytes.count, sep, repeat(b"\n")), np.int64, len(sep))
+    before = np.cumsum(total_nl) - total_nl
+    lines = before + sep_nl
+    stream_col = columns[G["stream"]]
+    is_event = np.fromiter(map(len, stream_col), np.int64, len(stream_col)) > 0
+    keep = np.flatnonzero(is_event)
+    if len(keep) != len(rows):  # drop page-gap pseudo rows
+        columns = [_pick(column, keep) for column in columns]
+        lines = lines[keep]
+    n = len(keep)
+    kinds = np.full(n, len(KINDS) - 1, dtype=np.int8)
+    for code in range(len(KIND_KEYS) - 1, -1, -1):
+        column = columns[G[KIND_KEYS[code]]]
+        kinds[np.fromiter(map(len, column), np.int64, n) > 0] = code
+    ts = np.array(columns[G["ts"]], dtype="S16").astype(np.float64) if n else np.zeros(0)
+    codes, streams = pd.factorize(np.array(columns[G["stream"]], dtype=object))
+    chunk = Chunk(kinds, lines.astype(np.int64), ts, [s.decode("utf-8") for s in streams],
+                  codes.astype(np.int32), newlines=int(total_nl.sum()), tokens=tokens)
+    for code, kind in enumerate(KINDS[:-1]):
+        index = np.flatnonzero(kinds == code)
+        chunk.fields[kind] = index
+        for name in GROUPS:
+            if name.startswith(kind + "_"):
+                chunk.fields[name] = _joined(_pick(columns[G[name]], index))
+    other = np.flatnonzero(kinds == len(KINDS) - 1)
+    chunk.others = list(zip(other.tolist(), _pick(columns[G["other"]], other), strict=True))
+    return chunk
+
+
+def decode_message(raw: bytes) -> str:
+    """The message as the JSON string it is in the file."""
+    if b"\\" not in raw:
+        return raw.decode("utf-8")
+    return json.loads(b'"' + raw + b'"')

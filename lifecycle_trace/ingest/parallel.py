@@ -1,0 +1,61 @@
+"""Scan one mapped export on every core: byte ranges split between events, one process each.
+
+The ranges are cut where one event ends and the next begins (`fastscan.find_boundary`), scanned
+in forked workers (they share the parent's mapping, nothing is copied in) and returned as
+compact columns (numpy arrays, NUL-joined bytes), then put back in file order. Where fork is not
+available, or the input is small, the ranges are scanned in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from lifecycle_trace.ingest import fastscan
+
+_DATA = None  # the mapping the forked workers inherit
+
+
+def ranges(data, parts: int) -> list[tuple[int, int]]:
+    """`parts` event-aligned byte ranges covering `data` (fewer when it is small)."""
+    size = len(data)
+    cuts = [0]
+    for k in range(1, parts):
+        cut = fastscan.find_boundary(data, max(size * k // parts, cuts[-1] + 1), size)
+        if cut < size and cut > cuts[-1]:
+            cuts.append(cut)
+    cuts.append(size)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _scan(bounds: tuple[int, int]) -> list[fastscan.Chunk]:
+    start, end = bounds
+    return fastscan.scan_range(_DATA, start, end, at_file_start=start == 0,
+                               at_file_end=end == len(_DATA))
+
+
+def workers_for(requested: int | None) -> int:
+    """How many processes: `requested`, else one per core (at most 8)."""
+    if requested:
+        return max(1, requested)
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                      else os.cpu_count() or 1))
+
+
+def scan_file(data, path: str, *, workers: int | None = None,
+              parallel: bool = True) -> list[fastscan.Chunk]:
+    """Every chunk of the mapped file `data`, in file order (raises fastscan.Unsupported)."""
+    global _DATA
+    count = workers_for(workers)
+    use_fork = parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
+    bounds = ranges(data, count * 2 if use_fork else 1)
+    _DATA = data
+    try:
+        if not use_fork or len(bounds) == 1:
+            return [chunk for part in map(_scan, bounds) for chunk in part]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            return [chunk for part in pool.map(_scan, bounds) for chunk in part]
+    finally:
+        _DATA = None

@@ -1,0 +1,149 @@
+"""The ingest fast path gives exactly what the general path gives: same frames, same stats, same
+report. Compared on every shared sample, the example export and generated exports (text and
+JSON log formats, pages, malformed events, output lines without a request id), with the
+scanner's slices and the worker ranges made tiny so every boundary case is crossed."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lifecycle_trace.analysis import model
+from lifecycle_trace.analysis.frames import PrebuiltColumns, records_to_frames
+from lifecycle_trace.ingest import fastpath, fastscan, read_source
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import generate_export  # noqa: E402
+
+
+def _general_frames(path: Path) -> tuple[dict[str, pd.DataFrame], object]:
+    parsed = read_source(path)
+    return records_to_frames(parsed.records), parsed.stats
+
+
+def _assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, *, workers: int = 2) -> bool:
+    """Fast and general agree on `path`; True when the fast path took it."""
+    monkeypatch.setenv("LCTRACE_FASTPATH", "1")
+    found = fastpath.read_fast(str(path), None, workers=workers)
+    monkeypatch.setenv("LCTRACE_FASTPATH", "0")
+    general = model.analyze([str(path)]).to_json(invocations=True)
+    if found is not None:
+        stats, columns, count = found
+        frames, general_stats = _general_frames(path)
+        assert stats == general_stats
+        assert count == general_stats.records
+        fast_frames = records_to_frames(PrebuiltColumns(columns))
+        assert list(fast_frames) == list(frames)
+        for name, frame in frames.items():
+            pd.testing.assert_frame_equal(fast_frames[name], frame, check_exact=True, obj=name)
+    monkeypatch.setenv("LCTRACE_FASTPATH", "1")
+    assert model.analyze([str(path)]).to_json(invocations=True) == general
+    return found is not None
+
+
+@pytest.fixture
+def tiny_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of a few events and forked workers even for small files."""
+    monkeypatch.setattr(fastscan, "SLICE_BYTES", 2048)
+    monkeypatch.setattr(fastpath, "MIN_PARALLEL_BYTES", 0)
+
+
+def _export(tmp_path: Path, name: str = "export.json", **options: int) -> Path:
+    path = tmp_path / name
+    generate_export.write(path, options.get("invocations", 120), options.get("streams", 6),
+                          options.get("page_size", 0))
+    return path
+
+
+def test_every_shared_sample_and_the_example(samples_dir: Path, monkeypatch, tiny_slices) -> None:
+    taken = []
+    for path in [*sorted(samples_dir.iterdir()), ROOT / "examples" / "lambda-logs.json"]:
+        if path.suffix in (".json", ".ndjson", ".txt", ".log", ".csv"):
+            try:
+                if _assert_same(path, monkeypatch):
+                    taken.append(path.name)
+            except Exception as error:  # name the file that differs
+                raise AssertionError(f"{path.name}: {error}") from error
+    assert "lambda-logs.json" in taken  # the example is a filter-log-events export
+
+
+def test_generated_export_one_document(tmp_path: Path, monkeypatch, tiny_slices) -> None:
+    assert _assert_same(_export(tmp_path), monkeypatch)
+
+
+def test_generated_export_in_pages(tmp_path: Path, monkeypatch, tiny_slices) -> None:
+    assert _assert_same(_export(tmp_path, page_size=37), monkeypatch)
+
+
+def test_single_process_and_default_slices(tmp_path: Path, monkeypatch) -> None:
+    assert _assert_same(_export(tmp_path, invocations=60), monkeypatch, workers=1)
+
+
+def _events(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["events"]
+
+
+def _write_cli(path: Path, events: list[dict], tail: str = "") -> Path:
+    """The AWS CLI's layout (indent 4), optionally with raw text spliced in for bad events."""
+    body = json.dumps({"events": events, "searchedLogStreams": [
+        {"logStreamName": "s", "searchedCompletely": True}]}, indent=4)
+    path.write_text(body + tail)
+    return path
+
+
+def test_cli_layout_with_other_shapes(tmp_path: Path, monkeypatch, tiny_slices) -> None:
+    """Messages of every other shape go through the general parser in file order: lines
+    without a request id (attributed), init output, unknown platform lines, bad REPORTs
+    (counted skips with their line numbers), escapes, non-ASCII, empty messages."""
+    events = _events(_export(tmp_path, invocations=80))
+    rng = random.Random(3)
+    extra = [
+        "plain output without an id\n", "  \n", "", "REPORT RequestId: broken",
+        "START RequestId: x y", "ünïcödé output\twith tab", '{"level":"info","msg":"x"}',
+        "EXTENSION\tName: ext\tState: Ready\tEvents: [INVOKE]",
+        "2026-01-01T00:00:00.000Z\tundefined\tINFO\tinit line",
+        "[ERROR] Runtime.ImportModuleError: nope", 'quote " and backslash \\ inside',
+        "REPORT RequestId: 0b9f1d9c-0000-4000-8000-000000000001\tDuration: 1.5 ms\t"
+        "Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t\n"
+        "XRAY TraceId: 1-abc\tSegmentId: def\tSampled: true",
+        "REPORT RequestId: 0b9f1d9c-0000-4000-8000-000000000002\tDuration: abc ms\t",
+        "Task timed out after 3.00 seconds",
+    ]
+    for message in extra * 3:
+        at = rng.randrange(len(events))
+        events.insert(at, {**events[at], "message": message})
+    assert _assert_same(_write_cli(tmp_path / "cli.json", events), monkeypatch)
+
+
+def test_malformed_events_fall_back_with_the_same_report(tmp_path: Path, monkeypatch,
+                                                         tiny_slices) -> None:
+    """A broken event (no message, string timestamp, truncated document): the scanner gives
+    up and the general path reads the file, so skips and messages are the general path's."""
+    events = _events(_export(tmp_path, invocations=40))
+    events.insert(5, {"logStreamName": "s", "timestamp": 1})
+    events.insert(9, {**events[9], "timestamp": "yesterday"})
+    path = _write_cli(tmp_path / "bad.json", events, tail='\n{"events": [{"message": ')
+    assert not _assert_same(path, monkeypatch)
+    report = model.analyze([str(path)]).to_dict()
+    assert report["sources"][0]["skipped"] >= 3
+
+
+def test_json_lines_and_text_exports_take_the_general_path(tmp_path: Path, monkeypatch) -> None:
+    events = _events(_export(tmp_path, invocations=30))
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert not _assert_same(jsonl, monkeypatch)
+
+
+def test_switch_off(tmp_path: Path, monkeypatch) -> None:
+    path = _export(tmp_path, invocations=10)
+    monkeypatch.setenv("LCTRACE_FASTPATH", "0")
+    assert fastpath.read_fast(str(path), None) is None
+    monkeypatch.setenv("LCTRACE_FASTPATH", "1")
+    assert fastpath.read_fast(str(path), None) is not None

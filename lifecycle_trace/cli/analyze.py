@@ -149,6 +149,12 @@ def register(app: typer.Typer) -> None:
         for source in report.sources:
             for error in source.errors:
                 typer.echo(f"lctrace: skipped {error}", err=True)
+        if output_format == "otlp" and "start" in report.invocations:
+            untimed = int(report.invocations["start"].isna().sum())
+            if untimed:
+                typer.echo(f"lctrace: {untimed} invocation(s) have no time in the input (RIE "
+                           "stdout has none: add the wrapper's spans) and are not spans",
+                           err=True)
         hits = [f for f in report.findings if gate & {f.kind, *f.related_kinds}]
         if hits:
             kinds = sorted({f.kind for f in hits})

@@ -3,14 +3,15 @@
 back and the right findings, each once, with evidence from every source that saw it.
 
 Tolerance. The bootstrap measures its own sleeps (`time.monotonic`) and prints them; the wrapper
-measures the same phase at its proxy: the handler from handing over the event to receiving the
-response POST, post-response from that POST to the next `GET /next`. `time.sleep` never returns
-early and the wrapper's clock brackets the bootstrap's, so the wrapper's value is >= the
-bootstrap's (less a clock-read rounding of 0.5 ms); what it adds is the proxy hop, an HTTP
-round trip and Python's loop, measured at 0.1-2.8 ms on this 2-core machine while 6 other test
-suites ran. ABOVE_MS = 15 ms leaves room for a scheduler hiccup on a loaded runner and still
-fails on a wrong phase boundary (e.g. the response or poll wait counted in the handler would add
-the 200-300 ms the test sleeps elsewhere).
+measures the same phase at its proxy: the handler from the end of its write of the event to the
+arrival of the response POST, post-response from its answer to that POST to the next
+`GET /next`. Those stamps are taken by the proxy's thread, so a descheduled proxy moves them
+either way (the handler came out 1.8 ms *shorter* than the bootstrap's own sleep once). Measured
+wrapper-minus-bootstrap over 18 runs at load average 3-5 on this 2-core machine: -1.8 to +1.8 ms;
+the worst seen was +18 ms, with a 4-process Dask cluster running beside the test.
+TOLERANCE_MS = 20 covers that and still fails on any wrong phase boundary: counting the poll
+wait, the response or the post-response work in the handler (or the reverse) moves a value by
+the 200-300 ms the bootstraps sleep.
 
 Budget: 6 RIE runs of 1-2.5 s each, about 15 s in all.
 """
@@ -25,13 +26,13 @@ from pathlib import Path
 import pytest
 
 from lifecycle_trace.analysis import analyze
+from lifecycle_trace.cli import main
 from tests.e2e.rie_harness import RieHarness, wrapped_bootstrap
 
 pytestmark = pytest.mark.e2e
 
 STREAM = "2026/11/26/[$LATEST]5f2c0a9b7e3d4c1a8b6f0e2d9c7a5b31"
-ABOVE_MS = 15.0
-BELOW_MS = 0.5
+TOLERANCE_MS = 20.0
 PAUSE_S = 0.25  # between the two invokes of scenario (a): the environment's idle time
 
 BOOTSTRAP = r'''
@@ -109,7 +110,7 @@ def environment(files: list[Path]) -> str:
 
 
 def within(measured: float, got: float) -> bool:
-    return measured - BELOW_MS <= got <= measured + ABOVE_MS
+    return abs(got - measured) <= TOLERANCE_MS
 
 
 def rows(report) -> dict:  # type: ignore[no-untyped-def]
@@ -138,7 +139,7 @@ def test_handler_time_init_and_exact_idle(rie_binary: Path, tmp_path: Path, expo
         assert row["environment"] == environment(files)
         assert row["function"] == "lctrace-e2e"
         assert within(measured[row["request_id"]]["sleep_ms"], row["handler_ms"]), row
-        assert row["post_response_ms"] < ABOVE_MS and row["response_ms"] < ABOVE_MS
+        assert row["post_response_ms"] < TOLERANCE_MS and row["response_ms"] < TOLERANCE_MS
         assert row["phase_source"] == "lctrace"
         assert "rie" in row["sources"] and "lctrace" in row["sources"]
         assert row["billed_source"] == "report"  # billed is what RIE's REPORT says
@@ -151,7 +152,19 @@ def test_handler_time_init_and_exact_idle(rie_binary: Path, tmp_path: Path, expo
     # exact idle = the second invocation's GET /next wait, which spans the test's pause
     assert env["idle_source"] == "poll_wait"
     assert env["idle_s"] == pytest.approx(second["poll_wait_ms"] / 1000, abs=1e-6)
-    assert PAUSE_S * 1000 - 5 <= second["poll_wait_ms"] <= PAUSE_S * 1000 + 40
+    # (up to the pause plus RIE's and the proxy's hops; a handler counted in would add 200 ms)
+    assert PAUSE_S * 1000 - TOLERANCE_MS <= second["poll_wait_ms"] <= PAUSE_S * 1000 + 150
+    # logs to spans: `--format otlp` of what was read, analysed again, gives the same phases
+    out = tmp_path / "rebuilt.jsonl"
+    with pytest.raises(SystemExit) as done:
+        main(["analyze", *map(str, files), "--format", "otlp", "-o", str(out)])
+    assert done.value.code in (0, None)
+    again = rows(analyze([str(out)]))
+    assert set(again) == set(table)
+    for rid, row in table.items():
+        for column in ("handler_ms", "response_ms", "post_response_ms", "poll_wait_ms"):
+            assert again[rid][column] == pytest.approx(row[column], abs=1e-3), column
+        assert again[rid]["cold"] == row["cold"]
 
 
 def pd_isna(value: object) -> bool:
@@ -170,7 +183,7 @@ def test_work_after_the_response(rie_binary: Path, tmp_path: Path, exporter: str
     slow_id = next(rid for rid, m in measured.items() if m["linger_ms"] > 100)
     slow = table[slow_id]
     assert within(measured[slow_id]["linger_ms"], slow["post_response_ms"]), slow
-    assert slow["handler_ms"] < ABOVE_MS
+    assert slow["handler_ms"] < TOLERANCE_MS
     assert slow["environment"] == environment(files)
     found = by_kind(report)
     assert sorted(found) == ["post_response_overhead", "stopped_polling"]

@@ -246,11 +246,13 @@ def merge_records(records: Iterable[object]) -> Merged:
 
 
 def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:
-    """The function name the records of each environment give (a marker of a runtime that never
-    polled names it; the invocation it hung has no record that does)."""
+    """The function name the init, wrapper and trace records of each environment give (a marker
+    of a runtime that never polled names it; the invocation it hung has no record that does).
+    Only these few record types are read: function output is most of a large input."""
+    kinds = ("StuckMarker", "InitStart", "InitReport", "WrapperInvocation", "PhaseSpan")
     parts = [frame.loc[frame["function"].notna() & frame["environment"].notna(),
                        ["env", "function"]].drop_duplicates("env")
-             for frame in frames.values() if "function" in frame]
+             for kind, frame in frames.items() if kind in kinds and "function" in frame]
     if not parts:
         return pd.Series(dtype=object)
     both = pd.concat(parts, ignore_index=True).drop_duplicates("env")

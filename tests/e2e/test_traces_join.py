@@ -13,13 +13,15 @@ TOLERANCE_MS = 20 covers that and still fails on any wrong phase boundary: count
 wait, the response or the post-response work in the handler (or the reverse) moves a value by
 the 200-300 ms the bootstraps sleep.
 
-Budget: 6 RIE runs of 1-2.5 s each, about 15 s in all.
+Budget: 7 RIE runs of 1-2.5 s each, about 20 s in all.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +35,9 @@ pytestmark = pytest.mark.e2e
 
 STREAM = "2026/11/26/[$LATEST]5f2c0a9b7e3d4c1a8b6f0e2d9c7a5b31"
 TOLERANCE_MS = 20.0
+NEAR_ZERO_MS = 100.0
+"""Phases the bootstrap does not sleep in (a cold first call into http.client took 16 ms under
+load): well below the 200-300 ms a misplaced sleep would add."""
 PAUSE_S = 0.25  # between the two invokes of scenario (a): the environment's idle time
 
 BOOTSTRAP = r'''
@@ -139,7 +144,7 @@ def test_handler_time_init_and_exact_idle(rie_binary: Path, tmp_path: Path, expo
         assert row["environment"] == environment(files)
         assert row["function"] == "lctrace-e2e"
         assert within(measured[row["request_id"]]["sleep_ms"], row["handler_ms"]), row
-        assert row["post_response_ms"] < TOLERANCE_MS and row["response_ms"] < TOLERANCE_MS
+        assert row["post_response_ms"] < NEAR_ZERO_MS and row["response_ms"] < NEAR_ZERO_MS
         assert row["phase_source"] == "lctrace"
         assert "rie" in row["sources"] and "lctrace" in row["sources"]
         assert row["billed_source"] == "report"  # billed is what RIE's REPORT says
@@ -183,7 +188,7 @@ def test_work_after_the_response(rie_binary: Path, tmp_path: Path, exporter: str
     slow_id = next(rid for rid, m in measured.items() if m["linger_ms"] > 100)
     slow = table[slow_id]
     assert within(measured[slow_id]["linger_ms"], slow["post_response_ms"]), slow
-    assert slow["handler_ms"] < TOLERANCE_MS
+    assert slow["handler_ms"] < NEAR_ZERO_MS
     assert slow["environment"] == environment(files)
     found = by_kind(report)
     assert sorted(found) == ["post_response_overhead", "stopped_polling"]
@@ -229,3 +234,47 @@ def test_runtime_that_never_polls(rie_binary: Path, tmp_path: Path, exporter: st
     if spans:
         assert any(line.startswith(spans[0]) and "lambda.stuck" in line
                    for line in finding.evidence)
+
+
+def test_wrapper_xray_exporter_too_gives_one_row_and_one_finding(rie_binary: Path,
+                                                                  tmp_path: Path) -> None:
+    """The wrapper's `xray` exporter on as well: its segments (captured from UDP as the daemon
+    gets them) describe the same requests and the same watchdog firing a third time."""
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(0.1)
+    segments = tmp_path / "xray-daemon.jsonl"
+    stop = threading.Event()
+
+    def capture() -> None:
+        with segments.open("wb") as out:
+            while not stop.is_set():
+                try:
+                    out.write(daemon.recv(65536).rstrip(b"\n") + b"\n")
+                except TimeoutError:
+                    continue
+
+    thread = threading.Thread(target=capture)
+    thread.start()
+    try:
+        files, measured = run(rie_binary, tmp_path, "jsonl,xray", [{"linger": 0.3}, {}],
+                              LCTRACE_STOPPED_POLLING_MS="150",
+                              AWS_XRAY_DAEMON_ADDRESS=f"127.0.0.1:{daemon.getsockname()[1]}")
+        wait_until(lambda: segments.read_text().count('"lambda.invocation"') >= 2)
+    finally:
+        stop.set()
+        thread.join()
+        daemon.close()
+    report = analyze([*map(str, files), str(segments)])
+    assert [s.format for s in report.sources] == ["rie", "otlp-json", "xray"]
+    table = rows(report)
+    assert set(table) == set(measured)  # one row per request, not one per source
+    slow_id = next(rid for rid, m in measured.items() if m["linger_ms"] > 100)
+    assert within(measured[slow_id]["linger_ms"], table[slow_id]["post_response_ms"])
+    assert table[slow_id]["disagreements"] is None  # both exporters carry the same spans
+    found = by_kind(report)
+    assert sorted(found) == ["post_response_overhead", "stopped_polling"]
+    (stopped,) = found["stopped_polling"]
+    assert stopped.environment == STREAM and stopped.request_ids == [slow_id]
+    quoted = {line.split(":", 1)[0] for line in stopped.evidence}
+    assert quoted == {*map(str, files), str(segments)}

@@ -5,6 +5,7 @@ peak RSS). Peers extract the REPORT fields per invocation, which is the least an
 - polars: `read_json` + explode + `str.extract_groups`
 - duckdb: `read_json` (schema inferred, and with the columns given) + `regexp_extract`
 - naive: `json.load` + a regex loop
+`--general` adds lctrace with `LCTRACE_FASTPATH=0` (the record-per-event path, for comparison).
 Usage: python benchmarks/analyze_throughput.py FILE [--only lctrace,polars]
 Needs the `bench` extra (`pip install -e '.[bench]'`) and a file from generate_export.py
 (`--page-size 0`, one document, since the peers cannot read concatenated pages).
@@ -13,6 +14,7 @@ Needs the `bench` extra (`pip install -e '.[bench]'`) and a file from generate_e
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -67,13 +69,15 @@ print(n, billed)
 }
 
 
-def measure(argv: list[str]) -> tuple[float, float, str]:
-    """Run argv under /usr/bin/time; return (wall s, peak RSS MB, last stdout line)."""
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run argv under /usr/bin/time; return (wall s, peak RSS MB, last stdout line). Peak RSS
+    is the largest single process (the parent, or one of the scan workers lctrace forks)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as timing:
         done = subprocess.run(
             ["/usr/bin/time", "-f", "%e %M", "-o", timing.name, *argv],
             capture_output=True,
             text=True,
+            env=None if env is None else {**os.environ, **env},
         )
         wall, rss_kb = timing.read().split()[-2:]
     tail = (done.stdout.strip().splitlines() or [done.stderr.strip()[-200:]])[-1][:80]
@@ -85,10 +89,16 @@ def main() -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--only", default="")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--general", action="store_true",
+                        help="also time lctrace's general path (LCTRACE_FASTPATH=0: minutes)")
     args = parser.parse_args()
     lctrace = str(Path(sys.executable).with_name("lctrace"))
-    runs = {"lctrace": [lctrace, "analyze", "--format", "json", "-o", "/dev/null", str(args.file)]}
+    command = [lctrace, "analyze", "--format", "json", "-o", "/dev/null", str(args.file)]
+    runs = {"lctrace": command}
+    if args.general:
+        runs["lctrace-general"] = command
     runs |= {name: [sys.executable, "-c", code, str(args.file)] for name, code in PEERS.items()}
+    envs = {"lctrace-general": {"LCTRACE_FASTPATH": "0"}}
     wanted = set(filter(None, args.only.split(",")))
     size_gb = args.file.stat().st_size / 1e9
     print(f"{args.file} ({size_gb:.2f} GB)\n{'tool':18} {'wall s':>8} {'peak MB':>9}  output")
@@ -96,7 +106,7 @@ def main() -> None:
         for name, argv in runs.items():
             if wanted and name not in wanted:
                 continue
-            wall, rss, tail = measure(argv)
+            wall, rss, tail = measure(argv, envs.get(name))
             print(f"{name:18} {wall:8.2f} {rss:9.0f}  {tail}", flush=True)
 
 

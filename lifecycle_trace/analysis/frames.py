@@ -97,14 +97,20 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "source": pd.Series(dtype=object), "kind": pd.Series(dtype=object),
             "real_env": pd.Series(dtype=bool),
             "phase": pd.Series(dtype=object)})
-    events = pd.concat(parts, ignore_index=True).sort_values("seq", kind="stable")
+    events = pd.concat(parts, ignore_index=True)
+    events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable"))
     events["kind"] = events["kind"].astype("category")
     events["env_code"] = pd.factorize(events["env"])[0]
     by_env = events.groupby("env_code", sort=False)
     events["ts"] = by_env["timestamp_ms"].ffill()
     events["ts"] = events["ts"].fillna(events.groupby("env_code", sort=False)["ts"].bfill())
-    events = events.sort_values(["env_code", "ts", "seq"], kind="stable", na_position="first")
-    return events.reset_index(drop=True)
+    # by environment, time (unknown first), input order: numpy's lexsort on the raw keys is
+    # the stable multi-key sort pandas would do, without factorizing every key first
+    ts = events["ts"].to_numpy(dtype=float)
+    known = ~np.isnan(ts)
+    order = np.lexsort((events["seq"].to_numpy(), np.where(known, ts, 0.0), known,
+                        events["env_code"].to_numpy()))
+    return events.take(order).reset_index(drop=True)
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

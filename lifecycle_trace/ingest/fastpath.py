@@ -17,12 +17,12 @@ from __future__ import annotations
 import gc
 import mmap
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from operator import attrgetter
 
 import numpy as np
+import pandas as pd
 
 from lifecycle_trace import config, records
 from lifecycle_trace.ingest import fastscan
@@ -150,15 +150,14 @@ def _strings(blob: bytes, count: int, *, shared: bool = False) -> np.ndarray:
     out = np.empty(count, dtype=object)
     if count == 0:
         return out
-    values = blob.decode("utf-8").split("\0")
-    if "" in values:
-        values = [value or None for value in values]
-    out[:] = list(map(_intern, values)) if shared else values
+    out[:] = blob.decode("utf-8").split("\0")
+    codes, uniques = pd.factorize(out)
+    if shared:  # the first object of each value stands for all its copies
+        out = np.asarray(uniques, dtype=object)[codes]
+    out[codes < 0] = None
+    if "" in uniques:
+        out[out == ""] = None
     return out
-
-
-def _intern(value: str | None) -> str | None:
-    return None if value is None else sys.intern(value)
 
 
 def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
@@ -195,7 +194,8 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
                 if how in ("str", "upper"):
                     values = _strings(raw, len(index), shared=True)
                     if how == "upper":
-                        values[:] = [_intern(v.upper()) for v in values]
+                        values = _strings("\0".join(map(str.upper, values)).encode("utf-8"),
+                                          len(values), shared=True)
                     part[name] = values
                 else:
                     part[name] = _numbers(raw, len(index), how)
@@ -205,11 +205,15 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
                 parts.setdefault(type(record).__name__, []).append(
                     {"seq": int(starts[offset + index]) + j, "record": record})
         offset += len(chunk.kinds)
+        chunk.fields = {}  # its captures are columns now
     _attribute_others(parts, streams)
     stream_names = np.array(list(streams), dtype=object)
     functions = np.array([function_for(None, name) for name in streams], dtype=object)
-    columns = {name: _type_columns(name, members, stream_names, functions, source)
-               for name, members in parts.items()}
+    columns = {}
+    while parts:  # each type's pieces are let go once they are its columns
+        name, members = parts.popitem()
+        columns[name] = _type_columns(name, members, stream_names, functions, source)
+        del members
     # the order `records_to_frames` gives its frames: last type seen first
     order = sorted(columns, key=lambda name: -int(columns[name]["seq"][0]))
     return {name: columns[name] for name in order}, total
@@ -343,7 +347,7 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
     order = None if np.all(seq[1:] > seq[:-1]) else np.argsort(seq, kind="stable")
     data: dict[str, object] = {"seq": seq if order is None else seq[order]}
     for name in names:
-        data[name] = _combine(pieces[name], order)
+        data[name] = _combine(pieces.pop(name), order)
     return data
 
 

@@ -175,6 +175,19 @@ def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
             continue  # init_ms is chosen with the cold start (classify_cold); only compared here
         sources = sources.where(~(used.notna() & sources.isna()), used)
         out[column] = value
+    # Duration: REPORT's against the wrapper's invocation span (RIE's cold Duration holds its
+    # lazy init, which the span does not: not a disagreement).
+    rie_cold = inv["report_dialect"].eq(RIE) & inv["cold"]
+    reported = inv["duration_ms"].astype(float).where(inv["report_dialect"].notna() & ~rie_cold)
+    traced = _col(inv, "span_invocation_ms").astype(float)
+    gap = (traced - reported).abs()
+    differ = gap.gt(DISAGREE_MS) & gap.gt(DISAGREE_SHARE * reported.abs())
+    if differ.any():
+        notes[differ] += ("duration_ms: " + inv["report_dialect"][differ].astype(str) + " "
+                          + reported[differ].round(1).astype(str) + " vs "
+                          + span_dialect[differ].astype(str) + " "
+                          + traced[differ].round(1).astype(str) + " (used "
+                          + inv["report_dialect"][differ].astype(str) + "); ")
     out["phase_source"] = sources
     out["disagreements"] = notes.str.rstrip("; ").replace("", None)
     return out

@@ -148,6 +148,7 @@ def test_handler_time_init_and_exact_idle(rie_binary: Path, tmp_path: Path, expo
         assert row["phase_source"] == "lctrace"
         assert "rie" in row["sources"] and "lctrace" in row["sources"]
         assert row["billed_source"] == "report"  # billed is what RIE's REPORT says
+        assert row["disagreements"] is None  # RIE's REPORT and the wrapper agree
     assert (first["cold"], second["cold"]) == (True, False)
     # init from the wrapper (its lambda.init span or init line), not RIE's fake 0.0x ms
     assert first["init_ms"] > 1.0 and pd_isna(second["init_ms"])

@@ -99,6 +99,18 @@ def test_wrapper_spans_beat_xray_and_the_difference_is_noted() -> None:
     assert row["sources"] == "lctrace+text+xray"
 
 
+def test_report_duration_against_the_wrapper_invocation_span() -> None:
+    env = stream(8)
+    records = [*invoke(env, "agree", 0, 130.0, 131), *invoke(env, "differ", 1000, 130.0, 131),
+               span(env, "agree", schema.SPAN_INVOCATION, 0, 129.2),
+               span(env, "differ", schema.SPAN_INVOCATION, 1000, 80.0)]
+    rows = analyze_records(records).invocations.set_index("request_id")
+    assert pd.isna(rows.loc["agree", "disagreements"])
+    assert rows.loc["differ", "disagreements"] == (
+        "duration_ms: text 130.0 vs lctrace 80.0 (used text)")
+    assert rows.loc["differ", "duration_ms"] == 130.0
+
+
 def test_wrapper_init_span_belongs_to_the_next_invocation_of_its_environment() -> None:
     env = stream(2)
     attrs = {schema.ATTR_FAAS_VERSION: "7"}

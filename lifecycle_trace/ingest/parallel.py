@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from lifecycle_trace.ingest import fastscan
 
@@ -48,14 +49,18 @@ def scan_file(data, path: str, *, workers: int | None = None,
     """Every chunk of the mapped file `data`, in file order (raises fastscan.Unsupported)."""
     global _DATA
     count = workers_for(workers)
-    use_fork = parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
+    use_fork = (parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
+                and not multiprocessing.current_process().daemon)  # daemons cannot fork
     bounds = ranges(data, count * 2 if use_fork else 1)
     _DATA = data
     try:
-        if not use_fork or len(bounds) == 1:
-            return [chunk for part in map(_scan, bounds) for chunk in part]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            return [chunk for part in pool.map(_scan, bounds) for chunk in part]
+        if use_fork and len(bounds) > 1:
+            try:
+                context = multiprocessing.get_context("fork")
+                with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+                    return [chunk for part in pool.map(_scan, bounds) for chunk in part]
+            except (OSError, BrokenProcessPool):  # no processes to be had: scan here
+                pass
+        return [chunk for part in map(_scan, bounds) for chunk in part]
     finally:
         _DATA = None

@@ -8,10 +8,11 @@ arrival of the response POST, post-response from its answer to that POST to the 
 `GET /next`. Those stamps are taken by the proxy's thread, so a descheduled proxy moves them
 either way (the handler came out 1.8 ms *shorter* than the bootstrap's own sleep once). Measured
 wrapper-minus-bootstrap over 18 runs at load average 3-5 on this 2-core machine: -1.8 to +1.8 ms;
-the worst seen was +18 ms, with a 4-process Dask cluster running beside the test.
-TOLERANCE_MS = 20 covers that and still fails on any wrong phase boundary: counting the poll
-wait, the response or the post-response work in the handler (or the reverse) moves a value by
-the 200-300 ms the bootstraps sleep.
++18 ms with a 4-process Dask cluster beside the test; +115 ms (and 176 ms for a response of a
+few bytes) at load average 20-40, when other suites hammered the machine. So the tolerance is
+20 ms, scaled by the load per core at the time of the check and capped at 150 ms (`tolerance`):
+even capped it fails on any wrong phase boundary, which moves a value by the 200-300 ms the
+bootstraps sleep (a phase the bootstrap does not sleep in must stay under 190 ms).
 
 Budget: 7 RIE runs of 1-2.5 s each, about 20 s in all.
 """
@@ -19,6 +20,7 @@ Budget: 7 RIE runs of 1-2.5 s each, about 20 s in all.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -35,9 +37,19 @@ pytestmark = pytest.mark.e2e
 
 STREAM = "2026/11/26/[$LATEST]5f2c0a9b7e3d4c1a8b6f0e2d9c7a5b31"
 TOLERANCE_MS = 20.0
-NEAR_ZERO_MS = 100.0
-"""Phases the bootstrap does not sleep in (a cold first call into http.client took 16 ms under
-load): well below the 200-300 ms a misplaced sleep would add."""
+
+
+def tolerance() -> float:
+    """TOLERANCE_MS, scaled by the 1-minute load per core when above 1, at most 150 ms."""
+    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return min(150.0, TOLERANCE_MS * max(1.0, per_core))
+
+
+def near_zero() -> float:
+    """Bound for a phase the bootstrap does not sleep in (a cold first call into http.client
+    took 16 ms under load): 100 ms, up to 190 ms under load, below the 200 ms of a misplaced
+    sleep."""
+    return min(190.0, 5 * tolerance())
 PAUSE_S = 0.25  # between the two invokes of scenario (a): the environment's idle time
 
 BOOTSTRAP = r'''
@@ -115,7 +127,7 @@ def environment(files: list[Path]) -> str:
 
 
 def within(measured: float, got: float) -> bool:
-    return abs(got - measured) <= TOLERANCE_MS
+    return abs(got - measured) <= tolerance()
 
 
 def rows(report) -> dict:  # type: ignore[no-untyped-def]
@@ -144,7 +156,7 @@ def test_handler_time_init_and_exact_idle(rie_binary: Path, tmp_path: Path, expo
         assert row["environment"] == environment(files)
         assert row["function"] == "lctrace-e2e"
         assert within(measured[row["request_id"]]["sleep_ms"], row["handler_ms"]), row
-        assert row["post_response_ms"] < NEAR_ZERO_MS and row["response_ms"] < NEAR_ZERO_MS
+        assert row["post_response_ms"] < near_zero() and row["response_ms"] < near_zero()
         assert row["phase_source"] == "lctrace"
         assert "rie" in row["sources"] and "lctrace" in row["sources"]
         assert row["billed_source"] == "report"  # billed is what RIE's REPORT says
@@ -159,7 +171,8 @@ def test_handler_time_init_and_exact_idle(rie_binary: Path, tmp_path: Path, expo
     assert env["idle_source"] == "poll_wait"
     assert env["idle_s"] == pytest.approx(second["poll_wait_ms"] / 1000, abs=1e-6)
     # (up to the pause plus RIE's and the proxy's hops; a handler counted in would add 200 ms)
-    assert PAUSE_S * 1000 - TOLERANCE_MS <= second["poll_wait_ms"] <= PAUSE_S * 1000 + 150
+    assert (PAUSE_S * 1000 - tolerance() <= second["poll_wait_ms"]
+            <= PAUSE_S * 1000 + min(190.0, 130 + tolerance()))
     # logs to spans: `--format otlp` of what was read, analysed again, gives the same phases
     out = tmp_path / "rebuilt.jsonl"
     with pytest.raises(SystemExit) as done:
@@ -189,7 +202,7 @@ def test_work_after_the_response(rie_binary: Path, tmp_path: Path, exporter: str
     slow_id = next(rid for rid, m in measured.items() if m["linger_ms"] > 100)
     slow = table[slow_id]
     assert within(measured[slow_id]["linger_ms"], slow["post_response_ms"]), slow
-    assert slow["handler_ms"] < NEAR_ZERO_MS
+    assert slow["handler_ms"] < near_zero()
     assert slow["environment"] == environment(files)
     found = by_kind(report)
     assert sorted(found) == ["post_response_overhead", "stopped_polling"]

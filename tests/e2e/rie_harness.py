@@ -212,7 +212,9 @@ class RieHarness:
         self.proc = None
 
     def __enter__(self) -> RieHarness:
-        return self.start()
+        """Start RIE unless `start()` already did (`with RieHarness(...).start() as rie:` must
+        not start a second RIE and orphan the first)."""
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

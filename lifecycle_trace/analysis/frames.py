@@ -98,19 +98,21 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "real_env": pd.Series(dtype=bool),
             "phase": pd.Series(dtype=object)})
     events = pd.concat(parts, ignore_index=True)
-    events = events.take(np.argsort(events["seq"].to_numpy(), kind="stable"))
-    events["kind"] = events["kind"].astype("category")
-    events["env_code"] = pd.factorize(events["env"])[0]
-    by_env = events.groupby("env_code", sort=False)
-    events["ts"] = by_env["timestamp_ms"].ffill()
-    events["ts"] = events["ts"].fillna(events.groupby("env_code", sort=False)["ts"].bfill())
-    # by environment, time (unknown first), input order: numpy's lexsort on the raw keys is
-    # the stable multi-key sort pandas would do, without factorizing every key first
-    ts = events["ts"].to_numpy(dtype=float)
+    # Keys are worked out on plain arrays in input order, then the frame is reordered once
+    # (by environment, time with unknown first, input order: the stable sort pandas would do).
+    by_seq = np.argsort(events["seq"].to_numpy(), kind="stable")
+    env_code = pd.factorize(events["env"].to_numpy()[by_seq])[0]
+    stamps = pd.Series(events["timestamp_ms"].to_numpy(dtype=float)[by_seq])
+    ts = stamps.groupby(env_code, sort=False).ffill()
+    ts = ts.fillna(ts.groupby(env_code, sort=False).bfill()).to_numpy()
     known = ~np.isnan(ts)
-    order = np.lexsort((events["seq"].to_numpy(), np.where(known, ts, 0.0), known,
-                        events["env_code"].to_numpy()))
-    return events.take(order).reset_index(drop=True)
+    order = np.lexsort((events["seq"].to_numpy()[by_seq], np.where(known, ts, 0.0), known,
+                        env_code))
+    events = events.take(by_seq[order])
+    events["kind"] = events["kind"].astype("category")
+    events["env_code"] = env_code[order]
+    events["ts"] = ts[order]
+    return events.reset_index(drop=True)
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

@@ -123,7 +123,12 @@ def _fast_path(paths: Sequence[str], input_format: str | None
 
     if len(paths) != 1 or not fastpath.enabled():
         return None
-    found = fastpath.read_fast(str(paths[0]), input_format)
+    try:
+        found = fastpath.read_fast(str(paths[0]), input_format)
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a shortcut must never cost the answer: read it in full
+        found = None
     if found is None:
         return None
     stats, columns, _ = found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from operator import attrgetter
 
@@ -46,12 +46,18 @@ def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
     if isinstance(records, PrebuiltColumns):
         columns, records.columns = records.columns, {}
         return {name: _frame(columns.pop(name)) for name in list(columns)}
+    return {name: _frame(data) for name, data in records_to_columns(records)}
+
+
+def records_to_columns(records: Iterable[object], start: int = 0
+                       ) -> Iterator[tuple[str, dict[str, object]]]:
+    """The columns of each record type (`seq` counted from `start`), one type at a time in the
+    order `records_to_frames` makes its frames (each bucket is let go once it is columns)."""
     buckets: dict[type, tuple[list[int], list[object]]] = defaultdict(lambda: ([], []))
-    for seq, record in enumerate(records):
+    for seq, record in enumerate(records, start):
         seqs, members = buckets[type(record)]
         seqs.append(seq)
         members.append(record)
-    frames: dict[str, pd.DataFrame] = {}
     while buckets:  # pop each bucket so its records can be freed once they are columns
         cls, (seqs, members) = buckets.popitem()
         names = [f.name for f in fields(cls) if f.name not in SKIP_FIELDS]
@@ -63,8 +69,8 @@ def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
         if cls.__name__ == "PhaseSpan":  # the attributes the analysis reads
             data["faas_version"] = [m.attributes.get("faas.version") for m in members]
             data["faas_max_memory"] = [m.attributes.get("faas.max_memory") for m in members]
-        frames[cls.__name__] = _frame(data)
-    return frames
+        del members
+        yield cls.__name__, data
 
 
 def _frame(data: dict[str, object]) -> pd.DataFrame:

@@ -117,22 +117,19 @@ def analyze(
 
 def _fast_path(paths: Sequence[str], input_format: str | None
                ) -> tuple[dict[str, dict[str, object]], list[SourceStats]] | None:
-    """One large CloudWatch export read by the ingest fast path (same result as the general
-    path, without a record object per event); None when it does not apply."""
+    """Inputs holding large CloudWatch exports, read with the ingest fast path (same result as
+    the general path, without a record object per event); None when it does not apply."""
     from lifecycle_trace.ingest import fastpath
+    from lifecycle_trace.ingest.fastinputs import read_inputs
 
-    if len(paths) != 1 or not fastpath.enabled():
+    if not fastpath.enabled():
         return None
     try:
-        found = fastpath.read_fast(str(paths[0]), input_format)
+        return read_inputs(list(paths), input_format)
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - a shortcut must never cost the answer: read it in full
-        found = None
-    if found is None:
         return None
-    stats, columns, _ = found
-    return columns, [stats]
 
 
 def _drain(parsed: list[ParsedSource]) -> Iterator[object]:

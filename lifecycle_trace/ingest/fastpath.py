@@ -72,14 +72,15 @@ def enabled() -> bool:
     return config.get_bool(config.FASTPATH)
 
 
-def read_fast(path: str, input_format: str | None, workers: int | None = None
-              ) -> tuple[SourceStats, dict[str, dict[str, object]], int] | None:
-    """One input's (stats, per-type columns, record count), or None: not for this path."""
+def candidate(path: str, input_format: str | None) -> tuple[str, str] | None:
+    """(source name, format) when `path` is a plain file in a format the fast path reads."""
     from lifecycle_trace.ingest import _external_detectors
     from lifecycle_trace.ingest.detect import sniff
     from lifecycle_trace.ingest.opening import GZIP_MAGIC, open_input
 
     if not enabled() or path == "-" or "://" in str(path) or not os.path.isfile(path):
+        return None
+    if os.path.getsize(path) == 0:
         return None
     opened = open_input(path)
     try:
@@ -89,11 +90,17 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
         source = opened.name
     finally:
         opened.close()
-    if name not in FORMATS:
+    return (source, name) if name in FORMATS else None
+
+
+def read_fast(path: str, input_format: str | None, workers: int | None = None
+              ) -> tuple[SourceStats, dict[str, dict[str, object]], int] | None:
+    """One input's (stats, per-type columns, record count), or None: not for this path."""
+    found = candidate(path, input_format)
+    if found is None:
         return None
+    source, name = found
     size = os.path.getsize(path)
-    if size == 0:
-        return None
     frozen = gc.isenabled()
     gc.disable()  # millions of small objects, no cycles: the collector only costs time here
     try:

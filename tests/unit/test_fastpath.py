@@ -147,3 +147,42 @@ def test_switch_off(tmp_path: Path, monkeypatch) -> None:
     assert fastpath.read_fast(str(path), None) is None
     monkeypatch.setenv("LCTRACE_FASTPATH", "1")
     assert fastpath.read_fast(str(path), None) is not None
+
+
+def _both_ways(paths: list[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("LCTRACE_FASTPATH", "0")
+    general = model.analyze(paths).to_json(invocations=True)
+    monkeypatch.setenv("LCTRACE_FASTPATH", "1")
+    assert model._fast_path(paths, None) is not None  # the fast path took them
+    fast = model.analyze(paths).to_json(invocations=True)
+    assert fast == general
+    return fast
+
+
+def test_several_inputs_and_a_directory(tmp_path: Path, samples_dir: Path, monkeypatch,
+                                        tiny_slices) -> None:
+    """Exports next to inputs of other formats, named together or found in a directory (with
+    a README that is no log): one running record order over all of them, as the general path
+    numbers them; each source keeps its own stats."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    first = _export(folder, "a.json", invocations=50, streams=3)
+    second = _export(folder, "b.json", invocations=40, streams=4, page_size=25)
+    events = _events(first)[:30]
+    (folder / "c.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (folder / "README.md").write_text("not a log\n")
+    sample = ROOT / "examples" / "lambda-logs.json"
+    report = json.loads(_both_ways([str(folder)], monkeypatch))
+    assert [s["format"] for s in report["sources"]] == [
+        "unknown", "filter-log-events", "filter-log-events", "events-jsonl"]
+    _both_ways([str(second), str(sample), str(samples_dir / "otel-contrib__valid_cloudwatch_"
+                                                              "log_control.json"), str(first)],
+               monkeypatch)
+
+
+def test_no_export_among_the_inputs_is_read_once_the_general_way(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text("".join(json.dumps(e) + "\n" for e in _events(_export(tmp_path))[:20]))
+    monkeypatch.setenv("LCTRACE_FASTPATH", "1")
+    assert model._fast_path([str(jsonl)], None) is None

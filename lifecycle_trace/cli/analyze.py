@@ -75,6 +75,16 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--input-format", help="Skip detection and read every input as this."),
         ] = None,
+        engine: Annotated[
+            str, typer.Option("--engine", help="local (this process) or dask (a Dask cluster; "
+                                               "also reads globs and s3:// URLs).")
+        ] = "local",
+        scheduler: Annotated[
+            str | None,
+            typer.Option("--scheduler", metavar="ADDRESS",
+                         help="Dask scheduler (tcp://HOST:PORT) for --engine dask; default: a "
+                              "local cluster."),
+        ] = None,
         since: Annotated[
             str | None,
             typer.Option("--since", help="Collect the --function's logs of this long ago to now "
@@ -132,6 +142,9 @@ def register(app: typer.Typer) -> None:
         if not paths:
             raise ConfigError("nothing to analyse: give files, or --function NAME --since 2h "
                               "to collect from AWS first")
+        from lifecycle_trace.engine import runner
+
+        run = runner(engine, scheduler, run)  # --engine dask: on a Dask cluster
         report = run(paths, input_format=input_format, function=function, arch=arch,
                      region=region, price_per_gb_second=price_per_gb_second)
         to_terminal = output is None and sys.stdout.isatty()

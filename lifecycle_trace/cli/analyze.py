@@ -123,6 +123,9 @@ def register(app: typer.Typer) -> None:
         if output_format not in FORMATS:
             raise ConfigError(f"--format {output_format!r}: expected one of {', '.join(FORMATS)}")
         gate = parse_fail_on(fail_on)
+        from lifecycle_trace.engine import runner
+
+        run = runner(engine, scheduler, run)  # --engine dask: on a Dask cluster
         paths = list(paths or [])
         if since or start or end:
             if not function:
@@ -142,9 +145,6 @@ def register(app: typer.Typer) -> None:
         if not paths:
             raise ConfigError("nothing to analyse: give files, or --function NAME --since 2h "
                               "to collect from AWS first")
-        from lifecycle_trace.engine import runner
-
-        run = runner(engine, scheduler, run)  # --engine dask: on a Dask cluster
         report = run(paths, input_format=input_format, function=function, arch=arch,
                      region=region, price_per_gb_second=price_per_gb_second)
         to_terminal = output is None and sys.stdout.isatty()

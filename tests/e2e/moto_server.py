@@ -46,8 +46,13 @@ class MotoEndpoint:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.url, region_name=self.region,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def env(self) -> dict[str, str]:
         """Environment for a child process: fake credentials, no real config files."""
@@ -86,8 +91,15 @@ def moto_endpoint() -> Iterator[MotoEndpoint]:
     """One moto server per test session on 127.0.0.1, with fake credentials in the env."""
     from moto.server import ThreadedMotoServer
 
-    saved = {key: os.environ.get(key) for key in
-             [*FAKE_CREDENTIALS, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE"]}
+    saved = {
+        key: os.environ.get(key)
+        for key in [
+            *FAKE_CREDENTIALS,
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_PROFILE",
+        ]
+    }
     os.environ.update(FAKE_CREDENTIALS)
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull

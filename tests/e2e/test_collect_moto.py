@@ -69,8 +69,9 @@ def _sam_logs(samples: Path) -> list[tuple[str, int, str]]:
     return events
 
 
-def _put(endpoint: moto_server.MotoEndpoint, group: str, stream: str,
-         events: list[tuple[int, str]]) -> None:
+def _put(
+    endpoint: moto_server.MotoEndpoint, group: str, stream: str, events: list[tuple[int, str]]
+) -> None:
     logs = endpoint.client("logs")
     existing = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     if not any(g["logGroupName"] == group for g in existing):
@@ -78,8 +79,10 @@ def _put(endpoint: moto_server.MotoEndpoint, group: str, stream: str,
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     with moto_server.historic_clock(events[-1][0]):
         result = logs.put_log_events(
-            logGroupName=group, logStreamName=stream,
-            logEvents=[{"timestamp": ts, "message": message} for ts, message in events])
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": ts, "message": message} for ts, message in events],
+        )
     assert "rejectedLogEventsInfo" not in result, result
 
 
@@ -128,8 +131,11 @@ def test_collected_logs_round_trip_every_stream_and_page(
         lines = _read_jsonl(output)
         assert _by_stream(lines) == streams, group
         assert {line["logGroupName"] for line in lines} == {group}
-        assert all(set(line) == {"logGroupName", "logStreamName", "timestamp", "message",
-                                 "ingestionTime", "eventId"} for line in lines)
+        assert all(
+            set(line)
+            == {"logGroupName", "logStreamName", "timestamp", "message", "ingestionTime", "eventId"}
+            for line in lines
+        )
         expected = sum(len(events) for events in streams.values())
         assert stats.events == expected and stats.streams == set(streams)
         assert stats.pages == -(-expected // 4)  # every page followed
@@ -141,8 +147,9 @@ def test_time_range_bounds_are_half_open(moto_endpoint, seeded: Seeded, tmp_path
     stream, sequence = next(iter(events.items()))
     cut = sequence[10][0]
     output = tmp_path / "half.jsonl"
-    collect_logs_to_file(moto_endpoint.client("logs"), output,
-                         LogsQuery(SNAPSTART_GROUP, sequence[0][0], cut))
+    collect_logs_to_file(
+        moto_endpoint.client("logs"), output, LogsQuery(SNAPSTART_GROUP, sequence[0][0], cut)
+    )
     assert _by_stream(_read_jsonl(output)) == {stream: [e for e in sequence if e[0] < cut]}
 
 
@@ -180,9 +187,15 @@ def test_unknown_log_group_and_denied_access_are_one_line_errors(
     target = AwsTarget(endpoint_url=moto_endpoint.url)
     output = tmp_path / "missing.jsonl"
     with pytest.raises(AwsNotFoundError, match="no such thing"):
-        cache.run_collection(collect_logs_to_file, moto_endpoint.client("logs"), output,
-                             LogsQuery("/aws/lambda/nope", 0, 10), target=target,
-                             described="log group /aws/lambda/nope", not_found="no such thing")
+        cache.run_collection(
+            collect_logs_to_file,
+            moto_endpoint.client("logs"),
+            output,
+            LogsQuery("/aws/lambda/nope", 0, 10),
+            target=target,
+            described="log group /aws/lambda/nope",
+            not_found="no such thing",
+        )
     assert not output.exists() and not sidecar_path(output).exists()
 
     iam = moto_endpoint.client("iam")
@@ -190,16 +203,26 @@ def test_unknown_log_group_and_denied_access_are_one_line_errors(
     key = iam.create_access_key(UserName="reader-without-logs")["AccessKey"]
     import boto3
 
-    denied = boto3.client("logs", endpoint_url=moto_endpoint.url, region_name="us-east-1",
-                          aws_access_key_id=key["AccessKeyId"],
-                          aws_secret_access_key=key["SecretAccessKey"])
+    denied = boto3.client(
+        "logs",
+        endpoint_url=moto_endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
     saved = settings.INITIAL_NO_AUTH_ACTION_COUNT
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # moto checks IAM policies from now on
     try:
         with pytest.raises(AwsAccessDeniedError) as caught:
-            cache.run_collection(collect_logs_to_file, denied, output,
-                                 LogsQuery(SNAPSTART_GROUP, 0, 10), target=target,
-                                 described=f"log group {SNAPSTART_GROUP}", not_found="-")
+            cache.run_collection(
+                collect_logs_to_file,
+                denied,
+                output,
+                LogsQuery(SNAPSTART_GROUP, 0, 10),
+                target=target,
+                described=f"log group {SNAPSTART_GROUP}",
+                not_found="-",
+            )
     finally:
         settings.INITIAL_NO_AUTH_ACTION_COUNT = saved
     message = str(caught.value)
@@ -214,14 +237,18 @@ def test_insights_windows_split_until_every_row_fits(
     a window that returns `row_limit` rows is split, and rows on a shared boundary second are
     written once."""
     events = [e for s in seeded.groups[SNAPSTART_GROUP].values() for e in s]
-    per_two_seconds = max(sum(1 for ts, _ in events if s * 1000 <= ts <= (s + 1) * 1000)
-                          for s in {ts // 1000 for ts, _ in events})
+    per_two_seconds = max(
+        sum(1 for ts, _ in events if s * 1000 <= ts <= (s + 1) * 1000)
+        for s in {ts // 1000 for ts, _ in events}
+    )
     start_s, end_s = events[0][0] // 1000, events[-1][0] // 1000 + 1
     output = tmp_path / "insights.jsonl"
     stats = collect_insights_to_file(
-        moto_endpoint.client("logs"), output,
+        moto_endpoint.client("logs"),
+        output,
         InsightsQuery([SNAPSTART_GROUP], start_s, end_s, row_limit=per_two_seconds + 1),
-        poll_s=0)
+        poll_s=0,
+    )
     pages = _read_jsonl(output)
     rows = [{c["field"]: c["value"] for c in row} for page in pages for row in page["results"]]
     assert sorted((int(r["@timestamp"]), r["@message"]) for r in rows) == sorted(events)
@@ -238,27 +265,70 @@ def _segment_documents() -> list[dict]:
     warm = "1-64373540-0a1b2c3d4e5f60718293a4b5"
     other = "1-64373541-aaaaaaaaaaaaaaaaaaaaaaaa"
     docs = [
-        {"id": "4bbc4805c7f1f5bc", "name": function, "start_time": 1.681339655866E9,
-         "trace_id": cold, "end_time": 1.681339657484E9, "parent_id": "7e4173d577ff5be2",
-         "http": {"response": {"status": 200}},
-         "aws": {"request_id": "516a738f-f972-4d5a-9be9-eb1f3e3e0667"},
-         "origin": "AWS::Lambda", "resource_arn": arn},
-        {"id": "64db57830f6fd454", "name": function, "start_time": 1.6813396573927343E9,
-         "trace_id": cold, "end_time": 1.6813396574838803E9, "parent_id": "4bbc4805c7f1f5bc",
-         "aws": {"account_id": "263792328682", "function_arn": arn,
-                 "resource_names": [function]},
-         "origin": "AWS::Lambda::Function", "subsegments": [
-             {"id": "651be02de1388c7e", "name": "Invocation",
-              "start_time": 1.6813396573929079E9, "end_time": 1.6813396574830668E9},
-             {"id": "6b1089d8bb667884", "name": "Initialization",
-              "start_time": 1.6813396566117659E9, "end_time": 1.6813396573918788E9},
-             {"id": "ac27eb0115114f56", "name": "Overhead",
-              "start_time": 1.6813396574831686E9, "end_time": 1.6813396574835873E9}]},
-        {"id": "5ccd5916a2b3c4d5", "name": function, "start_time": 1.681339712100E9,
-         "trace_id": warm, "end_time": 1.681339712150E9, "origin": "AWS::Lambda",
-         "aws": {"request_id": "0f0e0d0c-0b0a-4909-8807-060504030201"}, "resource_arn": arn},
-        {"id": "6ddd5916a2b3c4d6", "name": "another-function", "start_time": 1.681339713E9,
-         "trace_id": other, "end_time": 1.6813397131E9, "origin": "AWS::Lambda::Function"},
+        {
+            "id": "4bbc4805c7f1f5bc",
+            "name": function,
+            "start_time": 1.681339655866e9,
+            "trace_id": cold,
+            "end_time": 1.681339657484e9,
+            "parent_id": "7e4173d577ff5be2",
+            "http": {"response": {"status": 200}},
+            "aws": {"request_id": "516a738f-f972-4d5a-9be9-eb1f3e3e0667"},
+            "origin": "AWS::Lambda",
+            "resource_arn": arn,
+        },
+        {
+            "id": "64db57830f6fd454",
+            "name": function,
+            "start_time": 1.6813396573927343e9,
+            "trace_id": cold,
+            "end_time": 1.6813396574838803e9,
+            "parent_id": "4bbc4805c7f1f5bc",
+            "aws": {
+                "account_id": "263792328682",
+                "function_arn": arn,
+                "resource_names": [function],
+            },
+            "origin": "AWS::Lambda::Function",
+            "subsegments": [
+                {
+                    "id": "651be02de1388c7e",
+                    "name": "Invocation",
+                    "start_time": 1.6813396573929079e9,
+                    "end_time": 1.6813396574830668e9,
+                },
+                {
+                    "id": "6b1089d8bb667884",
+                    "name": "Initialization",
+                    "start_time": 1.6813396566117659e9,
+                    "end_time": 1.6813396573918788e9,
+                },
+                {
+                    "id": "ac27eb0115114f56",
+                    "name": "Overhead",
+                    "start_time": 1.6813396574831686e9,
+                    "end_time": 1.6813396574835873e9,
+                },
+            ],
+        },
+        {
+            "id": "5ccd5916a2b3c4d5",
+            "name": function,
+            "start_time": 1.681339712100e9,
+            "trace_id": warm,
+            "end_time": 1.681339712150e9,
+            "origin": "AWS::Lambda",
+            "aws": {"request_id": "0f0e0d0c-0b0a-4909-8807-060504030201"},
+            "resource_arn": arn,
+        },
+        {
+            "id": "6ddd5916a2b3c4d6",
+            "name": "another-function",
+            "start_time": 1.681339713e9,
+            "trace_id": other,
+            "end_time": 1.6813397131e9,
+            "origin": "AWS::Lambda::Function",
+        },
     ]
     return docs
 
@@ -274,8 +344,12 @@ def test_traces_of_one_function_come_back_as_batch_get_traces_pages(
     # moto answers GetTraceSummaries with a FilterExpression by HTTP 500: send none, and rely on
     # the collector's own check that each trace contains the function's segment.
     stats = collect_traces_to_file(
-        xray, output, TracesQuery("todo-list-app-dev-postTask", 1681339600000, 1681339800000,
-                                  filter_expression=None))
+        xray,
+        output,
+        TracesQuery(
+            "todo-list-app-dev-postTask", 1681339600000, 1681339800000, filter_expression=None
+        ),
+    )
     pages = _read_jsonl(output)
     traces = {t["Id"]: t for page in pages for t in page["Traces"]}
     assert set(traces) == {docs[0]["trace_id"], docs[2]["trace_id"]}
@@ -299,7 +373,9 @@ def test_a_shared_log_group_yields_only_the_functions_streams(
     _put(moto_endpoint, group, "2023/11/14/orders-v2[$LATEST]" + "b" * 32, theirs)
     output = tmp_path / "shared.jsonl"
     stats = collect_logs_to_file(
-        moto_endpoint.client("logs"), output,
-        LogsQuery(group, now_ms, now_ms + 10, stream_pattern=shared_stream_pattern("orders")))
+        moto_endpoint.client("logs"),
+        output,
+        LogsQuery(group, now_ms, now_ms + 10, stream_pattern=shared_stream_pattern("orders")),
+    )
     assert [(line["timestamp"], line["message"]) for line in _read_jsonl(output)] == ours
     assert (stats.events, stats.other_streams) == (3, 4)

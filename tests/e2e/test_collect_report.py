@@ -22,11 +22,27 @@ moto_endpoint = moto_server.moto_endpoint
 seeded = test_collect_moto.seeded
 
 
-def _collect(endpoint: moto_server.MotoEndpoint, group: str, start: int, end: int,
-             output: Path) -> None:
+def _collect(
+    endpoint: moto_server.MotoEndpoint, group: str, start: int, end: int, output: Path
+) -> None:
     with pytest.raises(SystemExit) as done:
-        main(["collect", "logs", "--log-group", group, "--start", str(start), "--end",
-              str(end), "-o", str(output), "--endpoint-url", endpoint.url, "--quiet"])
+        main(
+            [
+                "collect",
+                "logs",
+                "--log-group",
+                group,
+                "--start",
+                str(start),
+                "--end",
+                str(end),
+                "-o",
+                str(output),
+                "--endpoint-url",
+                endpoint.url,
+                "--quiet",
+            ]
+        )
     assert done.value.code == 0
 
 
@@ -55,9 +71,9 @@ def test_collected_logs_give_the_records_and_report_of_the_originals(
         wanted = set(seeded.groups[group])
         originals = [r for r in original_source.records if r.environment in wanted]
         keep_function = group != SNAPSTART_GROUP  # sam-logs does not name the function
-        assert sorted(map(repr, (_normalise(r, keep_function) for r in
-                                 collected_source.records))) == sorted(
-            map(repr, (_normalise(r, keep_function) for r in originals))), group
+        assert sorted(
+            map(repr, (_normalise(r, keep_function) for r in collected_source.records))
+        ) == sorted(map(repr, (_normalise(r, keep_function) for r in originals))), group
 
         ours = lifecycle_trace.analyze([str(output)]).to_dict(invocations=True)
         theirs = lifecycle_trace.analyze([str(original)]).to_dict(invocations=True)
@@ -68,8 +84,9 @@ def test_collected_logs_give_the_records_and_report_of_the_originals(
                 for row in report["invocations"]:
                     row.pop("function")
             assert ours["invocations"] == theirs["invocations"]
-            reports = sum(m.startswith("REPORT ") for e in seeded.groups[group].values()
-                          for _, m in e)
+            reports = sum(
+                m.startswith("REPORT ") for e in seeded.groups[group].values() for _, m in e
+            )
             assert len(ours["invocations"]) == reports > 0
             continue
         assert ours == theirs, group
@@ -92,17 +109,39 @@ def test_collected_traces_give_the_records_of_the_documents_sent(
     moto_endpoint.client("xray").put_trace_segments(TraceSegmentDocuments=sent)
     collected = tmp_path / "traces.jsonl"
     with pytest.raises(SystemExit) as done:
-        main(["collect", "traces", "-f", "todo-list-app-dev-postTask", "--start",
-              "2023-04-12T22:40:00Z", "--end", "2023-04-12T22:50:00Z", "--filter-expression",
-              "", "-o", str(collected), "--endpoint-url", moto_endpoint.url, "--quiet"])
+        main(
+            [
+                "collect",
+                "traces",
+                "-f",
+                "todo-list-app-dev-postTask",
+                "--start",
+                "2023-04-12T22:40:00Z",
+                "--end",
+                "2023-04-12T22:50:00Z",
+                "--filter-expression",
+                "",
+                "-o",
+                str(collected),
+                "--endpoint-url",
+                moto_endpoint.url,
+                "--quiet",
+            ]
+        )
     assert done.value.code == 0
     by_trace: dict[str, list[dict]] = {}
     for doc, text in zip(docs[:3], sent[:3], strict=True):
         by_trace.setdefault(doc["trace_id"], []).append({"Id": doc["id"], "Document": text})
     original = tmp_path / "batch-get-traces.json"
-    original.write_text(json.dumps({"Traces": [{"Id": k, "Segments": v}
-                                               for k, v in by_trace.items()],
-                                    "UnprocessedTraceIds": []}, indent=2))
+    original.write_text(
+        json.dumps(
+            {
+                "Traces": [{"Id": k, "Segments": v} for k, v in by_trace.items()],
+                "UnprocessedTraceIds": [],
+            },
+            indent=2,
+        )
+    )
     (ours,) = ingest.read_sources([collected])
     (theirs,) = ingest.read_sources([original])
     assert ours.stats.skipped == 0 and ours.stats.format == theirs.stats.format == "xray"

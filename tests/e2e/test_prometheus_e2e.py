@@ -38,7 +38,7 @@ FUNCTION = "lctrace-e2e"
 
 # A provided.al2023-style runtime in Python: the event says what to do; a file in its directory
 # says how the next init behaves (consumed, so only one init is affected).
-RUNTIME = r'''
+RUNTIME = r"""
 import http.client, json, os, sys, time
 api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 host, port = api.rsplit(":", 1)
@@ -74,7 +74,7 @@ while True:
         call("POST", f"/2018-06-01/runtime/invocation/{request_id}/response",
              json.dumps({"ok": True, "echo": event, "path": sys.path}))
     time.sleep(event.get("linger", 0))
-'''
+"""
 
 
 def free_port() -> int:

@@ -80,9 +80,14 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     ...) and each key's request id.
     """
     kind, env = events["kind"], events["env_code"].to_numpy(dtype=np.int64)
-    raw = events["request_id"].astype(object)
-    raw = raw.where(raw.notna() & raw.ne(""))
-    rid_codes, request_ids = pd.factorize(raw)
+    # factorize first, then drop the empty id: comparing millions of objects to "" is slow
+    rid_codes, request_ids = pd.factorize(events["request_id"].to_numpy(dtype=object))
+    request_ids = np.asarray(request_ids, dtype=object)
+    empty = np.flatnonzero(request_ids == "")
+    if len(empty):
+        blank = int(empty[0])
+        rid_codes = np.where(rid_codes == blank, -1, rid_codes - (rid_codes > blank))
+        request_ids = np.delete(request_ids, blank)
     has_rid = rid_codes >= 0
     real = has_rid & events["real_env"].to_numpy(dtype=bool)
     group = env * (len(request_ids) + 1) + rid_codes
@@ -109,8 +114,8 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
         joined[own] = len(uniques) + extra
         key_codes[loose] = joined.astype(np.int64)
         key_rid = np.concatenate([key_rid, np.asarray(extra_rids, dtype=np.int64)])
-    names = np.asarray(request_ids, dtype=object)[key_rid]
-    nth = pd.Series(names).groupby(names).cumcount().to_numpy() + 1
+    names = request_ids[key_rid]
+    nth = pd.Series(key_rid).groupby(key_rid, sort=False).cumcount().to_numpy() + 1  # ints: fast
     keys = np.array([n if i == 1 else f"{n}#{i}" for n, i in zip(names, nth, strict=True)],
                     dtype=object)
     return key_codes, keys, names

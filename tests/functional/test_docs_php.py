@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,11 @@ def test_fixed_php_bootstrap_serves_every_invocation_in_one_environment(
     bootstrap = wrapped_bootstrap(tmp_path / "lambda", [str(php), str(script)])
     with RieHarness(rie_binary, bootstrap, workdir=tmp_path, timeout_s=3) as rie:
         replies = [rie.invoke(json.dumps({"n": n})) for n in range(3)]
+        # the wrapper loads its lifecycle after the runtime's init and then catches up, so its
+        # lines may trail the replies: wait for all three (bounded), as a log reader would
+        deadline = time.monotonic() + 10
+        while rie.stdout().count('"lctrace":"invocation"') < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
         output = rie.stdout()
     assert [reply.status for reply in replies] == [200, 200, 200]
     assert [json.loads(reply.body) for reply in replies] == [{"echo": {"n": n}} for n in range(3)]

@@ -13,7 +13,7 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     """Entry point: fast path for `wrap`, the typer app for everything else."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "wrap":
+    if args and args[0] == "wrap" and args[1:2] not in (["--help"], ["-h"]):
         from lifecycle_trace.runtime.wrapper import main as wrap_main
 
         sys.exit(wrap_main(args[1:]))

@@ -31,7 +31,11 @@ def _register() -> None:
 
     @app.command(
         "wrap",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        context_settings={
+            "allow_extra_args": True,
+            "ignore_unknown_options": True,
+            "help_option_names": ["-h", "--help"],
+        },
     )
     def wrap(ctx: typer.Context) -> None:
         """Run a Lambda runtime bootstrap behind the tracing Runtime-API proxy:

@@ -60,6 +60,7 @@ MARKER_KEY = "lctrace"  # every wrapper line is a one-line JSON object with this
 MARKER_STUCK = "stuck"  # {"lctrace":"stuck","kind":...,"request_id":...,"elapsed_ms":...}
 MARKER_INVOCATION = "invocation"  # the `log` exporter's per-invocation line
 MARKER_INIT = "init"  # the `log` exporter's init line (init_ms, instance)
+WRAPPER_INIT_PHASE = "wrapper"  # InitReport.phase of that line read back (not Lambda's init|invoke)
 STUCK_NEVER_POLLED = "never_polled"
 STUCK_NO_RESPONSE = "no_response"
 STUCK_STOPPED_POLLING = "stopped_polling"

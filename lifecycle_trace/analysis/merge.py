@@ -145,6 +145,17 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nd
     invoke_phase = (phase.eq("invoke").to_numpy() | (phase.isna().to_numpy() & is_open))
     owner = rid.to_numpy().copy()
     owner = np.where(init, np.where(invoke_phase & is_open, open_rid, next_rid), owner)
+    # The wrapper's init line is written once its lifecycle has loaded, after the runtime's init,
+    # often behind later START lines: it belongs to the wrapper's next invocation line (the cold
+    # one), not to whatever invocation is open where it landed; by position only without one.
+    wrapper_init = init & phase.eq(schema.WRAPPER_INIT_PHASE).to_numpy()
+    if wrapper_init.any():
+        wrapped = kind.eq("WrapperInvocation").to_numpy() & has_rid
+        next_wrapped = rid.where(wrapped).groupby(env, sort=False).bfill().to_numpy()
+        fallback = np.where(is_open, open_rid, next_rid)
+        owner = np.where(wrapper_init, np.where(np.isnan(next_wrapped), fallback, next_wrapped),
+                         owner)
+        invoke_phase = invoke_phase & ~wrapper_init
     app = kind.eq("AppLine").to_numpy() & ~has_rid
     owner = np.where(app, np.where(is_open, open_rid, np.nan), owner)
     late = kind.isin(LATE_KINDS).to_numpy() & ~has_rid

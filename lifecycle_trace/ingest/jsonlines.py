@@ -158,10 +158,13 @@ def _invocation(obj: dict, common: dict) -> Record:
 
 def _init(obj: dict, common: dict) -> Record:
     """The wrapper's init line: init_ms and its outcome (success | init_error | never_polled |
-    crash, kept as the wrapper wrote it in `status`)."""
+    crash, kept as the wrapper wrote it in `status`). Its `phase` is schema.WRAPPER_INIT_PHASE:
+    the line is written when the wrapper's lifecycle has loaded, often after later START lines,
+    so the analysis must not place it by position (the wrapper's next invocation line owns it)."""
     return InitReport(
         **common,
         dialect=LCTRACE,
+        phase=schema.WRAPPER_INIT_PHASE,
         duration_ms=json_number(obj, "init_ms"),
         status=json_str(obj, "outcome"),
         error_type=json_str(obj, "error_type"),

@@ -72,6 +72,7 @@ def test_fixed_php_bootstrap_serves_every_invocation_in_one_environment(
     assert [line["outcome"] for line in invocations] == ["success"] * 3
     report = analyze_output(tmp_path, output)
     assert report["summary"]["invocations"] == 3
+    assert report["summary"]["cold_starts"] == 1  # the wrapper's late init line: first one only
     assert not [f for f in report["findings"] if f["kind"] in ("never_polled", "stopped_polling")]
 
 

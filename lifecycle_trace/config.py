@@ -88,6 +88,23 @@ FASTPATH = Setting(
     "filter-log-events exports is a shortcut to the same result; this is its escape hatch).",
 )
 
+LAYER_HOME = Setting(
+    "LCTRACE_HOME",
+    "/opt/lctrace",
+    "Layer wrapper script: where the layer keeps lctrace (python/) and optionally bin/python3.",
+)
+LAYER_PYTHON = Setting(
+    "LCTRACE_PYTHON",
+    None,
+    "Layer wrapper script: the interpreter to try first (must be Python >= 3.11, else skipped).",
+)
+CHILD_PYTHONPATH = Setting(
+    "LCTRACE_CHILD_PYTHONPATH",
+    None,
+    "Set by the layer wrapper script (not by users): the runtime's own PYTHONPATH, restored for "
+    "the child so the layer's packages never shadow the function's.",
+)
+
 SETTINGS = (
     EXPORTER,
     JSONL_PATH,
@@ -104,6 +121,9 @@ SETTINGS = (
     EMF_NAMESPACE,
     CACHE_DIR,
     FASTPATH,
+    LAYER_HOME,
+    LAYER_PYTHON,
+    CHILD_PYTHONPATH,
 )
 
 

@@ -134,10 +134,10 @@ def read_insights_json(opened: Opened, stats: SourceStats) -> Iterator[Item]:
                 yield result
 
 
-def read_insights_csv(opened: Opened, stats: SourceStats) -> Iterator[Item]:
-    """Insights results exported as CSV: a header row of field names, then one row per result."""
+def _csv_rows(opened: Opened, stats: SourceStats) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) of each non-blank CSV row; a row the csv module rejects is counted as
+    skipped at its line and reading goes on."""
     reader = csv.reader(opened.text())
-    header: list[str] | None = None
     line = reader.line_num
     while True:
         start = line + 1
@@ -150,8 +150,14 @@ def read_insights_csv(opened: Opened, stats: SourceStats) -> Iterator[Item]:
             stats.skip(start, f"bad CSV ({error})")
             continue
         line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def read_insights_csv(opened: Opened, stats: SourceStats) -> Iterator[Item]:
+    """Insights results exported as CSV: a header row of field names, then one row per result."""
+    header: list[str] | None = None
+    for start, cells in _csv_rows(opened, stats):
         if header is None:
             header = [cell.strip() for cell in cells]
             continue
@@ -167,22 +173,8 @@ def read_insights_csv(opened: Opened, stats: SourceStats) -> Iterator[Item]:
 def read_console_csv(opened: Opened, stats: SourceStats) -> Iterator[Item]:
     """The CloudWatch console's "download CSV": `timestamp,message`, messages quoted (their
     trailing newline kept inside the quotes). Timestamps are epoch ms or ISO."""
-    reader = csv.reader(opened.text())
     seen_header = False
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            line = reader.line_num
-            stats.skip(start, f"bad CSV ({error})")
-            continue
-        line = reader.line_num
-        if not cells or not any(cell.strip() for cell in cells):
-            continue
+    for start, cells in _csv_rows(opened, stats):
         if not seen_header:
             seen_header = True
             if [cell.strip().lower() for cell in cells] == ["timestamp", "message"]:

@@ -5,7 +5,8 @@
 Variants: `bare` (the example runtime straight under RIE), `jsonl` (wrapped, OTLP/JSON lines
 to a file), `otlp` (wrapped, OTLP http/protobuf into a receiver on 127.0.0.1), `otlp-grpc`
 (OTLP/gRPC into a grpcio receiver), `otlp-nowait` (`LCTRACE_FLUSH_TIMEOUT_MS=0`), `log` (the
-default exporter) and `none` (the proxy alone).
+default exporter), `none` (the proxy alone) and `floor` / `floor-poll` (relay_floor.py: the
+cheapest byte relay Python can do, no lctrace at all - the floor `none` can approach).
 Wrapped variants start like the layer does (`python -S .../runtime/wrapper.py`; `--style venv`:
 `python -m lifecycle_trace wrap`). Each runs in
 its own warm RIE; invokes alternate between the variants in blocks, so machine noise hits all
@@ -40,7 +41,8 @@ from tests.e2e.rie_harness import (  # noqa: E402
     write_script,
 )
 
-RIE = REPO / ".cache" / "rie" / "aws-lambda-rie-x86_64"
+RIE = Path(os.environ.get("LCTRACE_RIE") or REPO / ".cache" / "rie" / "aws-lambda-rie-x86_64")
+FLOOR = REPO / "benchmarks" / "relay_floor.py"
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -69,6 +71,10 @@ def make_bootstrap(directory: Path, variant: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if variant == "bare":
         return write_script(directory / "bootstrap", example_runtime_command())
+    if variant.startswith("floor"):  # floor, floor-poll: relay_floor.py, no lctrace at all
+        mode = variant.partition("-")[2] or "pump"
+        command = [sys.executable, "-S", str(FLOOR), "--mode", mode, "--"]
+        return write_script(directory / "bootstrap", command + example_runtime_command())
     if STYLE["style"] == "layer":  # how the layer's exec wrapper starts it: python -S
         return layer_style_bootstrap(directory, example_runtime_command())
     return wrapped_bootstrap(directory, example_runtime_command())  # python -m, venv site

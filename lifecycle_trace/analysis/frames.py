@@ -88,14 +88,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """All records as one frame (kind, seq, env, env_code, ts, request_id, phase), ordered per
     environment by time then input order. A record without a time takes the time of the one
     before it. `env_code` is an integer per environment (grouping on ints is fast)."""
-    parts = []
-    for kind, frame in frames.items():
-        part = frame[["seq", "env", "timestamp_ms", "request_id", "source"]].copy()
-        part["real_env"] = frame["environment"].notna().to_numpy()
-        part["kind"] = kind
-        part["phase"] = frame.get("phase", None)
-        parts.append(part)
-    if not parts:
+    if not frames:
         return pd.DataFrame({
             "seq": pd.Series(dtype=np.int64), "env": pd.Series(dtype=object),
             "env_code": pd.Series(dtype=np.int64), "timestamp_ms": pd.Series(dtype=float),
@@ -103,22 +96,37 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "source": pd.Series(dtype=object), "kind": pd.Series(dtype=object),
             "real_env": pd.Series(dtype=bool),
             "phase": pd.Series(dtype=object)})
-    events = pd.concat(parts, ignore_index=True)
-    # Keys are worked out on plain arrays in input order, then the frame is reordered once
+    # Plain arrays, reordered once at the end: a frame per type concatenated and then taken
+    # would copy every object column twice (most of the time on millions of records).
+    kinds = sorted(k for k, f in frames.items() if len(f))  # as `astype("category")` gives
+    column: dict[str, list[np.ndarray]] = {name: [] for name in (
+        "seq", "env", "timestamp_ms", "request_id", "source", "real_env", "kind", "phase")}
+    for kind, frame in frames.items():
+        count = len(frame)
+        column["seq"].append(frame["seq"].to_numpy(dtype=np.int64))
+        for name in ("env", "request_id", "source"):
+            column[name].append(frame[name].to_numpy(dtype=object))
+        column["timestamp_ms"].append(frame["timestamp_ms"].to_numpy(dtype=float))
+        column["real_env"].append(frame["environment"].notna().to_numpy())
+        column["kind"].append(np.full(count, kinds.index(kind) if count else 0, dtype=np.int8))
+        column["phase"].append(frame["phase"].to_numpy(dtype=object) if "phase" in frame
+                               else np.full(count, None, dtype=object))
+    data = {name: np.concatenate(parts) for name, parts in column.items()}
+    # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
-    by_seq = np.argsort(events["seq"].to_numpy(), kind="stable")
-    env_code = pd.factorize(events["env"].to_numpy()[by_seq])[0]
-    stamps = pd.Series(events["timestamp_ms"].to_numpy(dtype=float)[by_seq])
+    by_seq = np.argsort(data["seq"], kind="stable")
+    env_code = pd.factorize(data["env"][by_seq])[0]
+    stamps = pd.Series(data["timestamp_ms"][by_seq])
     ts = stamps.groupby(env_code, sort=False).ffill()
     ts = ts.fillna(ts.groupby(env_code, sort=False).bfill()).to_numpy()
     known = ~np.isnan(ts)
-    order = np.lexsort((events["seq"].to_numpy()[by_seq], np.where(known, ts, 0.0), known,
-                        env_code))
-    events = events.take(by_seq[order])
-    events["kind"] = events["kind"].astype("category")
-    events["env_code"] = env_code[order]
-    events["ts"] = ts[order]
-    return events.reset_index(drop=True)
+    order = np.lexsort((data["seq"][by_seq], np.where(known, ts, 0.0), known, env_code))
+    take = by_seq[order]
+    out = {name: values[take] for name, values in data.items()}
+    out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds)
+    out["env_code"] = env_code[order]
+    out["ts"] = ts[order]
+    return pd.DataFrame(out)
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from lifecycle_trace import schema
+from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
 from lifecycle_trace.analysis.frames import events_frame, parse_streams, records_to_frames
 from lifecycle_trace.records import LCTRACE, RIE
 
@@ -43,6 +44,9 @@ INVOCATION_KINDS = (
     "StuckMarker",
     "PhaseSpan",
 )
+NAMED_OWNER_KINDS = frozenset((*EVIDENCE_KINDS, *INIT_KINDS))
+"""Record types that get the `owner` key as a string (evidence and orphans read it); the others
+keep only `owner_code`."""
 INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
 """The environment a wrapper line names (its `instance` field = the log stream name)."""
 PHASE_COLUMNS = {
@@ -246,10 +250,11 @@ def merge_records(records: Iterable[object]) -> Merged:
     during[seq] = events["during_invoke"].to_numpy()
     init_out[seq] = events["init_output"].to_numpy()
     lookup = np.append(keys, None)  # code -1 -> None
-    for frame in frames.values():
+    for kind, frame in frames.items():
         frame_seq = frame["seq"].to_numpy()
         frame["owner_code"] = owner_by_seq[frame_seq]
-        frame["owner"] = lookup[frame["owner_code"].to_numpy()]
+        if kind in NAMED_OWNER_KINDS:  # function output (most rows) is counted, never quoted
+            frame["owner"] = lookup[frame["owner_code"].to_numpy()]
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]
     events["owner"] = lookup[events["owner_code"].to_numpy()]
@@ -323,8 +328,10 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
                                      "env": "stuck_env"}),
         _app_block(g("AppLine")),
     ]
-    for block in blocks:
-        inv = inv.join(block, how="left")
+    # one concat of blocks aligned to the invocations, not a join per block: each join copies
+    # every column joined before it (most of the time of a large merge)
+    index = inv.index
+    inv = pd.concat([block.reindex(index) for block in blocks], axis=1)
     codes = inv.index.to_numpy()
     inv["sources"] = _dialects(frames, codes, len(keys))
     inv.insert(0, "request_id", key_request_ids[codes])

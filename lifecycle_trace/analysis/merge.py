@@ -59,8 +59,9 @@ PHASE_COLUMNS = {
 
 @dataclass
 class Merged:
-    """The merge result: typed frames (with `owner`), the ordered events, one row per request id
-    and the init/restore records that no invocation followed (`orphans`)."""
+    """The merge result: typed frames of the record types that are quoted as evidence (with
+    `owner`), the ordered events, one row per request id and the init/restore records that no
+    invocation followed (`orphans`)."""
 
     frames: dict[str, pd.DataFrame]
     events: pd.DataFrame
@@ -262,8 +263,13 @@ def merge_records(records: Iterable[object]) -> Merged:
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
-    return Merged(frames=frames, events=events, invocations=invocations, orphans=orphans,
-                  joined_environments=joined, environment_functions=_env_functions(frames))
+    env_functions = _env_functions(frames)
+    # Only the record types a later step quotes are kept: function output and END lines (most
+    # of a large input) are counted in `invocations` and let go here.
+    quoted = {kind: frame for kind, frame in frames.items() if kind in NAMED_OWNER_KINDS}
+    frames.clear()
+    return Merged(frames=quoted, events=events, invocations=invocations, orphans=orphans,
+                  joined_environments=joined, environment_functions=env_functions)
 
 
 def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:

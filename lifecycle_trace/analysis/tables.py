@@ -36,32 +36,77 @@ ENVIRONMENT_COLUMNS = [
 ]
 
 
+PHASES = ("poll_wait_ms", "handler_ms", "response_ms", "post_response_ms")
+RAW_COLUMNS = (
+    "request_id", "max_memory_mb", "trace_id", "start_trace_id", "span_trace_id", "timeout_s",
+    "runtime_version", "runtime_arn", "suppressed_init_ms", "app_lines", "sources",
+    "report_init_ms", "report_restore_ms", "report_status", "report_error_type", "report_dialect",
+    "rd_status", "rd_error_type", "timed_out_text", "exit_reason", "exit_signal",
+    "exit_error_type", "exit_text", "init_start_ts", "init_type", "init_report_ms", "init_status",
+    "init_report_type", "init_report_dialect", "init_error_type", "init_rd_status",
+    "suppressed_start_ts", "suppressed_status", "suppressed_error_type", "restore_start_ts",
+    "restore_report_ms", "wr_cold", "wr_init_ms", "wr_outcome", "span_init_ms", "span_cold",
+    "span_alt_dialect", "span_dialect", "span_invocation_ms", "span_restore_ms", "span_outcome",
+    "span_alt_init_ms", "reported_billed_ms", "billed_restore_ms",
+    *(f"{source}_{phase}" for phase in PHASES for source in ("wr", "span", "span_alt", "rd")),
+)
+"""The merged raw columns the later steps read (classify, billing, findings, the report); the
+others stay in `Merged.invocations` and are not copied into the table."""
+
+
 def _utc(ms: pd.Series) -> pd.Series:
     return pd.to_datetime(ms.astype(float), unit="ms", utc=True)
 
 
+def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return frame[name].to_numpy(dtype=float)
+
+
+def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), other, values)
+
+
+def _nan0(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), 0.0, values)
+
+
+def _take(column: pd.Series, order: np.ndarray) -> object:
+    """One column in table order (its dtype kept)."""
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy().take(order)
+    return column.array.take(order)
+
+
 def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
-    """Merged raw facts -> the invocations table (without cost, added once prices are known)."""
+    """Merged raw facts -> the invocations table (without cost, added once prices are known).
+
+    Times are worked out on plain arrays in the merge's order; the table is then made once, in
+    start order, from the few raw columns the later steps read (the merged frame is wide)."""
     raw = merged.invocations
-    inv = raw.join(stream_facts(raw, merged.environment_functions))
-    inv["duration_ms"] = inv["duration_ms"].astype(float)
-    inv["start_ms"] = inv["start_ts"].astype(float).fillna(
-        inv["report_ts"].astype(float) - inv["duration_ms"].fillna(0.0)
-    ).fillna(inv["rd_ts"].astype(float) - inv["rd_duration_ms"].astype(float).fillna(0.0)
-             ).fillna(inv["wr_ts"].astype(float)).fillna(inv["span_start_ts"].astype(float))
-    inv["duration_ms"] = inv["duration_ms"].fillna(inv["rd_duration_ms"].astype(float)).fillna(
-        inv["span_invocation_ms"].astype(float))
-    inv["memory_mb"] = inv["memory_mb"].astype(float).fillna(inv["span_memory_mb"].astype(float))
+    facts = stream_facts(raw, merged.environment_functions)
+    duration = _num(raw, "duration_ms")
+    report_ts, start_ts, rd_ts = _num(raw, "report_ts"), _num(raw, "start_ts"), _num(raw, "rd_ts")
+    start = _fill(start_ts, report_ts - _nan0(duration))
+    start = _fill(start, rd_ts - _nan0(_num(raw, "rd_duration_ms")))
+    start = _fill(_fill(start, _num(raw, "wr_ts")), _num(raw, "span_start_ts"))
+    span_run = _num(raw, "span_invocation_ms")
+    duration = _fill(_fill(duration, _num(raw, "rd_duration_ms")), span_run)
+    memory = _fill(_num(raw, "memory_mb"), _num(raw, "span_memory_mb"))
     # A start taken from a trace is after init, while RIE's Duration holds its lazy init: end
     # such a row by the trace's own run (handler + response + post-response) when there is one.
-    from_trace = (inv["start_ts"].isna() & inv["report_ts"].isna() & inv["rd_ts"].isna()).to_numpy()
-    trace_run = inv["span_invocation_ms"].astype(float).fillna(
-        inv["wr_handler_ms"].astype(float) + inv["wr_response_ms"].astype(float).fillna(0.0)
-        + inv["wr_post_response_ms"].astype(float).fillna(0.0))
-    run = inv["duration_ms"].where(~from_trace | trace_run.isna(), trace_run)
-    inv["end_ms"] = (inv["start_ms"] + run).fillna(
-        inv["report_ts"].astype(float)).fillna(inv["end_ts"].astype(float))
-    inv = inv.sort_values(["start_ms"], kind="stable", na_position="last")
+    from_trace = np.isnan(start_ts) & np.isnan(report_ts) & np.isnan(rd_ts)
+    trace_run = _fill(span_run, _num(raw, "wr_handler_ms") + _nan0(_num(raw, "wr_response_ms"))
+                      + _nan0(_num(raw, "wr_post_response_ms")))
+    run = np.where(~from_trace | np.isnan(trace_run), duration, trace_run)
+    end = _fill(_fill(start + run, report_ts), _num(raw, "end_ts"))
+    order = np.argsort(start, kind="stable")  # NaN last, ties in merge order
+    data: dict[str, object] = {"invocation": raw.index.array.take(order)}
+    data.update((name, _take(raw[name], order)) for name in RAW_COLUMNS if name in raw)
+    data.update((name, facts[name].to_numpy().take(order))
+                for name in ("environment", "function", "version"))
+    data.update(duration_ms=duration[order], memory_mb=memory[order], start_ms=start[order],
+                end_ms=end[order])
+    inv = pd.DataFrame(data, copy=False)
     envs = pd.Series(inv["environment"].dropna().unique())
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
     started = coldstart.started_in_export(merged.events, dates)
@@ -79,7 +124,7 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv["trace_id"] = inv["trace_id"].fillna(inv["start_trace_id"]).fillna(inv["span_trace_id"])
     inv["cost_usd"] = np.nan
     inv["stream_started"] = inv["environment"].map(started).fillna(False).astype(bool)
-    return inv.reset_index()
+    return inv
 
 
 def public_invocations(inv: pd.DataFrame) -> pd.DataFrame:

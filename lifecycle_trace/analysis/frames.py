@@ -122,7 +122,11 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     known = ~np.isnan(ts)
     order = np.lexsort((data["seq"][by_seq], np.where(known, ts, 0.0), known, env_code))
     take = by_seq[order]
+    # request ids as a categorical: their codes are what the merge groups on, and reordering
+    # integer codes is far cheaper than reordering millions of string objects
+    rid_codes, request_ids = pd.factorize(data.pop("request_id"))
     out = {name: values[take] for name, values in data.items()}
+    out["request_id"] = pd.Categorical.from_codes(rid_codes[take], categories=request_ids)
     out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds)
     out["env_code"] = env_code[order]
     out["ts"] = ts[order]

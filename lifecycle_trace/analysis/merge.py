@@ -86,8 +86,7 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     """
     kind, env = events["kind"], events["env_code"].to_numpy(dtype=np.int64)
     # factorize first, then drop the empty id: comparing millions of objects to "" is slow
-    rid_codes, request_ids = pd.factorize(events["request_id"].to_numpy(dtype=object))
-    request_ids = np.asarray(request_ids, dtype=object)
+    rid_codes, request_ids = request_id_codes(events["request_id"])
     empty = np.flatnonzero(request_ids == "")
     if len(empty):
         blank = int(empty[0])
@@ -124,6 +123,15 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     keys = np.array([n if i == 1 else f"{n}#{i}" for n, i in zip(names, nth, strict=True)],
                     dtype=object)
     return key_codes, keys, names
+
+
+def request_id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(per-row codes, -1 = none; the distinct ids): a categorical's own codes, else factorized."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return (np.asarray(values.cat.codes, dtype=np.int64),
+                np.asarray(values.cat.categories, dtype=object))
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

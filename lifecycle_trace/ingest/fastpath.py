@@ -22,7 +22,6 @@ from dataclasses import fields, replace
 from operator import attrgetter
 
 import numpy as np
-import pandas as pd
 
 from lifecycle_trace import config, records
 from lifecycle_trace.ingest import fastscan
@@ -150,21 +149,21 @@ def _parse_others(chunks: list[fastscan.Chunk], line_bases: list[int], source: s
     return out
 
 
-def _strings(blob: bytes, count: int, *, shared: bool = False) -> np.ndarray:
-    """NUL-joined captures -> an object array of str (None where the group was absent).
-    `shared`: one str object per distinct value (request ids repeat on every line of their
-    invocation; interned, they are held once)."""
-    out = np.empty(count, dtype=object)
-    if count == 0:
+def _values(captured: object, count: int, how: str) -> object:
+    """One field of one kind's events from what the scanner sent (see `fastscan.Chunk`)."""
+    if isinstance(captured, bytes):  # request ids, NUL-joined (the scanner's ids are never empty)
+        out = np.empty(count, dtype=object)
+        out[:] = captured.decode("utf-8").split("\0")
         return out
-    out[:] = blob.decode("utf-8").split("\0")
-    codes, uniques = pd.factorize(out)
-    if shared:  # the first object of each value stands for all its copies
-        out = np.asarray(uniques, dtype=object)[codes]
-    out[codes < 0] = None
-    if "" in uniques:
-        out[out == ""] = None
-    return out
+    if isinstance(captured, tuple):  # few distinct texts: codes and values (b"" is absent)
+        codes, uniques = captured
+        texts = [value.decode("utf-8") or None for value in uniques]
+        if how == "upper":
+            texts = [None if text is None else text.upper() or None for text in texts]
+        return np.asarray(texts + [None], dtype=object)[codes]
+    if how == "int" and captured.dtype.kind == "f":
+        return _ints_with_none(captured)
+    return captured
 
 
 def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
@@ -197,15 +196,7 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
                 "stream": stream_map[chunk.stream_codes[index]], "timestamp_ms": chunk.ts[index],
                 "dialect": dialect}
             for name, (group, how) in spec.items():
-                raw = chunk.fields[group]
-                if how in ("str", "upper"):
-                    values = _strings(raw, len(index), shared=True)
-                    if how == "upper":
-                        values = _strings("\0".join(map(str.upper, values)).encode("utf-8"),
-                                          len(values), shared=True)
-                    part[name] = values
-                else:
-                    part[name] = _numbers(raw, len(index), how)
+                part[name] = _values(chunk.fields[group], len(index), how)
             parts.setdefault(type_name, []).append(part)
         for index, recs in parsed:
             for j, record in enumerate(recs):
@@ -224,18 +215,6 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     # the order `records_to_frames` gives its frames: last type seen first
     order = sorted(columns, key=lambda name: -int(columns[name]["seq"][0]))
     return {name: columns[name] for name in order}, total
-
-
-def _numbers(blob: bytes, count: int, how: str) -> np.ndarray:
-    """NUL-joined digits -> floats (NaN where absent) or ints (None-free only)."""
-    if count == 0:
-        return np.zeros(0)
-    text = np.array(blob.split(b"\0"), dtype="S32")
-    missing = text == b""
-    if how == "int" and not missing.any():
-        return text.astype(np.int64)
-    values = np.where(missing, b"nan", text).astype(np.float64)
-    return values if how == "float" else _ints_with_none(values)
 
 
 def _ints_with_none(values: np.ndarray) -> list:

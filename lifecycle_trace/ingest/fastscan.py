@@ -22,6 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -108,10 +109,25 @@ KIND_KEYS = ("start_rid", "end_rid", "report_rid", "node_rid", "py_rid", "jstart
              "japp_rid")
 
 
+NUMBER_GROUPS = {
+    "report_duration": "float", "report_billed": "float", "report_memory": "int",
+    "report_max_memory": "int", "report_init": "float",
+    "jreport_duration": "float", "jreport_billed": "float", "jreport_memory": "int",
+    "jreport_max_memory": "int", "jreport_init": "float",
+}
+"""Captures parsed to numbers in the worker: floats (NaN where absent), ints (int64 when none is
+absent, else floats with NaN)."""
+ID_GROUPS = frozenset({"start_rid", "end_rid", "report_rid", "node_rid", "py_rid", "jstart_rid",
+                       "jreport_rid", "japp_rid"})
+"""Request ids (nearly all distinct, ASCII): sent as NUL-joined bytes. The other text captures
+(levels, versions, statuses, error types: few distinct values) are sent factorized."""
+
+
 @dataclass
 class Chunk:
-    """What one byte range held: per-event kind codes, lines, times, stream codes and the
-    captured fields of each canonical kind (bytes joined by NUL, or numbers)."""
+    """What one byte range held: per-event kind codes, lines, times, stream codes and, per
+    canonical kind, its events' indices and captured fields: request ids as NUL-joined bytes,
+    numbers as arrays, other text as (int32 codes, distinct values, b"" where absent)."""
 
     kinds: np.ndarray  # int8 index into KINDS
     lines: np.ndarray
@@ -132,18 +148,14 @@ def find_boundary(data, offset: int, end: int) -> int:
     return end if match is None else match.start() + 1
 
 
-def _pick(column: tuple, index: np.ndarray) -> list:
+def _picker(index: np.ndarray):
+    """A function that takes the items at `index` out of a column (a tuple or list)."""
     if len(index) == 0:
-        return []
+        return lambda column: ()
     if len(index) == 1:
-        return [column[int(index[0])]]
-    from operator import itemgetter
-
-    return list(itemgetter(*index.tolist())(column))
-
-
-def _joined(values: list) -> bytes:
-    return b"\0".join(values)
+        at = int(index[0])
+        return lambda column: (column[at],)
+    return itemgetter(*index.tolist())
 
 
 def scan_range(data, start: int, end: int, *, at_file_start: bool,
@@ -230,40 +242,63 @@ def _gap_row(text: bytes) -> tuple:
 
 
 def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
-    """Transpose the matched rows into per-kind columns."""
+    """Transpose the matched rows into per-kind columns (numbers parsed, texts compacted)."""
     if not rows:
         return Chunk(np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0),
                      [], np.zeros(0, np.int32), tokens=tokens)
     columns = list(zip(*rows, strict=True))
-    whole, sep = columns[0], columns[1]
-    total_nl = np.fromiter(map(bytes.count, whole, repeat(b"\n")), np.int64, len(whole))
-    sep_nl = np.fromiter(map(bytes.count, sep, repeat(b"\n")), np.int64, len(sep))
-    before = np.cumsum(total_nl) - total_nl
-    lines = before + sep_nl
-    stream_col = columns[G["stream"]]
-    is_event = np.fromiter(map(len, stream_col), np.int64, len(stream_col)) > 0
-    keep = np.flatnonzero(is_event)
-    if len(keep) != len(rows):  # drop page-gap pseudo rows
-        columns = [_pick(column, keep) for column in columns]
-        lines = lines[keep]
-    n = len(keep)
-    kinds = np.full(n, len(KINDS) - 1, dtype=np.int8)
+    del rows
+    count = len(columns[0])
+    total_nl = np.fromiter(map(bytes.count, columns[0], repeat(b"\n")), np.int64, count)
+    sep_nl = np.fromiter(map(bytes.count, columns[1], repeat(b"\n")), np.int64, count)
+    lines = np.cumsum(total_nl) - total_nl + sep_nl
+    is_event = np.fromiter(map(bool, columns[G["stream"]]), bool, count)
+    kinds = np.full(count, len(KINDS) - 1, dtype=np.int8)
     for code in range(len(KIND_KEYS) - 1, -1, -1):
-        column = columns[G[KIND_KEYS[code]]]
-        kinds[np.fromiter(map(len, column), np.int64, n) > 0] = code
-    ts = np.array(columns[G["ts"]], dtype="S16").astype(np.float64) if n else np.zeros(0)
-    codes, streams = pd.factorize(np.array(columns[G["stream"]], dtype=object))
+        kinds[np.fromiter(map(bool, columns[G[KIND_KEYS[code]]]), bool, count)] = code
+    if is_event.all():
+        number = None
+        stream_col, ts_col = columns[G["stream"]], columns[G["ts"]]
+    else:  # page-gap pseudo rows: no events, only their newlines count
+        rows_of_events = np.flatnonzero(is_event)
+        number = np.cumsum(is_event) - 1  # row -> event index
+        pick = _picker(rows_of_events)
+        stream_col, ts_col = pick(columns[G["stream"]]), pick(columns[G["ts"]])
+        lines, kinds_of_rows, kinds = lines[rows_of_events], kinds, kinds[rows_of_events]
+    n = len(kinds)
+    ts = np.array(ts_col, dtype="S16").astype(np.float64) if n else np.zeros(0)
+    codes, streams = pd.factorize(np.array(stream_col, dtype=object))
     chunk = Chunk(kinds, lines.astype(np.int64), ts, [s.decode("utf-8") for s in streams],
                   codes.astype(np.int32), newlines=int(total_nl.sum()), tokens=tokens)
     for code, kind in enumerate(KINDS[:-1]):
-        index = np.flatnonzero(kinds == code)
-        chunk.fields[kind] = index
+        rows_of_kind = np.flatnonzero((kinds if number is None else kinds_of_rows) == code)
+        chunk.fields[kind] = rows_of_kind if number is None else number[rows_of_kind]
+        pick = _picker(rows_of_kind)
         for name in GROUPS:
             if name.startswith(kind + "_"):
-                chunk.fields[name] = _joined(_pick(columns[G[name]], index))
+                chunk.fields[name] = _field(name, pick(columns[G[name]]))
     other = np.flatnonzero(kinds == len(KINDS) - 1)
-    chunk.others = list(zip(other.tolist(), _pick(columns[G["other"]], other), strict=True))
+    rows_of_other = other if number is None else rows_of_events[other]
+    chunk.others = list(zip(other.tolist(), _picker(rows_of_other)(columns[G["other"]]),
+                            strict=True))
     return chunk
+
+
+def _field(name: str, values: tuple) -> object:
+    """One kind's captures of one group, compacted (see `Chunk`)."""
+    if name in ID_GROUPS:
+        return b"\0".join(values)
+    how = NUMBER_GROUPS.get(name)
+    if how is None:  # text of few distinct values
+        codes, uniques = pd.factorize(np.array(values, dtype=object))
+        return codes.astype(np.int32), list(uniques)
+    if not values:
+        return np.zeros(0)
+    text = np.array(values, dtype="S32")
+    missing = text == b""
+    if how == "int" and not missing.any():
+        return text.astype(np.int64)
+    return np.where(missing, b"nan", text).astype(np.float64)
 
 
 def decode_message(raw: bytes) -> str:

@@ -70,11 +70,10 @@ def _nan0(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
 
-def _take(column: pd.Series, order: np.ndarray) -> object:
-    """One column in table order (its dtype kept)."""
-    if isinstance(column.dtype, np.dtype):
-        return column.to_numpy().take(order)
-    return column.array.take(order)
+def _take(column: pd.Series | pd.Index, order: np.ndarray) -> pd.Series:
+    """One column in table order, its dtype kept (a plain object array is not re-inferred)."""
+    values = column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
+    return pd.Series(values.take(order), dtype=column.dtype, copy=False)
 
 
 def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
@@ -100,12 +99,12 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     run = np.where(~from_trace | np.isnan(trace_run), duration, trace_run)
     end = _fill(_fill(start + run, report_ts), _num(raw, "end_ts"))
     order = np.argsort(start, kind="stable")  # NaN last, ties in merge order
-    data: dict[str, object] = {"invocation": raw.index.array.take(order)}
+    data = {"invocation": _take(raw.index, order)}
     data.update((name, _take(raw[name], order)) for name in RAW_COLUMNS if name in raw)
-    data.update((name, facts[name].to_numpy().take(order))
-                for name in ("environment", "function", "version"))
-    data.update(duration_ms=duration[order], memory_mb=memory[order], start_ms=start[order],
-                end_ms=end[order])
+    data.update((name, _take(facts[name], order)) for name in ("environment", "function",
+                                                                  "version"))
+    data.update((name, pd.Series(values[order], copy=False)) for name, values in (
+        ("duration_ms", duration), ("memory_mb", memory), ("start_ms", start), ("end_ms", end)))
     inv = pd.DataFrame(data, copy=False)
     envs = pd.Series(inv["environment"].dropna().unique())
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]

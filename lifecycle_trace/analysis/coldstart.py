@@ -34,21 +34,37 @@ def started_in_export(events: pd.DataFrame, stream_dates: pd.Series) -> pd.Serie
     """
     if events.empty:
         return pd.Series(dtype=bool)
-    first = events.groupby("env_code", sort=False).head(1).set_index("env")
+    env_code = events["env_code"].to_numpy()
+    first = events.take(np.flatnonzero(~pd.Series(env_code).duplicated().to_numpy()),
+                        ).set_index("env")  # each stream's first event, in events order
     init_like = first["kind"].isin((*INIT_KINDS, "PlatformNote")) | (
         first["kind"].eq("AppLine") & first["request_id"].isna()
     )
     # Each input file covers its own time range: compare with the earliest time of the files
     # that hold the stream, not with the earliest time of everything.
-    source_code, _ = pd.factorize(events["source"])
+    source_code = _codes(events["source"])
     source_start = pd.Series(events["ts"].to_numpy()).groupby(source_code).min()
     per_event = source_start.reindex(source_code).to_numpy()
-    env_start = pd.Series(per_event).groupby(events["env_code"].to_numpy()).min()
+    env_start = pd.Series(per_event).groupby(env_code).min()
     env_start.index = pd.Series(first.index, index=first["env_code"].to_numpy()).reindex(
         env_start.index).to_numpy()
     dates = stream_dates.groupby(level=0).first().reindex(first.index)
     before_creation = dates.notna() & (env_start.reindex(first.index) < dates)
     return (init_like | before_creation).astype(bool)
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """`pd.factorize` codes of a column that holds long runs of one value (the input file of
+    each event): only the first value of each run is hashed."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.factorize(values)[0]
+    array = values.to_numpy(dtype=object)
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.intp)
+    change = np.ones(len(array), dtype=bool)
+    change[1:] = array[1:] != array[:-1]
+    starts = np.flatnonzero(change)
+    return np.repeat(pd.factorize(array[starts])[0], np.diff(np.append(starts, len(array))))
 
 
 def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:

@@ -31,12 +31,16 @@ _U = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _N = rb"\d{1,15}(?:\.\d{1,15})?"
 _LEVEL = rb"(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL|NOTICE)"  # = APP_LEVELS
 _ISO = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-_TEXT = rb'[^"\\]*(?:\\.[^"\\]*)*'  # the rest of a JSON string, escapes included
+_TEXT = rb'[^"\\]*+(?:\\.[^"\\]*+)*+'  # the rest of a JSON string, escapes included
 _Q = rb'\\"'  # a quote inside the (JSON-in-JSON) message
 
 # Message alternatives, in the order of the groups they capture (see GROUPS).
+_TAGS = (rb"(?:(?=(START |END |REPORT |\d{4}-\d\d-\d\dT|\[|\{" + _Q + rb"time" + _Q + rb"|\{" + _Q
+         + rb"timestamp" + _Q + rb"))|)")
+"""The message's first bytes, captured (without consuming them) when they open a canonical
+shape: their length tells the kind (`TAG_KINDS`), so the kind takes one look per event."""
 _MESSAGE = (
-    rb"(?:START RequestId: (" + _U + rb") Version: ([\w$.-]+)(?:\\n)?"
+    _TAGS + rb"(?:START RequestId: (" + _U + rb") Version: ([\w$.-]+)(?:\\n)?"
     rb"|END RequestId: (" + _U + rb")(?:\\n)?"
     rb"|REPORT RequestId: (" + _U + rb")\\tDuration: (" + _N + rb") ms\\tBilled Duration: ("
     + _N + rb") ms\\tMemory Size: (\d{1,9}) MB\\tMax Memory Used: (\d{1,9}) MB"
@@ -46,10 +50,10 @@ _MESSAGE = (
     + rb"|\[(" + _LEVEL + rb")\]\\t[0-9T:.Z-]{1,40}\\t(" + _U + rb")\\t" + _TEXT
     + rb"|\{" + _Q + rb"time" + _Q + rb":" + _Q + rb"[0-9T:.Z+-]{1,40}" + _Q + rb"," + _Q
     + rb"type" + _Q + rb":" + _Q + rb"platform\.(?:"
-    rb"(start)" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q + rb":"
+    rb"start" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q + rb":"
     + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"version" + _Q + rb":" + _Q
     + rb"([\w$.-]+)" + _Q + rb"\}\}"
-    rb"|(report)" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q
+    rb"|report" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q
     + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"metrics" + _Q + rb":\{" + _Q
     + rb"durationMs" + _Q + rb":(" + _N + rb")," + _Q + rb"billedDurationMs" + _Q + rb":("
     + _N + rb")," + _Q + rb"memorySizeMB" + _Q + rb":(\d{1,9})," + _Q + rb"maxMemoryUsedMB"
@@ -63,24 +67,24 @@ _MESSAGE = (
     rb"|(" + _TEXT + rb"))"
 )
 GROUPS = (
-    "whole", "sep", "stream", "ts",
+    "whole", "sep", "stream", "ts", "tag",
     "start_rid", "start_version",
     "end_rid",
     "report_rid", "report_duration", "report_billed", "report_memory", "report_max_memory",
     "report_init", "report_status", "report_error",
     "node_rid", "node_level",
     "py_level", "py_rid",
-    "jstart", "jstart_rid", "jstart_version",
-    "jreport", "jreport_rid", "jreport_duration", "jreport_billed", "jreport_memory",
+    "jstart_rid", "jstart_version",
+    "jreport_rid", "jreport_duration", "jreport_billed", "jreport_memory",
     "jreport_max_memory", "jreport_init", "jreport_status", "jreport_error",
     "japp_level", "japp_rid",
     "other",
 )
 G = {name: index for index, name in enumerate(GROUPS)}
 EVENT_RE = re.compile(
-    rb'(([\s,]*)\{\s*"logStreamName"\s*:\s*"([^"\\]+)"\s*,\s*"timestamp"\s*:\s*(\d{1,15})\s*,'
-    rb'\s*"message"\s*:\s*"' + _MESSAGE + rb'"\s*,\s*"ingestionTime"\s*:\s*\d{1,15}\s*,'
-    rb'\s*"eventId"\s*:\s*"\d*"\s*\})'
+    rb'(([\s,]*+)\{\s*+"logStreamName"\s*+:\s*+"([^"\\]+)"\s*+,\s*+"timestamp"\s*+:\s*+(\d{1,15})\s*+,'
+    rb'\s*+"message"\s*+:\s*+"' + _MESSAGE + rb'"\s*+,\s*+"ingestionTime"\s*+:\s*+\d{1,15}\s*+,'
+    rb'\s*+"eventId"\s*+:\s*+"\d*"\s*+\})'
 )
 assert EVENT_RE.groups == len(GROUPS), (EVENT_RE.groups, len(GROUPS))
 
@@ -100,13 +104,21 @@ BOUNDARY_RE = re.compile(rb'\}[\s,]*?\n[ \t]*\{\s*"logStreamName"')
 SLICE_BYTES = 32 << 20
 
 
+_WHOLE = itemgetter(0)
+
+
 class Unsupported(Exception):
     """The input holds something the fast path does not read; use the general path."""
 
 
 KINDS = ("start", "end", "report", "node", "py", "jstart", "jreport", "japp", "other")
-KIND_KEYS = ("start_rid", "end_rid", "report_rid", "node_rid", "py_rid", "jstart", "jreport",
-             "japp_rid")
+TAG_KINDS = np.full(16, len(KINDS) - 1, dtype=np.int8)
+for _length, _kind in ((6, "start"), (4, "end"), (7, "report"), (11, "node"), (1, "py"),
+                       (9, "jstart"), (14, "japp")):
+    TAG_KINDS[_length] = KINDS.index(_kind)
+"""Kind by the tag's length (0: no canonical opening). 9 (`{"time"`) is jstart or jreport."""
+KIND_GROUPS = {kind: [name for name in GROUPS if name.startswith(kind + "_")]
+               for kind in KINDS[:-1]}
 
 
 NUMBER_GROUPS = {
@@ -174,7 +186,7 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
     while pos < end:
         cut = find_boundary(data, min(pos + SLICE_BYTES, end), end)
         found = EVENT_RE.findall(data, pos, cut)
-        if sum(map(len, (row[0] for row in found))) == cut - pos:
+        if sum(map(len, map(_WHOLE, found))) == cut - pos:
             rows.extend(found)
             pos = cut
         else:
@@ -242,44 +254,51 @@ def _gap_row(text: bytes) -> tuple:
 
 
 def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
-    """Transpose the matched rows into per-kind columns (numbers parsed, texts compacted)."""
+    """The matched rows as per-kind columns (numbers parsed, texts compacted). Rows of page
+    gaps (there is one per token) hold no event; only their newlines count."""
     if not rows:
         return Chunk(np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0),
                      [], np.zeros(0, np.int32), tokens=tokens)
-    columns = list(zip(*rows, strict=True))
-    del rows
-    count = len(columns[0])
-    total_nl = np.fromiter(map(bytes.count, columns[0], repeat(b"\n")), np.int64, count)
-    sep_nl = np.fromiter(map(bytes.count, columns[1], repeat(b"\n")), np.int64, count)
+    count = len(rows)
+
+    def column(name: str):
+        return map(itemgetter(G[name]), rows)
+
+    total_nl = np.fromiter(map(bytes.count, column("whole"), repeat(b"\n")), np.int64, count)
+    sep_nl = np.fromiter(map(bytes.count, column("sep"), repeat(b"\n")), np.int64, count)
     lines = np.cumsum(total_nl) - total_nl + sep_nl
-    is_event = np.fromiter(map(bool, columns[G["stream"]]), bool, count)
-    kinds = np.full(count, len(KINDS) - 1, dtype=np.int8)
-    for code in range(len(KIND_KEYS) - 1, -1, -1):
-        kinds[np.fromiter(map(bool, columns[G[KIND_KEYS[code]]]), bool, count)] = code
-    if is_event.all():
-        number = None
-        stream_col, ts_col = columns[G["stream"]], columns[G["ts"]]
-    else:  # page-gap pseudo rows: no events, only their newlines count
-        rows_of_events = np.flatnonzero(is_event)
-        number = np.cumsum(is_event) - 1  # row -> event index
-        pick = _picker(rows_of_events)
-        stream_col, ts_col = pick(columns[G["stream"]]), pick(columns[G["ts"]])
-        lines, kinds_of_rows, kinds = lines[rows_of_events], kinds, kinds[rows_of_events]
+    kinds = TAG_KINDS[np.fromiter(map(len, column("tag")), np.int64, count)]
+    kinds[np.fromiter(map(bool, column("other")), bool, count)] = len(KINDS) - 1
+    timed = np.flatnonzero(kinds == KINDS.index("jstart"))
+    if len(timed):
+        starts = np.fromiter(map(bool, map(itemgetter(G["jstart_rid"]), _picker(timed)(rows))),
+                             bool, len(timed))
+        kinds[timed[~starts]] = KINDS.index("jreport")
+    if tokens:  # drop the gap rows
+        is_event = np.fromiter(map(bool, column("stream")), bool, count)
+        event_rows = np.flatnonzero(is_event)
+        rows = _picker(event_rows)(rows)
+        lines, kinds = lines[event_rows], kinds[event_rows]
     n = len(kinds)
-    ts = np.array(ts_col, dtype="S16").astype(np.float64) if n else np.zeros(0)
-    codes, streams = pd.factorize(np.array(stream_col, dtype=object))
+    ts = (np.array(list(column("ts")), dtype="S16").astype(np.float64) if n
+          else np.zeros(0))
+    codes, streams = pd.factorize(np.array(list(column("stream")), dtype=object))
     chunk = Chunk(kinds, lines.astype(np.int64), ts, [s.decode("utf-8") for s in streams],
                   codes.astype(np.int32), newlines=int(total_nl.sum()), tokens=tokens)
     for code, kind in enumerate(KINDS[:-1]):
-        rows_of_kind = np.flatnonzero((kinds if number is None else kinds_of_rows) == code)
-        chunk.fields[kind] = rows_of_kind if number is None else number[rows_of_kind]
-        pick = _picker(rows_of_kind)
-        for name in GROUPS:
-            if name.startswith(kind + "_"):
-                chunk.fields[name] = _field(name, pick(columns[G[name]]))
+        index = np.flatnonzero(kinds == code)
+        chunk.fields[kind] = index
+        names = KIND_GROUPS[kind]
+        picked = _picker(index)(rows)
+        if len(names) == 1:
+            captured = [tuple(map(itemgetter(G[names[0]]), picked))]
+        else:
+            captured = list(zip(*map(itemgetter(*(G[name] for name in names)), picked),
+                                strict=True)) or [()] * len(names)
+        for name, values in zip(names, captured, strict=True):
+            chunk.fields[name] = _field(name, values)
     other = np.flatnonzero(kinds == len(KINDS) - 1)
-    rows_of_other = other if number is None else rows_of_events[other]
-    chunk.others = list(zip(other.tolist(), _picker(rows_of_other)(columns[G["other"]]),
+    chunk.others = list(zip(other.tolist(), map(itemgetter(G["other"]), _picker(other)(rows)),
                             strict=True))
     return chunk
 

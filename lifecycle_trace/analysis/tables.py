@@ -132,27 +132,42 @@ def public_invocations(inv: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
-    """One row per execution environment (log stream), including streams that only ran init."""
+    """One row per execution environment (log stream), including streams that only ran init.
+
+    Works on the few columns it reads, grouped on integer codes of the environment (in order of
+    first appearance by start time, as a `groupby(sort=False)` on the names would)."""
     events = merged.events
     seen = events.groupby("env_code", sort=False)["ts"].agg(["min", "max"])
     names = events.groupby("env_code", sort=False)["env"].first()
     seen.index = names.reindex(seen.index).to_numpy()
     started = merged.started_in_export
-    ordered = inv.sort_values("start_ms", kind="stable")
+    order = np.argsort(inv["start_ms"].to_numpy(dtype=float), kind="stable")
+    if np.array_equal(order, np.arange(len(order))):
+        order = None  # already in start order (as build_invocations makes it)
+    columns = ("environment", "start_ms", "end_ms", "function", "version", "runtime_version",
+               "cold", "billed_ms", "gb_seconds", "cost_usd", "status", "poll_wait_ms",
+               "init_ms", "cold_type", "cold_cause")
+    data = {name: inv[name].to_numpy() if order is None else inv[name].to_numpy()[order]
+            for name in columns}
+    code, env_names = pd.factorize(data.pop("environment"))
+    keep = code >= 0  # rows without an environment belong to none
+    ordered = pd.DataFrame({name: pd.Series(values[keep], dtype=inv[name].dtype, copy=False)
+                            for name, values in data.items()}, copy=False)
+    ordered.insert(0, "environment", code[keep])
     grouped = ordered.groupby("environment", sort=False)
     gap = ordered["start_ms"] - grouped["end_ms"].shift(1)
-    ordered = ordered.assign(gap_s=(gap / 1000.0).round(6))
+    ordered["gap_s"] = (gap / 1000.0).round(6)
     grouped = ordered.groupby("environment", sort=False)
     env = grouped.agg(
         function=("function", "first"), version=("version", "first"),
-        runtime_version=("runtime_version", "first"), invocations=("request_id", "size"),
+        runtime_version=("runtime_version", "first"), invocations=("start_ms", "size"),
         cold_starts=("cold", "sum"), billed_ms=("billed_ms", "sum"),
         gb_seconds=("gb_seconds", "sum"), cost_usd=("cost_usd", "sum"),
         idle_gap_max_s=("gap_s", "max"), idle_gap_total_s=("gap_s", "sum"),
         ended=("status", "last"),
     )
     # exact idle: every GET /next wait but the first (after init, not between invocations)
-    later = ordered.loc[grouped.cumcount().gt(0)]
+    later = ordered.loc[grouped.cumcount().gt(0).to_numpy(), ["environment", "poll_wait_ms"]]
     waits = later["poll_wait_ms"].astype(float) / 1000.0
     exact = waits.groupby(later["environment"], sort=False).agg(["sum", "max", "count"])
     env["idle_s"] = exact["sum"].where(exact["count"].gt(0)).round(6)
@@ -163,17 +178,21 @@ def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
     env.loc[inferred, "idle_source"] = "log_gaps"
     env["idle_s"] = env["idle_s"].fillna(env["idle_gap_total_s"].where(inferred))
     env["idle_max_s"] = env["idle_max_s"].fillna(env["idle_gap_max_s"].where(inferred))
-    status_counts = pd.crosstab(ordered["environment"], ordered["status"])
-    for name, status in (("timeouts", "timeout"), ("errors", "error"), ("crashes", "crash")):
-        env[name] = status_counts.get(status, 0)
-    first_cold = ordered.loc[ordered["cold"]].groupby("environment", sort=False).first()
+    status = ordered["status"]
+    for name, value in (("timeouts", "timeout"), ("errors", "error"), ("crashes", "crash")):
+        env[name] = status.eq(value).groupby(ordered["environment"], sort=False).sum()
+    cold = ordered["cold"].to_numpy(dtype=bool)
+    first_cold = ordered.loc[cold, ["environment", "init_ms", "cold_type", "cold_cause"]
+                             ].groupby("environment", sort=False).first()
     env["init_ms"] = first_cold["init_ms"]
     env["init_type"] = first_cold["cold_type"]
     env["cold_start_cause"] = first_cold["cold_cause"]
     env["ended"] = env["ended"].where(env["ended"].isin(coldstart.BAD_END))
+    env.index = pd.Index(env_names, dtype=object).take(env.index.to_numpy())
     # streams that only ran init count too; a file's stand-in key ("source:...") only when
     # invocations live in it (X-Ray records, say, have no stream and join the logs' one)
-    real = events.loc[events["real_env"].to_numpy(dtype=bool), "env"].unique()
+    real_codes = np.unique(events["env_code"].to_numpy()[events["real_env"].to_numpy(dtype=bool)])
+    real = names.reindex(real_codes).to_numpy()
     env = env.reindex(env.index.union(pd.Index(real)))
     env = _add_orphans(env, merged)
     env["first_seen"] = _utc(seen["min"].reindex(env.index))

@@ -149,6 +149,23 @@ def _parse_others(chunks: list[fastscan.Chunk], line_bases: list[int], source: s
     return out
 
 
+class _Captured:
+    """One field of one kind's events as the scanner sent it, made into values only when its
+    column is built (so only one column's values are held twice at a time)."""
+
+    __slots__ = ("captured", "count", "how")
+
+    def __init__(self, captured: object, count: int, how: str) -> None:
+        self.captured, self.count, self.how = captured, count, how
+
+    def values(self) -> object:
+        return _values(self.captured, self.count, self.how)
+
+
+def _resolved(value: object) -> object:
+    return value.values() if isinstance(value, _Captured) else value
+
+
 def _values(captured: object, count: int, how: str) -> object:
     """One field of one kind's events from what the scanner sent (see `fastscan.Chunk`)."""
     if isinstance(captured, bytes):  # request ids, NUL-joined (the scanner's ids are never empty)
@@ -195,15 +212,15 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
                 "seq": starts[offset + index], "line": chunk.lines[index] + base,
                 "stream": stream_map[chunk.stream_codes[index]], "timestamp_ms": chunk.ts[index],
                 "dialect": dialect}
-            for name, (group, how) in spec.items():
-                part[name] = _values(chunk.fields[group], len(index), how)
+            for name, (group, how) in spec.items():  # made into values column by column
+                part[name] = _Captured(chunk.fields[group], len(index), how)
             parts.setdefault(type_name, []).append(part)
         for index, recs in parsed:
             for j, record in enumerate(recs):
                 parts.setdefault(type(record).__name__, []).append(
                     {"seq": int(starts[offset + index]) + j, "record": record})
         offset += len(chunk.kinds)
-        chunk.fields = {}  # its captures are columns now
+        chunk.fields = {}  # its captures are held by the parts now
     _attribute_others(parts, streams)
     stream_names = np.array(list(streams), dtype=object)
     functions = np.array([function_for(None, name) for name in streams], dtype=object)
@@ -252,9 +269,9 @@ def _attribute_others(parts: dict[str, list[dict]], streams: dict[str, int]) -> 
                 continue
             seqs.append(part["seq"])
             envs.append(part["stream"])
-            rids = part["request_id"]
+            rids = _resolved(part["request_id"])
             opens.append(np.array(rids, dtype=object) if type_name == "Start"
-                         else np.full(len(rids), "", dtype=object))
+                         else _repeated("", len(rids)))
             inits.append(np.zeros(len(rids)) if type_name == "Start"
                          else np.full(len(rids), np.nan))
             targets.append(np.full(len(rids), -1))
@@ -307,34 +324,43 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
     names = [f.name for f in fields(cls) if f.name not in SKIP_FIELDS]
     if type_name in LEAN:
         names = [n for n in names if n in COMMON or n in LEAN[type_name]]
-    pieces: dict[str, list] = {name: [] for name in ("seq", *names)}
-    for part in canonical:
-        count = len(part["seq"])
-        streams = part["stream"]
-        for name in pieces:
-            if name in part and name != "stream":
-                value = part[name]
-                pieces[name].append(value if not isinstance(value, str)
-                                    else np.full(count, value, dtype=object))
-            elif name == "source":
-                pieces[name].append(np.full(count, source, dtype=object))
-            elif name == "environment":
-                pieces[name].append(stream_names[streams])
-            elif name == "function":
-                pieces[name].append(functions[streams])
-            else:
-                pieces[name].append(np.full(count, None, dtype=object))
+    seqs = [part["seq"] for part in canonical]
     if others:
         recs = [entry["record"] for entry in others]
-        pieces["seq"].append(np.array([entry["seq"] for entry in others], dtype=np.int64))
-        for name in names:
-            pieces[name].append(list(map(attrgetter(name), recs)))
-    seq = np.concatenate(pieces.pop("seq"))
+        seqs.append(np.array([entry["seq"] for entry in others], dtype=np.int64))
+    seq = np.concatenate(seqs)
+    del seqs
     order = None if np.all(seq[1:] > seq[:-1]) else np.argsort(seq, kind="stable")
     data: dict[str, object] = {"seq": seq if order is None else seq[order]}
-    for name in names:
-        data[name] = _combine(pieces.pop(name), order)
+    for name in names:  # one column at a time: its pieces are let go once it is built
+        pieces: list = []
+        for part in canonical:
+            count = len(part["seq"])
+            if name in part and name != "stream":
+                value = _resolved(part[name])
+                pieces.append(value if not isinstance(value, str)
+                              else _repeated(value, count))
+            elif name == "source":
+                pieces.append(_repeated(source, count))
+            elif name == "environment":
+                pieces.append(stream_names[part["stream"]])
+            elif name == "function":
+                pieces.append(functions[part["stream"]])
+            else:
+                pieces.append(np.full(count, None, dtype=object))
+        if others:
+            pieces.append(list(map(attrgetter(name), recs)))
+        data[name] = _combine(pieces, order)
+        del pieces
     return data
+
+
+def _repeated(value: object, count: int) -> np.ndarray:
+    """`count` references to the one `value` (numpy 2's `np.full(count, "text", dtype=object)`
+    makes a copy of the string for every element)."""
+    out = np.empty(count, dtype=object)
+    out[:] = value
+    return out
 
 
 def _combine(pieces: Sequence, order: np.ndarray | None) -> object:

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 EVIDENCE_KINDS = (
@@ -18,6 +19,13 @@ EVIDENCE_KINDS = (
     "RuntimeDone", "TimedOut", "RuntimeExit", "StuckMarker", "WrapperInvocation", "PhaseSpan",
 )
 MAX_EVIDENCE = 6
+RENDERED = (
+    "seq", "source", "line", "request_id", "text", "duration_ms", "billed_ms", "memory_mb",
+    "max_memory_mb", "init_ms", "restore_ms", "billed_restore_ms", "status", "error_type", "phase",
+    "runtime_version", "initialization_type", "outcome", "poll_wait_ms", "handler_ms",
+    "response_ms", "post_response_ms", "version", "kind", "elapsed_ms", "dialect",
+)
+"""The fields `render` reads (`collect` passes only these)."""
 
 
 def _num(value: object, digits: int = 2) -> str | None:
@@ -106,10 +114,26 @@ def collect(
         frame = frames.get(kind)
         if frame is None or frame.empty or key not in frame:
             continue
-        sub = frame.loc[frame[key].isin(wanted)]
-        for row in sub.to_dict("records"):
+        hit = np.flatnonzero(frame[key].isin(wanted).to_numpy())
+        if not len(hit):
+            continue
+        names = [key, *(name for name in RENDERED if name in frame and name != key)]
+        for row in _records(frame.iloc[hit], names):
             out[row[key]].append((int(row["seq"]), render(kind, row)))
     return out
+
+
+def _records(frame: pd.DataFrame, names: list[str]) -> list[dict]:
+    """`frame[names].to_dict("records")` (plain Python numbers, missing text as NaN), without
+    its per-value boxing of text columns."""
+    columns = []
+    for name in names:
+        column = frame[name]
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+            columns.append(column.to_numpy().tolist())
+        else:
+            columns.append(column.to_numpy(dtype=object).tolist())
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def pick(lines: list[tuple[int, str]], limit: int = MAX_EVIDENCE) -> list[str]:

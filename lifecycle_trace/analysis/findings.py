@@ -31,6 +31,13 @@ SEVERITY = {
 }
 POST_RESPONSE_SHARE = 0.25
 POST_RESPONSE_MIN_MS = 10.0
+ROW_FIELDS = [
+    "invocation", "request_id", "function", "version", "environment", "status", "billed_ms",
+    "cost_usd", "duration_ms", "timeout_s", "init_report_ms", "init_error_type",
+    "suppressed_error_type", "error_type", "max_memory_mb", "memory_mb", "exit_reason",
+    "exit_text", "sources",
+]
+"""The columns a finding about one invocation reads (`_message`, `_table_evidence`)."""
 
 
 @dataclass
@@ -112,7 +119,7 @@ def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) ->
             evidence.pick(ev), rows["version"].iloc[0], hit["request_id"].tolist(),
             cost_usd=hit["cost_usd"].sum(min_count=1)))
     for kind, mask in masks.items():
-        for row in inv.loc[mask].itertuples(index=False):
+        for row in inv.loc[mask.to_numpy(), ROW_FIELDS].itertuples(index=False):
             findings.append(Finding(
                 kind, row.function, row.environment, row.request_id, row.billed_ms,
                 _message(kind, row), evidence.pick(lines.get(row.invocation, []))

@@ -195,9 +195,15 @@ def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFra
     if frame is None or frame.empty:
         return pd.DataFrame(columns=list(columns.values()))
     present = {src: dst for src, dst in columns.items() if src in frame}
-    sub = frame.loc[frame["owner_code"].to_numpy() >= 0, ["owner_code", *present]]
-    grouped = sub.groupby("owner_code", sort=False).first().rename(columns=present)
-    return grouped.reindex(columns=list(columns.values()))
+    owner = frame["owner_code"].to_numpy()
+    owned = owner >= 0
+    sub = frame.loc[owned, ["owner_code", *present]] if not owned.all() else \
+        frame[["owner_code", *present]]
+    if len(sub) == 0 or np.bincount(owner[owned]).max() <= 1:
+        grouped = sub.set_index("owner_code")  # one record per owner: it is the first
+    else:
+        grouped = sub.groupby("owner_code", sort=False).first()
+    return grouped.rename(columns=present).reindex(columns=list(columns.values()))
 
 
 def join_stand_ins(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -298,9 +304,11 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
                       key_request_ids: np.ndarray) -> pd.DataFrame:
     """One row per invocation (index: its key) with its request id and the raw facts every
     source gave (before any inference)."""
-    owners = [frames[k]["owner_code"].to_numpy() for k in INVOCATION_KINDS if k in frames]
-    codes = np.unique(np.concatenate(owners)) if owners else np.array([], dtype=np.int64)
-    inv = pd.DataFrame(index=pd.Index(codes[codes >= 0], name="owner_code"))
+    present = np.zeros(len(keys) + 1, dtype=bool)  # the last slot takes code -1 (no owner)
+    for kind in INVOCATION_KINDS:
+        if kind in frames:
+            present[frames[kind]["owner_code"].to_numpy()] = True
+    inv = pd.DataFrame(index=pd.Index(np.flatnonzero(present[:-1]), name="owner_code"))
     g = frames.get
     blocks = [
         _by_owner(g("Start"), {"env": "start_env", "timestamp_ms": "start_ts",
@@ -345,12 +353,22 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     # one concat of blocks aligned to the invocations, not a join per block: each join copies
     # every column joined before it (most of the time of a large merge)
     index = inv.index
-    inv = pd.concat([block.reindex(index) for block in blocks], axis=1)
+    inv = pd.concat([_aligned(block, index) for block in blocks], axis=1)
     codes = inv.index.to_numpy()
     inv["sources"] = _dialects(frames, codes, len(keys))
     inv.insert(0, "request_id", key_request_ids[codes])
     inv.index = pd.Index(keys[codes], name="invocation")
     return inv
+
+
+def _aligned(block: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """`block` reindexed to the invocations; a block of an absent record type becomes one
+    all-NaN object block (as reindexing it would give, without a column-by-column fill)."""
+    if len(block) == 0 and all(map(pd.api.types.is_object_dtype, block.dtypes)):
+        nan = np.full(len(index), np.nan, dtype=object)  # one array shared by the columns
+        return pd.DataFrame({column: pd.Series(nan, index=index, dtype=object, copy=False)
+                             for column in block.columns}, index=index)
+    return block.reindex(index)
 
 
 def _phase(frame: pd.DataFrame | None, during: bool) -> pd.DataFrame | None:

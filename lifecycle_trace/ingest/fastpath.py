@@ -168,10 +168,8 @@ def _resolved(value: object) -> object:
 
 def _values(captured: object, count: int, how: str) -> object:
     """One field of one kind's events from what the scanner sent (see `fastscan.Chunk`)."""
-    if isinstance(captured, bytes):  # request ids, NUL-joined (the scanner's ids are never empty)
-        out = np.empty(count, dtype=object)
-        out[:] = captured.decode("utf-8").split("\0")
-        return out
+    if isinstance(captured, fastscan.Ids):  # request ids (the scanner's are never empty)
+        return captured.values()
     if isinstance(captured, tuple):  # few distinct texts: codes and values (b"" is absent)
         codes, uniques = captured
         texts = [value.decode("utf-8") or None for value in uniques]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 
 import numpy as np
@@ -131,8 +131,51 @@ NUMBER_GROUPS = {
 absent, else floats with NaN)."""
 ID_GROUPS = frozenset({"start_rid", "end_rid", "report_rid", "node_rid", "py_rid", "jstart_rid",
                        "jreport_rid", "japp_rid"})
-"""Request ids (nearly all distinct, ASCII): sent as NUL-joined bytes. The other text captures
-(levels, versions, statuses, error types: few distinct values) are sent factorized."""
+"""Request ids: every kind's ids in a slice are factorized together (an invocation's START,
+END, REPORT and output lines share one id) and sent as `Ids`. The other text captures (levels,
+versions, statuses, error types: few distinct values) are sent factorized too."""
+
+
+class IdTable:
+    """The distinct request ids of one slice, NUL-joined; decoded once, when first needed."""
+
+    __slots__ = ("blob", "strings")
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        self.strings = None
+
+    def __getstate__(self):
+        return self.blob
+
+    def __setstate__(self, blob: bytes) -> None:
+        self.blob, self.strings = blob, None
+
+    def decoded(self) -> np.ndarray:
+        if self.strings is None:
+            strings = self.blob.decode("utf-8").split("\0") if self.blob else []
+            self.strings = np.empty(len(strings), dtype=object)
+            self.strings[:] = strings
+            self.blob = b""
+        return self.strings
+
+
+class Ids:
+    """One kind's request ids in a slice: codes into the slice's `IdTable`."""
+
+    __slots__ = ("codes", "table")
+
+    def __init__(self, codes: np.ndarray, table: IdTable) -> None:
+        self.codes, self.table = codes, table
+
+    def __getstate__(self):
+        return self.codes, self.table
+
+    def __setstate__(self, state) -> None:
+        self.codes, self.table = state
+
+    def values(self) -> np.ndarray:
+        return self.table.decoded()[self.codes]
 
 
 @dataclass
@@ -285,6 +328,7 @@ def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
     codes, streams = pd.factorize(np.array(list(column("stream")), dtype=object))
     chunk = Chunk(kinds, lines.astype(np.int64), ts, [s.decode("utf-8") for s in streams],
                   codes.astype(np.int32), newlines=int(total_nl.sum()), tokens=tokens)
+    ids: dict[str, tuple] = {}
     for code, kind in enumerate(KINDS[:-1]):
         index = np.flatnonzero(kinds == code)
         chunk.fields[kind] = index
@@ -296,7 +340,19 @@ def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
             captured = list(zip(*map(itemgetter(*(G[name] for name in names)), picked),
                                 strict=True)) or [()] * len(names)
         for name, values in zip(names, captured, strict=True):
-            chunk.fields[name] = _field(name, values)
+            if name in ID_GROUPS:
+                ids[name] = values
+            else:
+                chunk.fields[name] = _field(name, values)
+    if ids:
+        codes, uniques = pd.factorize(np.array(list(chain.from_iterable(ids.values())),
+                                               dtype=object))
+        table = IdTable(b"\0".join(uniques))
+        codes = codes.astype(np.int32)
+        at = 0
+        for name, values in ids.items():
+            chunk.fields[name] = Ids(codes[at : at + len(values)], table)
+            at += len(values)
     other = np.flatnonzero(kinds == len(KINDS) - 1)
     chunk.others = list(zip(other.tolist(), map(itemgetter(G["other"]), _picker(other)(rows)),
                             strict=True))
@@ -305,8 +361,6 @@ def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
 
 def _field(name: str, values: tuple) -> object:
     """One kind's captures of one group, compacted (see `Chunk`)."""
-    if name in ID_GROUPS:
-        return b"\0".join(values)
     how = NUMBER_GROUPS.get(name)
     if how is None:  # text of few distinct values
         codes, uniques = pd.factorize(np.array(values, dtype=object))

@@ -73,6 +73,12 @@ def _nan0(values: np.ndarray) -> np.ndarray:
 def _take(column: pd.Series | pd.Index, order: np.ndarray) -> pd.Series:
     """One column in table order, its dtype kept (a plain object array is not re-inferred)."""
     values = column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
+    first = values[0] if len(values) else 0
+    if values.dtype == object and (first is None or isinstance(first, float) and first != first):
+        # a source absent from the input (most columns): one missing value everywhere
+        nones = values == None  # noqa: E711 - elementwise
+        if nones.dtype == bool and (nones.all() or not nones.any() and pd.isna(values).all()):
+            return pd.Series(np.full(len(values), first, dtype=object), copy=False)
     return pd.Series(values.take(order), dtype=column.dtype, copy=False)
 
 

@@ -125,9 +125,14 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # request ids as a categorical: their codes are what the merge groups on, and reordering
     # integer codes is far cheaper than reordering millions of string objects
     rid_codes, request_ids = pd.factorize(data.pop("request_id"))
-    out = {name: values[take] for name, values in data.items()}
-    out["request_id"] = pd.Categorical.from_codes(rid_codes[take], categories=request_ids)
-    out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds)
+    out: dict[str, object] = {}
+    for name, values in data.items():  # object columns as they are: no dtype inference
+        values = values[take]
+        out[name] = pd.Series(values, dtype=object, copy=False) if values.dtype == object \
+            else values
+    out["request_id"] = pd.Categorical.from_codes(rid_codes[take], categories=request_ids,
+                                                  validate=False)
+    out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds, validate=False)
     out["env_code"] = env_code[order]
     out["ts"] = ts[order]
     return pd.DataFrame(out)

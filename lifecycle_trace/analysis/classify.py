@@ -134,60 +134,114 @@ DISAGREE_SHARE = 0.10
 and X-Ray measure at different points: a few ms apart is the same fact)."""
 
 
+def _floats(inv: pd.DataFrame, name: str) -> np.ndarray:
+    return inv[name].to_numpy(dtype=float) if name in inv else np.full(len(inv), np.nan)
+
+
+class _Names:
+    """Who measured a value: one label, or a label per row (a trace's dialect), filled only
+    when some row needs it."""
+
+    def __init__(self, label: str, inv: pd.DataFrame | None = None, column: str = "") -> None:
+        self.label, self.inv, self.column = label, inv, column
+        self._values: np.ndarray | None = None
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        if self.inv is None:
+            return np.full(len(rows), self.label, dtype=object)
+        if self._values is None:
+            self._values = (_col(self.inv, self.column).astype(object).fillna(self.label)
+                            .to_numpy(dtype=object))
+        return self._values[rows]
+
+
+def _note(column: str, used: np.ndarray, value: np.ndarray, name: np.ndarray,
+          other: np.ndarray) -> np.ndarray:
+    """`<column>: <used> <value> vs <name> <other> (used <used>); ` per row (pandas' float text)."""
+    def text(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, dtype=object).astype(str)
+
+    def number(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, dtype=float).round(1).astype(str)
+
+    return (column + ": " + text(used) + " " + number(value) + " vs " + text(name) + " "
+            + number(other) + " (used " + text(used) + "); ").to_numpy(dtype=object)
+
+
 def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
     """poll_wait/handler/response/post_response from the best trace source: the lctrace wrapper
     line, then phase spans (lctrace before X-Ray), then Telemetry `runtimeDone` spans. Where
     another source says something else, `disagreements` says what each said and which was
-    used."""
+    used. (Worked on plain arrays: the texts are made only for the rows that need them.)"""
     out = inv  # columns are added in place: copying a wide frame per step costs memory
-    sources = pd.Series(np.nan, index=inv.index, dtype=object)
-    span_dialect = _col(inv, "span_dialect").astype(object).fillna("span")
-    alt_dialect = _col(inv, "span_alt_dialect").astype(object).fillna("span")
-    notes = pd.Series("", index=inv.index, dtype=object)
+    n = len(inv)
+    span_dialect = _Names("span", inv, "span_dialect")
+    alt_dialect = _Names("span", inv, "span_alt_dialect")
+    notes = np.full(n, "", dtype=object)
+    noted = np.zeros(n, dtype=bool)
+    source_of = np.full(n, -1, dtype=np.int64)  # which column gave phase_source, and its names
+    source_names: list[tuple[np.ndarray, list[_Names]]] = []
+    cold = inv["cold"].to_numpy(dtype=bool)
+    rie = inv["report_dialect"].eq(RIE).to_numpy(dtype=bool)
     columns = ("poll_wait_ms", "handler_ms", "response_ms", "post_response_ms", "init_ms")
     for column in columns:
-        named = [(_label("lctrace", inv), f"wr_{column}"),
-                 (span_dialect, f"span_{column}"), (alt_dialect, f"span_alt_{column}"),
-                 (_label("telemetry", inv), f"rd_{column}")]
-        candidates = [(name, inv[col].astype(float)) for name, col in named if col in inv]
+        named = [(_Names("lctrace"), f"wr_{column}"), (span_dialect, f"span_{column}"),
+                 (alt_dialect, f"span_alt_{column}"), (_Names("telemetry"), f"rd_{column}")]
+        candidates = [(name, _floats(inv, col)) for name, col in named if col in inv]
         if column == "init_ms":  # the platform's own figures come first (as in classify_cold)
-            rie = inv["report_dialect"].eq(RIE)
-            candidates[:0] = [(_label("report", inv), inv["report_init_ms"].where(~rie)),
-                              (_col(inv, "init_report_dialect").fillna("init_report"),
-                               inv["init_report_ms"])]
-            candidates = [(n, v.astype(float).where(inv["cold"])) for n, v in candidates]
-        value = pd.Series(np.nan, index=inv.index, dtype=float)
-        used = pd.Series(np.nan, index=inv.index, dtype=object)
+            candidates[:0] = [
+                (_Names("report"), np.where(rie, np.nan, _floats(inv, "report_init_ms"))),
+                (_Names("init_report", inv, "init_report_dialect"),
+                 _floats(inv, "init_report_ms"))]
+            candidates = [(name, np.where(cold, values, np.nan)) for name, values in candidates]
+        value = np.full(n, np.nan)
+        used = np.full(n, -1, dtype=np.int64)
+        for i, (_name, other) in enumerate(candidates):
+            fill = np.isnan(value) & ~np.isnan(other)
+            value = np.where(fill, other, value)
+            used[fill] = i
+        names = [name for name, _ in candidates]
         for name, other in candidates:
-            fill = value.isna() & other.notna()
-            value = value.where(~fill, other)
-            used = used.where(~fill, name)
-        for name, other in candidates:
-            gap = (other - value).abs()
-            differ = gap.gt(DISAGREE_MS) & gap.gt(DISAGREE_SHARE * value.abs())
-            if differ.any():
-                notes[differ] += (column + ": " + used[differ].astype(str) + " "
-                                  + value[differ].round(1).astype(str) + " vs "
-                                  + name[differ].astype(str) + " "
-                                  + other[differ].round(1).astype(str) + " (used "
-                                  + used[differ].astype(str) + "); ")
+            gap = np.abs(other - value)
+            differ = np.flatnonzero((gap > DISAGREE_MS) & (gap > DISAGREE_SHARE * np.abs(value)))
+            if len(differ):
+                used_names = np.empty(len(differ), dtype=object)
+                for i, source in enumerate(names):
+                    pick = used[differ] == i
+                    if pick.any():
+                        used_names[pick] = source.at(differ[pick])
+                notes[differ] = notes[differ] + _note(column, used_names, value[differ],
+                                                      name.at(differ), other[differ])
+                noted[differ] = True
         if column == "init_ms":
             continue  # init_ms is chosen with the cold start (classify_cold); only compared here
-        sources = sources.where(~(used.notna() & sources.isna()), used)
+        first = (source_of < 0) & (used >= 0)
+        source_of[first] = len(source_names)
+        source_names.append((used, names))
         out[column] = value
+    sources = np.full(n, np.nan, dtype=object)
+    for k, (used, names) in enumerate(source_names):
+        mine = source_of == k
+        for i, name in enumerate(names):
+            rows = np.flatnonzero(mine & (used == i))
+            if len(rows):
+                sources[rows] = name.at(rows)
     # Duration: REPORT's against the wrapper's invocation span (RIE's cold Duration holds its
     # lazy init, which the span does not: not a disagreement).
-    rie_cold = inv["report_dialect"].eq(RIE) & inv["cold"]
-    reported = inv["duration_ms"].astype(float).where(inv["report_dialect"].notna() & ~rie_cold)
-    traced = _col(inv, "span_invocation_ms").astype(float)
-    gap = (traced - reported).abs()
-    differ = gap.gt(DISAGREE_MS) & gap.gt(DISAGREE_SHARE * reported.abs())
-    if differ.any():
-        notes[differ] += ("duration_ms: " + inv["report_dialect"][differ].astype(str) + " "
-                          + reported[differ].round(1).astype(str) + " vs "
-                          + span_dialect[differ].astype(str) + " "
-                          + traced[differ].round(1).astype(str) + " (used "
-                          + inv["report_dialect"][differ].astype(str) + "); ")
-    out["phase_source"] = sources
-    out["disagreements"] = notes.str.rstrip("; ").replace("", None)
+    dialect = inv["report_dialect"]
+    reported = np.where(dialect.notna().to_numpy() & ~(rie & cold),
+                        inv["duration_ms"].to_numpy(dtype=float), np.nan)
+    traced = _floats(inv, "span_invocation_ms")
+    gap = np.abs(traced - reported)
+    differ = np.flatnonzero((gap > DISAGREE_MS) & (gap > DISAGREE_SHARE * np.abs(reported)))
+    if len(differ):
+        reporter = dialect.to_numpy(dtype=object)[differ]
+        notes[differ] = notes[differ] + _note("duration_ms", reporter, reported[differ],
+                                              span_dialect.at(differ), traced[differ])
+        noted[differ] = True
+    out["phase_source"] = pd.Series(sources, index=inv.index, dtype=object)
+    disagreements = np.full(n, None, dtype=object)
+    rows = np.flatnonzero(noted)
+    disagreements[rows] = [text.rstrip("; ") or None for text in notes[rows]]
+    out["disagreements"] = pd.Series(disagreements, index=inv.index, dtype=object)
     return out

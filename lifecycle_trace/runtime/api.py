@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+import re
 import select
 import socket
 import time
@@ -45,6 +47,8 @@ MAX_LINE = 65536  # longest header line accepted (Go's default limit is 1 MiB fo
 MAX_HEADERS = 200
 RELAY_CHUNK = 65536  # bytes per recv/send while relaying a body
 COALESCE_LIMIT = 65536  # bodies up to this size go out in the same send() as their head
+MAX_HEAD = 1 << 20  # largest message head accepted (Go's http.DefaultMaxHeaderBytes)
+IDLE_CHECK_NS = 50_000_000  # an upstream idle longer than this is checked before reuse
 
 
 class ProtocolError(Exception):
@@ -154,6 +158,183 @@ class BodySink:
         return b"".join(self.parts)
 
 
+class Reader:
+    """Buffered reads from one socket into a reused bytearray, for the proxy's hot path.
+
+    A message head and a small body usually arrive in one `recv_into`; `read_head` finds the
+    blank line with one C-level search instead of a `readline` per header line (the
+    `makefile()` reader costs a Python-level loop and a list per head). Also offers
+    `readline`/`read1`, so `relay_body` and `relay_until_close` take it like a file.
+    """
+
+    __slots__ = ("sock", "buf", "view", "start", "end")
+
+    def __init__(self, sock: socket.socket, size: int = RELAY_CHUNK) -> None:
+        self.sock = sock
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self.start = 0  # unread bytes are buf[start:end]
+        self.end = 0
+
+    def _fill(self) -> int:
+        """Receive more bytes after the unread ones (moved to the front, or into a bigger
+        buffer, when the buffer is full); 0 on EOF."""
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif self.end == len(self.buf):
+            unread = bytes(self.view[self.start : self.end])
+            size = len(self.buf)
+            if len(unread) > size // 2:
+                size *= 2
+            self.buf = bytearray(size)
+            self.view = memoryview(self.buf)
+            self.buf[: len(unread)] = unread
+            self.start, self.end = 0, len(unread)
+        n = self.sock.recv_into(self.view[self.end :])
+        self.end += n
+        return n
+
+    def read_head(self) -> bytes:
+        """The raw bytes of one message head, through the blank line; b"" on a clean EOF.
+        Stray CRLFs before a message are skipped (RFC 9112 2.2)."""
+        buf = self.buf
+        while True:
+            start, end = self.start, self.end
+            while start < end and buf[start] in (10, 13):
+                if buf[start] == 13 and (start + 1 == end or buf[start + 1] != 10):
+                    break  # a lone CR: let it fail as a start line
+                start += 1 if buf[start] == 10 else 2
+            self.start = start
+            if start < end:
+                i = buf.find(b"\n\r\n", start, end)
+                if i >= 0:
+                    j = buf.find(b"\n\n", start, i + 1)
+                    stop = j + 2 if j >= 0 else i + 3
+                else:
+                    j = buf.find(b"\n\n", start, end)
+                    stop = j + 2 if j >= 0 else -1
+                if stop > 0:
+                    head = bytes(self.view[start:stop])
+                    if stop == end:
+                        self.start = self.end = 0
+                    else:
+                        self.start = stop
+                    if head.count(b"\n") > MAX_HEADERS + 2:
+                        raise ProtocolError("too many header lines")
+                    return head
+                if end - start > MAX_HEAD:
+                    raise ProtocolError("message head too long")
+            if not self._fill():
+                if self.end > self.start:
+                    raise ProtocolError("connection closed inside a message head")
+                return b""
+            buf = self.buf
+
+    def read_exact(self, n: int) -> bytes:
+        """Exactly `n` bytes (b"" shorter only when the peer closed first)."""
+        start, end = self.start, self.end
+        if end - start >= n:
+            stop = start + n
+            data = bytes(self.view[start:stop])
+            if stop == end:
+                self.start = self.end = 0
+            else:
+                self.start = stop
+            return data
+        out = bytearray(n)
+        have = end - start
+        out[:have] = self.view[start:end]
+        self.start = self.end = 0
+        view = memoryview(out)
+        while have < n:
+            got = self.sock.recv_into(view[have:])
+            if not got:
+                return bytes(out[:have])
+            have += got
+        return bytes(out)
+
+    def read1(self, n: int = RELAY_CHUNK) -> bytes:
+        """Up to `n` bytes: what is buffered, else one recv; b"" on EOF."""
+        start, end = self.start, self.end
+        if start < end:
+            stop = min(end, start + n)
+            data = bytes(self.view[start:stop])
+            if stop == end:
+                self.start = self.end = 0
+            else:
+                self.start = stop
+            return data
+        return self.sock.recv(min(n, RELAY_CHUNK))
+
+    def readline(self, limit: int = MAX_LINE + 1) -> bytes:
+        """One line through its LF (at most `limit` bytes; shorter at EOF)."""
+        while True:
+            start, end = self.start, self.end
+            i = self.buf.find(b"\n", start, min(end, start + limit))
+            if i >= 0 or end - start >= limit:
+                stop = i + 1 if i >= 0 else start + limit
+                data = bytes(self.view[start:stop])
+                if stop == end:
+                    self.start = self.end = 0
+                else:
+                    self.start = stop
+                return data
+            if not self._fill():
+                data = bytes(self.view[self.start : self.end])
+                self.start = self.end = 0
+                return data
+
+
+_FRAMING_RE = re.compile(
+    rb"\n[ \t]*(content-length|transfer-encoding|connection|expect)[ \t]*:([^\n]*)", re.I
+)
+_HEADER_RES: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def framing(head: bytes) -> tuple[int | None, bool, bool]:
+    """(body length as `body_length` gives it, wants close, expects 100-continue) of a head.
+
+    One regex pass finds the headers that matter for framing; the common case (HTTP/1.1,
+    at most one Content-Length, nothing else) is answered from it. Anything unusual
+    (chunked, Connection, Expect, HTTP/1.0, a repeated or odd Content-Length) goes through
+    `parse_head`, so the answer is always the one the full parse gives."""
+    first = head.find(b"\n")
+    if head.startswith(b"HTTP/1.1 ") or head[first - 9 : first - 1] == b"HTTP/1.1":
+        found = _FRAMING_RE.findall(head)
+        if not found:
+            return None, False, False
+        if len(found) == 1 and found[0][0].lower() == H_CONTENT_LENGTH:
+            try:
+                length = int(found[0][1])
+            except ValueError:
+                pass
+            else:
+                if length >= 0:
+                    return length, False, False
+    start, headers = parse_head(head)
+    if start[0][:5].upper() == b"HTTP/":  # a status line
+        version = start[0]
+    else:
+        version = start[2].strip() if len(start) > 2 else b"HTTP/1.0"
+    expect = b"100-continue" in headers.get(H_EXPECT, b"").lower()
+    return body_length(headers), wants_close(version, headers), expect
+
+
+def header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header `name` (lower case) in a raw head, as `parse_head` would give it
+    (stripped; repeated names comma-joined), without parsing the other headers."""
+    pattern = _HEADER_RES.get(name)
+    if pattern is None:
+        pattern = re.compile(rb"\n[ \t]*" + re.escape(name) + rb"[ \t]*:([^\n]*)", re.I)
+        _HEADER_RES[name] = pattern
+    found = pattern.findall(head)
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0].strip()
+    return b", ".join(value.strip() for value in found)
+
+
 def relay_body(rfile: BinaryIO, send: Callable[[bytes], None], length: int, sink: BodySink) -> None:
     """Copy one body of `length` bytes (-1: chunked, relayed with its framing) unchanged."""
     if length >= 0:
@@ -235,11 +416,17 @@ class Upstream:
         self.host = host
         self.port = port
         self.sock: socket.socket | None = None
-        self.rfile: BinaryIO | None = None
+        self.reader: Reader | None = None
+        self.last_used = 0  # monotonic ns of the end of the last exchange on this connection
 
-    def ensure(self) -> None:
-        """Connect, or reconnect when the idle connection was closed by the server."""
+    def ensure(self, now_ns: int = 0) -> None:
+        """Connect, or reconnect when the idle connection was closed by the server. A
+        connection used less than IDLE_CHECK_NS ago is taken as it is (no select() call on
+        the hot path: a server closes a keep-alive connection it just answered on only with
+        `Connection: close`, which ends this one anyway)."""
         if self.sock is not None:
+            if now_ns and now_ns - self.last_used < IDLE_CHECK_NS:
+                return
             try:
                 readable, _, _ = select.select([self.sock], [], [], 0)
             except (OSError, ValueError):
@@ -250,17 +437,19 @@ class Upstream:
         sock = socket.create_connection((self.host, self.port))
         tune(sock)
         self.sock = sock
-        self.rfile = sock.makefile("rb", buffering=RELAY_CHUNK)
+        self.reader = Reader(sock)
+
+    @property
+    def rfile(self) -> Reader | None:
+        """The buffered reader of the current connection (old name)."""
+        return self.reader
 
     def close(self) -> None:
-        if self.rfile is not None:
-            with contextlib.suppress(OSError):
-                self.rfile.close()
         if self.sock is not None:
             with contextlib.suppress(OSError):
                 self.sock.close()
         self.sock = None
-        self.rfile = None
+        self.reader = None
 
 
 def replace_header_value(head: bytes, name: bytes, value: bytes) -> bytes:
@@ -290,15 +479,17 @@ def replace_header_value(head: bytes, name: bytes, value: bytes) -> bytes:
 
 
 # --- Lambda-Runtime-Trace-Id (X-Ray trace header) ----------------------------------------------
+_random = random.Random(os.urandom(32))  # ids need uniqueness, not secrecy: no syscall per id
+
+
 def new_span_id() -> str:
     """16 random hex digits (never all zero: an invalid id in both OTel and X-Ray)."""
-    span_id = os.urandom(8).hex()
-    return span_id if span_id != "0" * 16 else "0000000000000001"
+    return f"{_random.getrandbits(64) or 1:016x}"
 
 
 def new_xray_root() -> str:
     """A fresh X-Ray trace id (`1-<epoch hex>-<96 random bits>`) for invocations without one."""
-    return f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"1-{int(time.time()):08x}-{_random.getrandbits(96):024x}"
 
 
 def parse_trace_header(value: str) -> dict[str, str]:

@@ -53,7 +53,7 @@ class BufferingObserver:
         if exchange.kind == api.KIND_NEXT and exchange.status == 200:
             exchange.handler_span_id = api.new_span_id()
             exchange.response_capture = EVENT_CAPTURE
-            trace = exchange.response_headers.get(api.H_TRACE_ID)
+            trace = exchange.response_header(api.H_TRACE_ID)
             if trace:
                 text = api.with_parent(trace.decode("latin-1"), exchange.handler_span_id)
                 value = text.encode("latin-1")

@@ -195,12 +195,12 @@ class Lifecycle:
                 inv.result_kind = kind
                 inv.result_conn = ex.conn_id
                 if kind == api.KIND_ERROR:
-                    raw = ex.request_headers.get(api.H_ERROR_TYPE)
+                    raw = ex.request_header(api.H_ERROR_TYPE)
                     inv.error_type = raw.decode("latin-1") if raw else "Unknown"
             ex.state = inv
             ex.request_capture = self.settings.capture_payload_bytes
         elif kind == api.KIND_INIT_ERROR:
-            raw = ex.request_headers.get(api.H_ERROR_TYPE)
+            raw = ex.request_header(api.H_ERROR_TYPE)
             with self._lock:
                 if self._init_done or self._init_failed:
                     return
@@ -241,19 +241,18 @@ class Lifecycle:
                 ex.state.t_answered = ex.t_response
                 ex.state.status = ex.status
             return None
-        raw_id = ex.response_headers.get(api.H_REQUEST_ID)
+        raw_id = ex.response_header(api.H_REQUEST_ID)
         if not raw_id:
             return None
         inv = _Invocation(raw_id.decode("latin-1"), ex.t_arrive, cold=False)
         if ex.handler_span_id:  # chosen (and handed to the runtime) before we were attached
             inv.handler_span_id = ex.handler_span_id
-        headers = ex.response_headers
-        deadline = headers.get(api.H_DEADLINE)
+        deadline = ex.response_header(api.H_DEADLINE)
         if deadline and deadline.isdigit():
             inv.deadline_ms = int(deadline)
-        arn = headers.get(api.H_FUNCTION_ARN)
+        arn = ex.response_header(api.H_FUNCTION_ARN)
         inv.arn = arn.decode("latin-1") if arn else None
-        trace = headers.get(api.H_TRACE_ID)
+        trace = ex.response_header(api.H_TRACE_ID)
         new_value = None
         if trace:
             text = trace.decode("latin-1")

@@ -27,13 +27,15 @@ class Exchange:
         "request_id",
         "method",
         "path",
-        "request_headers",
+        "request_head",
+        "_request_headers",
         "t_arrive",
         "t_forwarded",
         "t_response",
         "t_done",
         "status",
-        "response_headers",
+        "response_head",
+        "_response_headers",
         "request_capture",
         "response_capture",
         "request_body",
@@ -48,19 +50,57 @@ class Exchange:
         self.request_id = request_id
         self.method = b""
         self.path = b""
-        self.request_headers: dict[bytes, bytes] = {}
+        self.request_head = b""  # raw, as received (headers are parsed only when asked for)
+        self._request_headers: dict[bytes, bytes] | None = None
         self.t_arrive = t_arrive
         self.t_forwarded = 0
         self.t_response = 0
         self.t_done = 0
         self.status = 0
-        self.response_headers: dict[bytes, bytes] = {}
+        self.response_head = b""
+        self._response_headers: dict[bytes, bytes] | None = None
         self.request_capture = 0  # bytes of the request body to keep (set by the observer)
         self.response_capture = 0
         self.request_body = api.BodySink()
         self.response_body = api.BodySink()
         self.state: object = None  # the observer's own per-exchange data
         self.handler_span_id: str | None = None  # the Parent handed to the runtime, if any
+
+    @property
+    def request_headers(self) -> dict[bytes, bytes]:
+        """Request headers by lower-case name, parsed from `request_head` on first use."""
+        if self._request_headers is None:
+            head = self.request_head
+            self._request_headers = api.parse_head(head)[1] if head else {}
+        return self._request_headers
+
+    @request_headers.setter
+    def request_headers(self, headers: dict[bytes, bytes]) -> None:
+        self._request_headers = headers
+
+    @property
+    def response_headers(self) -> dict[bytes, bytes]:
+        """Response headers by lower-case name, parsed from `response_head` on first use."""
+        if self._response_headers is None:
+            head = self.response_head
+            self._response_headers = api.parse_head(head)[1] if head else {}
+        return self._response_headers
+
+    @response_headers.setter
+    def response_headers(self, headers: dict[bytes, bytes]) -> None:
+        self._response_headers = headers
+
+    def request_header(self, name: bytes) -> bytes | None:
+        """One request header (lower-case `name`) without parsing the others."""
+        if self._request_headers is not None or not self.request_head:
+            return self.request_headers.get(name)
+        return api.header(self.request_head, name)
+
+    def response_header(self, name: bytes) -> bytes | None:
+        """One response header (lower-case `name`) without parsing the others."""
+        if self._response_headers is not None or not self.response_head:
+            return self.response_headers.get(name)
+        return api.header(self.response_head, name)
 
     @property
     def overhead_ns(self) -> int:
@@ -184,11 +224,11 @@ class RuntimeApiProxy:
 
     def _serve(self, client: socket.socket, conn_id: int) -> None:
         api.tune(client)
-        rfile = client.makefile("rb", buffering=api.RELAY_CHUNK)
+        reader = api.Reader(client)
         upstream = api.Upstream(*self.upstream)
         current: list[Exchange] = []
         try:
-            while self._one_exchange(client, rfile, upstream, conn_id, current) is not None:
+            while self._one_exchange(reader, client.sendall, upstream, conn_id, current):
                 current.clear()
         except (OSError, api.ProtocolError):
             if current:
@@ -197,63 +237,85 @@ class RuntimeApiProxy:
             self.internal_errors += 1
         finally:
             upstream.close()
-            try:
-                rfile.close()
+            with contextlib.suppress(OSError):
                 client.close()
-            except OSError:
-                pass
 
-    def _one_exchange(self, client, rfile, upstream: api.Upstream, conn_id: int, current):  # type: ignore[no-untyped-def]
-        """Relay one request and its response; None when the connection should end."""
-        head = api.read_head(rfile)
+    def _one_exchange(self, reader, send_client, upstream: api.Upstream, conn_id: int, current):  # type: ignore[no-untyped-def]
+        """Relay one request and its response; None when the connection should end.
+
+        The hot path: one head search, one regex for the framing, one send per message. The
+        observer is told before the request goes upstream only when it must act first
+        (`/next`: the flush before Lambda may freeze us; `/init/error`; bodies streamed in
+        pieces, whose capture limit it sets); otherwise right after the send, while the
+        Runtime API is working on its answer."""
+        head = reader.read_head()
         if not head:
             return None
         t_arrive = monotonic_ns()
-        start, headers = api.parse_head(head)
+        start = head[: head.find(b"\n")].rstrip(b"\r").split(b" ", 2)
+        if len(start) < 2:
+            raise api.ProtocolError(f"bad start line {head[:80]!r}")
         method, target = start[0], start[1]
-        version = start[2].strip() if len(start) > 2 else b"HTTP/1.0"
         kind, request_id = api.classify(method, target)
         ex = Exchange(conn_id, kind, request_id, t_arrive)
-        ex.method, ex.path, ex.request_headers = method, target, headers
+        ex.method, ex.path, ex.request_head = method, target, head
         current.append(ex)
-        self._notify(self.observer.on_request, ex)
-        ex.request_body.limit = ex.request_capture
-        length = api.body_length(headers) or 0
-        upstream.ensure()
-        up = _UpstreamSend(upstream.sock)  # type: ignore[arg-type]
-        up_rfile = upstream.rfile
-        expect = length != 0 and b"100-continue" in headers.get(api.H_EXPECT, b"").lower()
-        send_client = client.sendall
+        length, close, expect = api.framing(head)
+        small = length is None or 0 <= length <= api.COALESCE_LIMIT
+        early = expect or not small or kind in _TELL_FIRST
+        observer = self.observer
+        if early:
+            self._notify(observer.on_request, ex)
+            ex.request_body.limit = ex.request_capture
+        upstream.ensure(t_arrive)
+        up_sock = upstream.sock
+        up_reader = upstream.reader
+        body = b""
+        send_error = None
         if expect:
+            up = _UpstreamSend(up_sock)  # type: ignore[arg-type]
             up(head)
-            rhead = self._final_head(up_rfile, send_client)  # 100 Continue relayed to runtime
+            rhead = self._final_head(up_reader, send_client)  # 100 Continue relayed to runtime
             if rhead is not None:
                 # the upstream answered without wanting the body: relay, then end both sides
                 ex.t_forwarded = monotonic_ns()
-                return self._respond(ex, rhead, up_rfile, send_client, method, close=True)
-            api.relay_body(rfile, up, length, ex.request_body)
-        elif 0 < length <= api.COALESCE_LIMIT:
-            body = rfile.read(length)
-            if len(body) != length:
-                raise api.ProtocolError("connection closed inside a body")
-            ex.request_body.add(body)
-            up(head + body)
-        else:
-            up(head)
+                return self._respond(ex, rhead, up_reader, send_client, upstream, close=True)
+            api.relay_body(reader, up, length or 0, ex.request_body)
+            send_error = up.error
+        elif small:
             if length:
-                api.relay_body(rfile, up, length, ex.request_body)
+                body = reader.read_exact(length)
+                if len(body) != length:
+                    raise api.ProtocolError("connection closed inside a body")
+                data = head + body
+            else:
+                data = head
+            try:
+                up_sock.sendall(data)  # type: ignore[union-attr]
+            except OSError as exc:  # read what the API answered anyway (e.g. 413, then close)
+                send_error = exc
+        else:
+            up = _UpstreamSend(up_sock)  # type: ignore[arg-type]
+            up(head)
+            api.relay_body(reader, up, length, ex.request_body)  # type: ignore[arg-type]
+            send_error = up.error
         ex.t_forwarded = monotonic_ns()
-        rhead = self._final_head(up_rfile, send_client, first=True)
+        if not early:
+            self._notify(observer.on_request, ex)
+            ex.request_body.limit = ex.request_capture
+        if body:
+            ex.request_body.add(body)
+        rhead = self._final_head(up_reader, send_client, first=True)
         if rhead is None:
             raise api.ProtocolError("upstream sent no response")
-        close = api.wants_close(version, headers) or up.error is not None
-        return self._respond(ex, rhead, up_rfile, send_client, method, close=close)
+        close = close or send_error is not None
+        return self._respond(ex, rhead, up_reader, send_client, upstream, close=close)
 
-    def _final_head(self, up_rfile, send_client, first: bool = False):  # type: ignore[no-untyped-def]
+    def _final_head(self, up_reader, send_client, first: bool = False):  # type: ignore[no-untyped-def]
         """Read upstream heads, relaying 1xx interim ones; the final head, or None after a
         100 Continue when `first` is False (the caller then sends the body)."""
         while True:
-            rhead = api.read_head(up_rfile)
+            rhead = up_reader.read_head()
             if not rhead:
                 raise OSError("upstream closed the connection")
             status = rhead[9:12]
@@ -264,39 +326,55 @@ class RuntimeApiProxy:
                 continue
             return rhead
 
-    def _respond(
-        self, ex: Exchange, rhead: bytes, up_rfile, send_client, method: bytes, close: bool
-    ):  # type: ignore[no-untyped-def]
+    def _respond(  # type: ignore[no-untyped-def]
+        self, ex: Exchange, rhead: bytes, up_reader, send_client, upstream, close: bool
+    ):
+        """Relay the final response. The observer sees a `/next` answer's head before it is
+        forwarded (it may rewrite the trace header); any other answer after."""
         ex.t_response = monotonic_ns()
-        rstart, rheaders = api.parse_head(rhead)
+        rstart = rhead[: rhead.find(b"\n")].split(b" ", 2)
         try:
-            ex.status = int(rstart[1])
-        except ValueError:
+            ex.status = status = int(rstart[1])
+        except (ValueError, IndexError):
             raise api.ProtocolError(f"bad status line {rhead[:40]!r}") from None
-        ex.response_headers = rheaders
-        trace_value = self._notify(self.observer.on_response_head, ex)
-        if trace_value:
-            rhead = api.replace_header_value(rhead, api.H_TRACE_ID, trace_value)
-        ex.response_body.limit = ex.response_capture
-        if method == b"HEAD" or ex.status in (204, 304):
-            length: int | None = 0
-        else:
-            length = api.body_length(rheaders)
+        ex.response_head = rhead
+        length, rclose, _ = api.framing(rhead)
+        observer = self.observer
+        early = ex.kind == api.KIND_NEXT
+        if early:
+            trace_value = self._notify(observer.on_response_head, ex)
+            if trace_value:
+                rhead = api.replace_header_value(rhead, api.H_TRACE_ID, trace_value)
+            ex.response_body.limit = ex.response_capture
+        if ex.method == b"HEAD" or status in (204, 304):
+            length = 0
+        body = b""
         if length is None:
             send_client(rhead)
-            api.relay_until_close(up_rfile, send_client, ex.response_body)
+            api.relay_until_close(up_reader, send_client, ex.response_body)
             close = True
         elif 0 <= length <= api.COALESCE_LIMIT:
-            body = up_rfile.read(length) if length else b""
-            if len(body) != length:
-                raise OSError("upstream closed inside a body")
-            ex.response_body.add(body)
-            send_client(rhead + body)
+            if length:
+                body = up_reader.read_exact(length)
+                if len(body) != length:
+                    raise OSError("upstream closed inside a body")
+                send_client(rhead + body)
+            else:
+                send_client(rhead)
         else:
             send_client(rhead)
-            api.relay_body(up_rfile, send_client, length, ex.response_body)
-        ex.t_done = monotonic_ns()
-        self._notify(self.observer.on_exchange_done, ex)
-        if close or api.wants_close(rstart[0], rheaders):
+            api.relay_body(up_reader, send_client, length, ex.response_body)
+        ex.t_done = upstream.last_used = monotonic_ns()
+        if not early:
+            self._notify(observer.on_response_head, ex)
+            ex.response_body.limit = ex.response_capture
+        if body:
+            ex.response_body.add(body)
+        self._notify(observer.on_exchange_done, ex)
+        if close or rclose:
             return None
         return ex
+
+
+# request kinds the observer hears about before the request goes upstream
+_TELL_FIRST = (api.KIND_NEXT, api.KIND_INIT_ERROR)

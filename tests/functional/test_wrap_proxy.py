@@ -254,6 +254,32 @@ def test_streaming_response_is_relayed_as_it_is_written(stack) -> None:  # type:
     client.close()
 
 
+def test_chunked_event_relayed_byte_exact(stack) -> None:  # type: ignore[no-untyped-def]
+    """Events over about 2 KB come chunked from the Runtime API (RIE's Go server)."""
+    upstream, proxy, sink = stack
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Lambda-Runtime-Aws-Request-Id: big\r\nLambda-Runtime-Deadline-Ms: 9999999999999\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+        b"800\r\n" + b"a" * 0x800 + b"\r\n1\r\nb\r\n0\r\n\r\n"
+    )
+    upstream.events.put(reply)
+    client = Client(proxy.address)
+    client.send(get_next())
+    head = api.read_head(client.rfile)
+    raw = [head]
+    api.relay_body(client.rfile, raw.append, -1, api.BodySink())
+    assert b"".join(raw) == reply
+    client.send(post("big/response", b"ok"))
+    assert client.read_response() == upstream.reply_to_post
+    upstream.events.put(event_reply("after", b"{}"))
+    client.send(get_next())
+    client.read_response()
+    (record,) = sink.invocations
+    assert record.request_id == "big" and record.event_bytes == 0x801
+    client.close()
+
+
 def test_keep_alive_and_upstream_status_pass_through(stack) -> None:  # type: ignore[no-untyped-def]
     upstream, proxy, sink = stack
     too_large = (

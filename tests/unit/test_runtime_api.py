@@ -97,3 +97,69 @@ def test_wants_close_and_split_address() -> None:
     assert api.split_address("[::1]:9001") == ("::1", 9001)
     with pytest.raises(ValueError, match="AWS_LAMBDA_RUNTIME_API"):
         api.split_address("localhost")
+
+
+def _full_framing(head: bytes) -> tuple[int | None, bool, bool]:
+    start, headers = api.parse_head(head)
+    if start[0].startswith(b"HTTP/"):
+        version = start[0]
+    else:
+        version = start[2].strip() if len(start) > 2 else b"HTTP/1.0"
+    expect = b"100-continue" in headers.get(api.H_EXPECT, b"").lower()
+    return api.body_length(headers), api.wants_close(version, headers), expect
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: a\r\nContent-Length: 9\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\ncontent-length:16\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length : 7\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /next HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"GET /next\r\n\r\n",
+        b"POST /r HTTP/1.1\nHost: x\nContent-Length: 3\n\n",
+        b"POST /r HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+        b"POST /r HTTP/1.1\r\nX-Content-Length: 4\r\n\r\n",
+    ],
+)
+def test_framing_fast_path_agrees_with_the_full_parse(head: bytes) -> None:
+    assert api.framing(head) == _full_framing(head)
+
+
+def test_header_lookup_agrees_with_the_full_parse() -> None:
+    head = (
+        b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id:  r-1 \r\nX-Dup: 1\r\nx-dup: 2\r\n"
+        b"X-Lambda-Runtime-Aws-Request-Id: no\r\n\r\n"
+    )
+    headers = api.parse_head(head)[1]
+    for name in (api.H_REQUEST_ID, b"x-dup", api.H_TRACE_ID):
+        assert api.header(head, name) == headers.get(name)
+
+
+def test_reader_heads_bodies_and_lines() -> None:
+    import socket
+
+    a, b = socket.socketpair()
+    with a, b:
+        reader = api.Reader(b, size=32)  # small: heads and bodies span several receives
+        a.sendall(b"\r\n\r\nGET /x HTTP/1.1\r\nHost: a-rather-long-host-name\r\n\r\nbody!")
+        a.sendall(b"POST /y HTTP/1.1\nA: b\n\n3\r\nabc\r\n0\r\n\r\n")
+        assert reader.read_head() == b"GET /x HTTP/1.1\r\nHost: a-rather-long-host-name\r\n\r\n"
+        assert reader.read_exact(5) == b"body!"
+        assert reader.read_head() == b"POST /y HTTP/1.1\nA: b\n\n"
+        assert reader.readline() == b"3\r\n"
+        assert reader.read1(10) == b"abc\r\n0\r\n\r\n"
+        a.sendall(b"x" * 100)
+        assert reader.read_exact(100) == b"x" * 100
+        a.sendall(b"HTTP/1.1 200")
+        a.shutdown(socket.SHUT_WR)
+        with pytest.raises(api.ProtocolError):
+            reader.read_head()
+        assert reader.read1() == b"HTTP/1.1 200"  # still there, then EOF
+        assert reader.read1() == b""

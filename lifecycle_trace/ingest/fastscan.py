@@ -322,9 +322,7 @@ def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
         event_rows = np.flatnonzero(is_event)
         rows = _picker(event_rows)(rows)
         lines, kinds = lines[event_rows], kinds[event_rows]
-    n = len(kinds)
-    ts = (np.array(list(column("ts")), dtype="S16").astype(np.float64) if n
-          else np.zeros(0))
+    ts = _numbers(tuple(column("ts")), np.int64).astype(np.float64)  # exact: < 2**53
     codes, streams = pd.factorize(np.array(list(column("stream")), dtype=object))
     chunk = Chunk(kinds, lines.astype(np.int64), ts, [s.decode("utf-8") for s in streams],
                   codes.astype(np.int32), newlines=int(total_nl.sum()), tokens=tokens)
@@ -365,13 +363,22 @@ def _field(name: str, values: tuple) -> object:
     if how is None:  # text of few distinct values
         codes, uniques = pd.factorize(np.array(values, dtype=object))
         return codes.astype(np.int32), list(uniques)
-    if not values:
+    return _numbers(values, np.int64 if how == "int" else np.float64)
+
+
+def _numbers(values: tuple, dtype: type) -> np.ndarray:
+    """Captured digits -> numbers; absent (empty) ones make the column floats with NaN there.
+    `np.fromstring` reads text with Python's own float parser (`PyOS_string_to_double`)."""
+    count = len(values)
+    if count == 0:
         return np.zeros(0)
-    text = np.array(values, dtype="S32")
-    missing = text == b""
-    if how == "int" and not missing.any():
-        return text.astype(np.int64)
-    return np.where(missing, b"nan", text).astype(np.float64)
+    if b"" not in values:
+        return np.fromstring(b" ".join(values), dtype=dtype, sep=" ")
+    present = np.fromiter(map(bool, values), bool, count)
+    out = np.full(count, np.nan)
+    if present.any():
+        out[present] = np.fromstring(b" ".join(filter(None, values)), dtype=np.float64, sep=" ")
+    return out
 
 
 def decode_message(raw: bytes) -> str:

@@ -16,6 +16,9 @@ from concurrent.futures.process import BrokenProcessPool
 from lifecycle_trace.ingest import fastscan
 
 _DATA = None  # the mapping the forked workers inherit
+RANGES_PER_WORKER = 8
+"""Ranges are handed out as workers get free: several per worker, so none waits long for the
+last one (the machine may be busy with other work too)."""
 
 
 def ranges(data, parts: int) -> list[tuple[int, int]]:
@@ -51,7 +54,7 @@ def scan_file(data, path: str, *, workers: int | None = None,
     count = workers_for(workers)
     use_fork = (parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
                 and not multiprocessing.current_process().daemon)  # daemons cannot fork
-    bounds = ranges(data, count * 2 if use_fork else 1)
+    bounds = ranges(data, count * RANGES_PER_WORKER if use_fork else 1)
     _DATA = data
     try:
         if use_fork and len(bounds) > 1:

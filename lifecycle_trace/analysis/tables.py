@@ -78,7 +78,8 @@ def _take(column: pd.Series | pd.Index, order: np.ndarray) -> pd.Series:
         # a source absent from the input (most columns): one missing value everywhere
         nones = values == None  # noqa: E711 - elementwise
         if nones.dtype == bool and (nones.all() or not nones.any() and pd.isna(values).all()):
-            return pd.Series(np.full(len(values), first, dtype=object), copy=False)
+            return pd.Series(np.full(len(values), first, dtype=object), dtype=object,
+                             copy=False)
     return pd.Series(values.take(order), dtype=column.dtype, copy=False)
 
 

@@ -38,32 +38,64 @@ def _col(inv: pd.DataFrame, name: str) -> pd.Series:
     return inv[name] if name in inv else pd.Series(np.nan, index=inv.index, dtype=object)
 
 
+def _values(inv: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as plain objects (missing: NaN/None), for comparisons without pandas' overhead."""
+    return _col(inv, name).to_numpy(dtype=object, na_value=None)
+
+
+def _eq(values: np.ndarray, *options: str) -> np.ndarray:
+    """`Series.isin(options)` on plain objects (missing values match nothing)."""
+    out = values == options[0]
+    for option in options[1:]:
+        out |= values == option
+    return np.asarray(out, dtype=bool)
+
+
+def _has(values: np.ndarray) -> np.ndarray:
+    return ~pd.isna(values)
+
+
+def _contains(values: np.ndarray, text: str) -> np.ndarray:
+    """`astype(str).str.contains(text, na=False)`, worked out only where there is a value."""
+    out = np.zeros(len(values), dtype=bool)
+    rows = np.flatnonzero(_has(values))
+    if len(rows):
+        out[rows] = pd.Series(values[rows], dtype=object).astype(str).str.contains(
+            text, regex=False, na=False).to_numpy(dtype=bool)
+    return out
+
+
 def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
     """Add status (success | error | timeout | crash, null when no outcome record), error_type,
     out_of_memory."""
-    rs, rd = _col(inv, "report_status"), _col(inv, "rd_status")
-    wr = _col(inv, "wr_outcome").fillna(_col(inv, "span_outcome"))
+    rs, rd = _values(inv, "report_status"), _values(inv, "rd_status")
+    wr = _values(inv, "wr_outcome")
+    wr = np.where(pd.isna(wr), _values(inv, "span_outcome"), wr)
     error_type = (_col(inv, "report_error_type").fillna(_col(inv, "rd_error_type"))
                   .fillna(_col(inv, "exit_error_type")).fillna(_col(inv, "suppressed_error_type")))
-    exited = _col(inv, "exit_reason").notna() | _col(inv, "exit_text").notna()
-    timeout = (rs.eq("timeout") | rd.eq("timeout") | wr.eq("timeout")
-               | _col(inv, "timed_out_text").notna() | _col(inv, "timeout_s").notna())
-    killed = (_col(inv, "exit_signal").astype(str).str.contains("kill", na=False)
-              | _col(inv, "exit_text").astype(str).str.contains("signal: killed", na=False))
+    error = error_type.to_numpy(dtype=object)
+    exit_text = _values(inv, "exit_text")
+    exited = _has(_values(inv, "exit_reason")) | _has(exit_text)
+    timeout = (_eq(rs, "timeout") | _eq(rd, "timeout") | _eq(wr, "timeout")
+               | _has(_values(inv, "timed_out_text")) | _has(_values(inv, "timeout_s")))
+    killed = _contains(_values(inv, "exit_signal"), "kill") | _contains(exit_text,
+                                                                        "signal: killed")
     # RIE reports Max Memory Used = Memory Size always: no memory evidence there.
-    at_limit = inv["max_memory_mb"].astype(float).ge(inv["memory_mb"].astype(float)) & ~inv[
-        "report_dialect"].eq(RIE)
-    oom = error_type.eq("Runtime.OutOfMemory") | (killed & at_limit) | (
-        (exited | error_type.isin(CRASH_ERROR_TYPES)) & at_limit)
-    crash = exited | error_type.isin(CRASH_ERROR_TYPES) | rs.eq("failure") | wr.eq("crash") | oom
-    error = rs.eq("error") | rd.isin(("error", "failure")) | wr.eq("error")
-    seen = (inv["duration_ms"].notna() | rs.notna() | rd.notna() | wr.notna())
-    status = np.select([timeout, crash, error, seen], ["timeout", "crash", "error", "success"],
+    at_limit = (inv["max_memory_mb"].to_numpy(dtype=float) >= inv["memory_mb"].to_numpy(
+        dtype=float)) & ~_eq(_values(inv, "report_dialect"), RIE)
+    crash_type = _eq(error, *CRASH_ERROR_TYPES)
+    oom = _eq(error, "Runtime.OutOfMemory") | (killed & at_limit) | (
+        (exited | crash_type) & at_limit)
+    crash = exited | crash_type | _eq(rs, "failure") | _eq(wr, "crash") | oom
+    failed = _eq(rs, "error") | _eq(rd, "error", "failure") | _eq(wr, "error")
+    seen = (~np.isnan(inv["duration_ms"].to_numpy(dtype=float)) | _has(rs) | _has(rd)
+            | _has(wr))
+    status = np.select([timeout, crash, failed, seen], ["timeout", "crash", "error", "success"],
                        default=None)
     out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["status"] = pd.Series(status, index=inv.index, dtype=object)
-    out["error_type"] = error_type.where(~pd.Series(status, index=inv.index).eq("success"))
-    out["out_of_memory"] = oom.astype(bool)
+    out["error_type"] = error_type.where(status != "success")
+    out["out_of_memory"] = oom
     return out
 
 

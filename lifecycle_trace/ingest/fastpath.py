@@ -196,6 +196,7 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     all_counts = np.concatenate(counts) if counts else np.zeros(0, np.int64)
     starts = np.cumsum(all_counts) - all_counts
     total = int(all_counts.sum())
+    del counts, all_counts
     streams: dict[str, int] = {}
     parts: dict[str, list[dict[str, object]]] = {}
     offset = 0
@@ -218,7 +219,8 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
                 parts.setdefault(type(record).__name__, []).append(
                     {"seq": int(starts[offset + index]) + j, "record": record})
         offset += len(chunk.kinds)
-        chunk.fields = {}  # its captures are held by the parts now
+        chunk.release()  # its captures are held by the parts now
+    del starts
     _attribute_others(parts, streams)
     stream_names = np.array(list(streams), dtype=object)
     functions = np.array([function_for(None, name) for name in streams], dtype=object)

@@ -18,7 +18,9 @@ event) makes the scan give up with `Unsupported`, and the caller reads the file 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import mmap
 import re
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -194,6 +196,11 @@ class Chunk:
     newlines: int = 0  # in the whole range (the next range's lines start after them)
     tokens: list[str] = field(default_factory=list)  # "{" "[" "}" "]": pages opened/closed
 
+    def release(self) -> None:
+        """Let go of the per-event columns and captures (once they have been taken)."""
+        self.fields, self.others = {}, []
+        self.kinds = self.lines = self.ts = self.stream_codes = np.zeros(0)
+
 
 def find_boundary(data, offset: int, end: int) -> int:
     """The first split point between two events at or after `offset` (else `end`)."""
@@ -226,6 +233,7 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
         pos = _open_page(data, pos, end, rows, tokens)
         if pos < 0:
             raise Unsupported("no events array at the start")
+    done = start
     while pos < end:
         cut = find_boundary(data, min(pos + SLICE_BYTES, end), end)
         found = EVENT_RE.findall(data, pos, cut)
@@ -236,9 +244,25 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
             pos = _slow_slice(data, pos, cut, rows, tokens, at_end=at_file_end and cut == end)
         chunks.append(_columns(rows, tokens))
         rows, tokens = [], []
+        _let_go(data, done, pos)
+        done = pos
     if rows or tokens:
         chunks.append(_columns(rows, tokens))
     return chunks
+
+
+def _let_go(data, start: int, end: int) -> None:
+    """Unmap the scanned pages of `data[start:end]` from this process (they stay in the page
+    cache; touched again, they are mapped again), so a worker's resident size does not grow
+    with the file."""
+    madvise = getattr(data, "madvise", None)
+    if madvise is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages only
+    last = end // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        with contextlib.suppress(OSError, ValueError):
+            madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def _open_page(data, pos: int, cut: int, rows: list, tokens: list[str]) -> int:

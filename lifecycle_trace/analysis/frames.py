@@ -111,7 +111,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         column["kind"].append(np.full(count, kinds.index(kind) if count else 0, dtype=np.int8))
         column["phase"].append(frame["phase"].to_numpy(dtype=object) if "phase" in frame
                                else np.full(count, None, dtype=object))
-    data = {name: np.concatenate(parts) for name, parts in column.items()}
+    data = {name: np.concatenate(column.pop(name)) for name in list(column)}
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = np.argsort(data["seq"], kind="stable")
@@ -126,8 +126,8 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # integer codes is far cheaper than reordering millions of string objects
     rid_codes, request_ids = pd.factorize(data.pop("request_id"))
     out: dict[str, object] = {}
-    for name, values in data.items():  # object columns as they are: no dtype inference
-        values = values[take]
+    for name in list(data):  # object columns as they are: no dtype inference
+        values = data.pop(name)[take]  # each input column let go once reordered
         out[name] = pd.Series(values, dtype=object, copy=False) if values.dtype == object \
             else values
     out["request_id"] = pd.Categorical.from_codes(rid_codes[take], categories=request_ids,
@@ -135,7 +135,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds, validate=False)
     out["env_code"] = env_code[order]
     out["ts"] = ts[order]
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

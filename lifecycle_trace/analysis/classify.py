@@ -99,64 +99,84 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _floats_of(inv: pd.DataFrame, name: str) -> np.ndarray:
+    return inv[name].to_numpy(dtype=float)
+
+
+def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(values), other, values)
+
+
 def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFrame:
     """Add cold, cold_type, cold_source and init_ms/restore_ms (best source). Expects `status`
     and rows ordered by start time."""
-    rie = inv["report_dialect"].eq(RIE)
-    report_init = inv["report_init_ms"].notna()
-    init_start = inv["init_start_ts"].notna()
-    init_report = inv["init_report_ms"].notna() | inv["init_status"].notna()
-    restore = (inv["report_restore_ms"].notna() | inv["restore_start_ts"].notna()
-               | inv["restore_report_ms"].notna() | inv["span_restore_ms"].notna())
-    suppressed = (inv["suppressed_init_ms"].notna() | inv["suppressed_start_ts"].notna()
-                  | inv["suppressed_status"].notna())
-    failed_init = inv["init_status"].isin(FAILED) & ~report_init
-    trace = (inv["wr_cold"].eq(True) | inv["span_cold"].eq(True) | inv["span_init_ms"].notna()
-             | inv["wr_init_ms"].notna())
+    rie = _eq(_values(inv, "report_dialect"), RIE)
+    report_init = ~np.isnan(_floats_of(inv, "report_init_ms"))
+    init_start = _has(_values(inv, "init_start_ts"))
+    init_status = _values(inv, "init_status")
+    init_report = _has(_values(inv, "init_report_ms")) | _has(init_status)
+    restore = (_has(_values(inv, "report_restore_ms")) | _has(_values(inv, "restore_start_ts"))
+               | _has(_values(inv, "restore_report_ms")) | _has(_values(inv, "span_restore_ms")))
+    suppressed = (_has(_values(inv, "suppressed_init_ms"))
+                  | _has(_values(inv, "suppressed_start_ts"))
+                  | _has(_values(inv, "suppressed_status")))
+    failed_init = _eq(init_status, *FAILED) & ~report_init
+    trace = (np.asarray(_values(inv, "wr_cold") == True, dtype=bool)  # noqa: E712 - elementwise
+             | np.asarray(_values(inv, "span_cold") == True, dtype=bool)  # noqa: E712
+             | _has(_values(inv, "span_init_ms")) | _has(_values(inv, "wr_init_ms")))
     evidence = [report_init, init_start, init_report, restore, suppressed | failed_init, trace]
     names = ["report", "init_start", "init_report", "restore", "suppressed_init", "trace"]
-    cold_source = pd.Series(np.select(evidence, names, default=None), index=inv.index,
-                            dtype=object)
+    cold_source = np.select(evidence, names, default=None).astype(object)
     # A stream whose init never completed re-runs it in every invoke (the never-polled doom
     # loop): after a failed init, each invocation until one ends well is a suppressed init.
-    env = inv["environment"]
-    failure = (suppressed | failed_init).astype(int)
-    failure_before = failure.groupby(env, sort=False).cumsum() - failure
-    ended_well = (~inv["status"].isin(("timeout", "crash")) | report_init).astype(int)
-    good_before = ended_well.groupby(env, sort=False).cumsum() - ended_well
-    doom_loop = cold_source.isna() & failure_before.gt(0) & good_before.eq(0) & ~report_init
+    env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
+    in_env = env_code >= 0  # (rows without an environment belong to no stream)
+    failure = (suppressed | failed_init).astype(np.int64)
+    failure_before = pd.Series(failure).groupby(env_code, sort=False).cumsum().to_numpy() - failure
+    ended_well = (~_eq(_values(inv, "status"), "timeout", "crash") | report_init).astype(np.int64)
+    good_before = (pd.Series(ended_well).groupby(env_code, sort=False).cumsum().to_numpy()
+                   - ended_well)
+    unexplained = pd.isna(cold_source)
+    doom_loop = unexplained & in_env & (failure_before > 0) & (good_before == 0) & ~report_init
     cold_source[doom_loop] = "suppressed_init"
     suppressed = suppressed | doom_loop
     # The first invocation of a stream that began inside the input, with no init evidence.
-    first_in_env = ~inv.duplicated("environment", keep="first") & inv["environment"].notna()
-    inferred = cold_source.isna() & first_in_env & started_in_export.reindex(
-        inv["environment"]).fillna(False).to_numpy()
+    first_in_env = ~pd.Series(env_code).duplicated(keep="first").to_numpy() & in_env
+    started = started_in_export.reindex(pd.Index(env_names, dtype=object)).fillna(False)
+    started_row = np.append(started.to_numpy(dtype=bool), False)[env_code]  # code -1: False
+    inferred = pd.isna(cold_source) & first_in_env & started_row
     cold_source[inferred] = "inferred"
-    cold = cold_source.notna()
+    cold = ~pd.isna(cold_source)
 
-    declared = inv["init_type"].fillna(inv["init_report_type"]).map(INIT_TYPES)
-    text_pc = (inv["init_report_dialect"].eq(TEXT) & inv["init_status"].fillna("success").eq(
-        "success") & ~report_init & ~restore) | (init_start & ~report_init & ~restore
-                                                 & ~init_report & inv["duration_ms"].notna()
-                                                 & ~rie)
+    declared_by = _values(inv, "init_type")
+    declared_by = np.where(pd.isna(declared_by), _values(inv, "init_report_type"), declared_by)
+    declared = np.full(len(inv), np.nan, dtype=object)
+    rows = np.flatnonzero(_has(declared_by))
+    declared[rows] = [INIT_TYPES.get(value, np.nan) for value in declared_by[rows]]
+    declared_any = _has(declared)
+    text_pc = (_eq(_values(inv, "init_report_dialect"), TEXT)
+               & (_eq(init_status, "success") | ~_has(init_status)) & ~report_init & ~restore) | (
+        init_start & ~report_init & ~restore & ~init_report
+        & ~np.isnan(_floats_of(inv, "duration_ms")) & ~rie)
     cold_type = np.select(
-        [~cold, suppressed | failed_init, restore | declared.eq("snapstart"), declared.notna(),
-         text_pc, cold_source.eq("inferred")],
+        [~cold, suppressed | failed_init, restore | _eq(declared, "snapstart"), declared_any,
+         text_pc, _eq(cold_source, "inferred")],
         [None, "suppressed", "snapstart", declared, "provisioned-concurrency", "unknown"],
         default="on-demand",
     )
     out = inv  # columns are added in place: copying a wide frame per step costs memory
-    out["cold"] = cold.astype(bool)
+    out["cold"] = cold
     out["cold_type"] = pd.Series(cold_type, index=inv.index, dtype=object)
-    out["cold_source"] = cold_source
+    out["cold_source"] = pd.Series(cold_source, index=inv.index, dtype=object)
     # RIE's Init Duration is meaningless (~0.03 ms): evidence of a cold start, not a duration.
-    init_ms = (inv["report_init_ms"].where(~rie).astype(float)
-               .fillna(inv["init_report_ms"].where(~failed_init).astype(float))
-               .fillna(inv["wr_init_ms"].astype(float)).fillna(inv["span_init_ms"].astype(float)))
-    out["init_ms"] = init_ms.where(cold)
-    out["restore_ms"] = inv["report_restore_ms"].astype(float).fillna(
-        inv["restore_report_ms"].astype(float)).fillna(inv["span_restore_ms"].astype(float))
-    out["managed"] = declared.eq("managed-instances").to_numpy()
+    init_ms = _fill(_fill(_fill(np.where(rie, np.nan, _floats_of(inv, "report_init_ms")),
+                                np.where(failed_init, np.nan, _floats_of(inv, "init_report_ms"))),
+                          _floats_of(inv, "wr_init_ms")), _floats_of(inv, "span_init_ms"))
+    out["init_ms"] = np.where(cold, init_ms, np.nan)
+    out["restore_ms"] = _fill(_fill(_floats_of(inv, "report_restore_ms"),
+                                    _floats_of(inv, "restore_report_ms")),
+                              _floats_of(inv, "span_restore_ms"))
+    out["managed"] = _eq(declared, "managed-instances")
     return out
 
 

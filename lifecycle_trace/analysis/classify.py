@@ -40,7 +40,10 @@ def _col(inv: pd.DataFrame, name: str) -> pd.Series:
 
 def _values(inv: pd.DataFrame, name: str) -> np.ndarray:
     """A column as plain objects (missing: NaN/None), for comparisons without pandas' overhead."""
-    return _col(inv, name).to_numpy(dtype=object, na_value=None)
+    column = _col(inv, name)
+    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        return column.to_numpy(dtype=object)  # (no pd.NA in these)
+    return column.to_numpy(dtype=object, na_value=None)
 
 
 def _eq(values: np.ndarray, *options: str) -> np.ndarray:

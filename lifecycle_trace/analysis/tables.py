@@ -74,12 +74,10 @@ def _take(column: pd.Series | pd.Index, order: np.ndarray) -> pd.Series:
     """One column in table order, its dtype kept (a plain object array is not re-inferred)."""
     values = column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
     first = values[0] if len(values) else 0
-    if values.dtype == object and (first is None or isinstance(first, float) and first != first):
-        # a source absent from the input (most columns): one missing value everywhere
-        nones = values == None  # noqa: E711 - elementwise
-        if nones.dtype == bool and (nones.all() or not nones.any() and pd.isna(values).all()):
-            return pd.Series(np.full(len(values), first, dtype=object), dtype=object,
-                             copy=False)
+    missing = first is None or isinstance(first, float) and first != first
+    if values.dtype == object and missing and pd.isna(values).all():
+        # a source absent from the input (most columns): no value anywhere
+        return pd.Series(np.full(len(values), first, dtype=object), dtype=object, copy=False)
     return pd.Series(values.take(order), dtype=column.dtype, copy=False)
 
 

@@ -76,13 +76,19 @@ def compute_billing(inv: pd.DataFrame) -> pd.DataFrame:
     is_rie = inv["report_dialect"].eq(RIE)
     inv["billable_init_ms"] = inv["init_ms"].where(~is_rie)
     inv = classify_rules(inv)
-    # Per function: does any record show init billed? not billed? (evidence for computed rows)
-    shown = inv.groupby("function", sort=False)["init_billed"].agg(
-        lambda s: s.dropna().astype(bool).any() if s.notna().any() else pd.NA
-    ) if len(inv) else pd.Series(dtype="boolean")
-    function_rule = inv["function"].map(shown)
+    # Per function: does any record show init billed? (evidence for computed rows; a function
+    # with no evidence either way bills init, the rule in force since 2025-08-01)
+    code, _names = pd.factorize(inv["function"].to_numpy(dtype=object))
+    known = inv["init_billed"].notna().to_numpy()
+    billed = inv["init_billed"].fillna(False).to_numpy(dtype=bool)
+    groups = len(_names) + 1  # (shifted by one: code -1, no function, is group 0)
+    shown = np.bincount(code[known] + 1, minlength=groups) > 0
+    shown_billed = np.bincount(code[billed] + 1, minlength=groups) > 0
+    rule = ~shown | shown_billed
+    rule[0] = True  # no function, no evidence
+    function_rule = pd.Series(rule[code + 1], index=inv.index)
     computed = inv["reported_billed_ms"].isna() & inv["duration_ms"].notna() & ~inv["managed"]
-    include_init = function_rule.fillna(True).astype(bool) & inv["billable_init_ms"].notna()
+    include_init = function_rule & inv["billable_init_ms"].notna()
     restore = inv["billed_restore_ms"].fillna(0.0).astype(float)
     d = inv["duration_ms"].astype(float)
     with_init = _ceil(d + inv["billable_init_ms"].fillna(0.0).astype(float))

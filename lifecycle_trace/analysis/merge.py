@@ -362,12 +362,13 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
 
 
 def _aligned(block: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """`block` reindexed to the invocations; a block of an absent record type becomes one
-    all-NaN object block (as reindexing it would give, without a column-by-column fill)."""
+    """`block` reindexed to the invocations; a block of an absent record type becomes all-NaN
+    object columns (as reindexing it would give, without allocating them)."""
     if len(block) == 0 and all(map(pd.api.types.is_object_dtype, block.dtypes)):
-        nan = np.full(len(index), np.nan, dtype=object)  # one array shared by the columns
-        return pd.DataFrame({column: pd.Series(nan, index=index, dtype=object, copy=False)
-                             for column in block.columns}, index=index)
+        # a read-only broadcast of one NaN: no memory per row (pandas copies it only if a
+        # later step writes into it); a large merge has dozens of such columns
+        nan = np.broadcast_to(np.array([np.nan], dtype=object), (len(index), len(block.columns)))
+        return pd.DataFrame(nan, index=index, columns=block.columns, dtype=object, copy=False)
     return block.reindex(index)
 
 

@@ -70,14 +70,24 @@ def _nan0(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
 
-def _take(column: pd.Series | pd.Index, order: np.ndarray) -> pd.Series:
-    """One column in table order, its dtype kept (a plain object array is not re-inferred)."""
+def _take(column: pd.Series | pd.Index, order: np.ndarray,
+          empty: dict[object, np.ndarray] | None = None) -> pd.Series:
+    """One column in table order, its dtype kept (a plain object array is not re-inferred).
+
+    A column with no value anywhere (a source absent from the input: most columns) shares one
+    read-only array per missing marker (`empty`) instead of a copy of its own."""
     values = column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
     first = values[0] if len(values) else 0
     missing = first is None or isinstance(first, float) and first != first
     if values.dtype == object and missing and pd.isna(values).all():
-        # a source absent from the input (most columns): no value anywhere
-        return pd.Series(np.full(len(values), first, dtype=object), dtype=object, copy=False)
+        key = None if first is None else "nan"
+        shared = None if empty is None else empty.get(key)
+        if shared is None:
+            shared = np.full(len(values), first, dtype=object)
+            shared.flags.writeable = False
+            if empty is not None:
+                empty[key] = shared
+        return pd.Series(shared, dtype=object, copy=False)
     return pd.Series(values.take(order), dtype=column.dtype, copy=False)
 
 
@@ -104,8 +114,9 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     run = np.where(~from_trace | np.isnan(trace_run), duration, trace_run)
     end = _fill(_fill(start + run, report_ts), _num(raw, "end_ts"))
     order = np.argsort(start, kind="stable")  # NaN last, ties in merge order
+    empty: dict[object, np.ndarray] = {}
     data = {"invocation": _take(raw.index, order)}
-    data.update((name, _take(raw[name], order)) for name in RAW_COLUMNS if name in raw)
+    data.update((name, _take(raw[name], order, empty)) for name in RAW_COLUMNS if name in raw)
     data.update((name, _take(facts[name], order)) for name in ("environment", "function",
                                                                   "version"))
     data.update((name, pd.Series(values[order], copy=False)) for name, values in (

@@ -148,18 +148,23 @@ def _never_polled_envs(inv: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     pattern_a = {e for e in set(env[suppressed_timeout].dropna()) if e in init_timeout_envs}
     init_done = inv["report_init_ms"].notna() | inv["init_status"].eq("success") | inv[
         "restore_report_ms"].notna()
-    per_env = pd.DataFrame({"env": env, "timeout": timed_out, "lines": inv["app_lines"],
-                            "reported": inv["status"].notna(), "init_done": init_done})
+    code, names = pd.factorize(env.to_numpy(dtype=object))  # grouped on integer codes
+    keep = code >= 0
+    per_env = pd.DataFrame({
+        "env": code, "timeout": timed_out.to_numpy(), "lines": inv["app_lines"].to_numpy(),
+        "reported": inv["status"].notna().to_numpy(), "init_done": init_done.to_numpy(),
+        "started": inv["stream_started"].to_numpy()})[keep]
     agg = per_env.groupby("env").agg(all_timeout=("timeout", "all"), lines=("lines", "sum"),
                                      reported=("reported", "all"), count=("timeout", "size"),
-                                     init_done=("init_done", "any"))
-    agg["started"] = inv.groupby("environment")["stream_started"].first().reindex(
-        agg.index).fillna(False).astype(bool)
+                                     init_done=("init_done", "any"),
+                                     started=("started", "first"))
+    agg.index = pd.Index(names, dtype=object).take(agg.index.to_numpy())
+    agg["started"] = agg["started"].fillna(False).astype(bool)
     pattern_b = set(agg.index[agg["all_timeout"] & agg["lines"].eq(0) & agg["reported"]
                               & ~agg["init_done"] & (agg["count"].ge(2) | agg["started"])])
     kinds = {e: "init_timeout" for e in pattern_a}
     kinds.update({e: "silent" for e in pattern_b - pattern_a})
-    ordered = [e for e in pd.unique(env.dropna()) if e in kinds]
+    ordered = [e for e in names if e in kinds]  # in order of first appearance
     return ordered, kinds
 
 

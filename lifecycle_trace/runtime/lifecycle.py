@@ -227,7 +227,8 @@ class Lifecycle:
                 )
                 self._posted.remove(inv)
                 self._inflight.pop(inv.request_id, None)
-                closed = self._record(inv, t_end=t)
+                if getattr(self.sink, "wants_records", True):  # False: LCTRACE_EXPORTER=none
+                    closed = self._record(inv, t_end=t)
         if init is not None:
             self.sink.on_init(init)
         if closed is not None:
@@ -236,6 +237,8 @@ class Lifecycle:
             self._flush()
 
     def on_response_head(self, ex: Exchange) -> bytes | None:
+        """A `/next` answer, before it is forwarded: register the invocation and hand out the
+        trace header; everything else waits for `on_exchange_done` (after the forward)."""
         if ex.kind != api.KIND_NEXT or ex.status != 200:
             if ex.kind in (api.KIND_RESPONSE, api.KIND_ERROR) and isinstance(ex.state, _Invocation):
                 ex.state.t_answered = ex.t_response
@@ -247,11 +250,6 @@ class Lifecycle:
         inv = _Invocation(raw_id.decode("latin-1"), ex.t_arrive, cold=False)
         if ex.handler_span_id:  # chosen (and handed to the runtime) before we were attached
             inv.handler_span_id = ex.handler_span_id
-        deadline = ex.response_header(api.H_DEADLINE)
-        if deadline and deadline.isdigit():
-            inv.deadline_ms = int(deadline)
-        arn = ex.response_header(api.H_FUNCTION_ARN)
-        inv.arn = arn.decode("latin-1") if arn else None
         trace = ex.response_header(api.H_TRACE_ID)
         new_value = None
         if trace:
@@ -261,8 +259,6 @@ class Lifecycle:
             inv.parent_span_id = fields.get("Parent")
             inv.sampled = fields.get("Sampled") == "1" if "Sampled" in fields else None
             new_value = with_parent(text, inv.handler_span_id).encode("latin-1")
-        else:
-            inv.trace_root = new_xray_root()
         with self._lock:
             self._count += 1
             inv.cold = self._count == 1
@@ -277,7 +273,13 @@ class Lifecycle:
         state = ex.state
         if ex.kind == api.KIND_NEXT and isinstance(state, _Invocation):
             inv = state
-            inv.t_delivered = ex.t_done
+            deadline = ex.response_header(api.H_DEADLINE)
+            if deadline and deadline.isdigit():
+                inv.deadline_ms = int(deadline)
+            arn = ex.response_header(api.H_FUNCTION_ARN)
+            inv.arn = arn.decode("latin-1") if arn else None
+            if not inv.trace_root:
+                inv.trace_root = new_xray_root()
             inv.event_bytes = ex.response_body.size
             inv.overhead_ns += (ex.t_done - ex.t_response) + (ex.t_forwarded - ex.t_arrive)
             body = ex.response_body.captured()
@@ -285,6 +287,7 @@ class Lifecycle:
             cap = self.settings.capture_payload_bytes
             if cap:
                 inv.event_payload = body[:cap].decode("utf-8", "replace")
+            inv.t_delivered = ex.t_done  # last: the watchdog reads it (with the deadline)
             return
         if isinstance(state, _Invocation) and ex.kind in (api.KIND_RESPONSE, api.KIND_ERROR):
             state.response_bytes = ex.request_body.size
@@ -292,8 +295,17 @@ class Lifecycle:
             if self.settings.capture_payload_bytes:
                 state.response_payload = ex.request_body.captured().decode("utf-8", "replace")
             with self._lock:
-                if state.request_id in self._inflight and state not in self._posted:
+                posted = state.request_id in self._inflight and state not in self._posted
+                if posted:
                     self._posted.append(state)
+            if (
+                posted
+                and state.status is not None
+                and state.status < 400  # a 413 may be followed by /error: wait for /next
+                and getattr(self.sink, "wants_posted", False)
+            ):
+                # after the answer was forwarded: the complete spans go out now, not at /next
+                self.sink.on_posted(self._record(state, t_end=None))  # type: ignore[attr-defined]
 
     def on_connection_lost(self, ex: Exchange) -> None:
         """Nothing to record: the runtime sees the broken connection; the child exit (if any)
@@ -351,7 +363,7 @@ class Lifecycle:
             record_count=inv.record_count,
             event_bytes=inv.event_bytes,
             response_bytes=inv.response_bytes,
-            trace_id=inv.trace_root,
+            trace_id=inv.trace_root or new_xray_root(),
             deadline_ms=inv.deadline_ms,
             memory_mb=s.memory_mb,
             function_arn=inv.arn,

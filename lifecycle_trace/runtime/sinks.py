@@ -34,12 +34,42 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+_encode_str = json.encoder.encode_basestring_ascii  # what json.dumps uses for str (C)
+_encode_float = json.encoder.JSONEncoder().iterencode  # NaN/Infinity spelled as dumps does
+_INFINITIES = (float("inf"), float("-inf"))
+_INVOCATION_PREFIX = (
+    "{" + _encode_str(schema.MARKER_KEY) + ":" + _encode_str(schema.MARKER_INVOCATION)
+    + ',"request_id":'
+)  # fmt: skip
+
+
+def _js(value: object) -> str:
+    """One JSON value exactly as `json.dumps` writes it (str, int, float, bool, None)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _encode_str(value)
+    if isinstance(value, float):
+        if value != value or value in _INFINITIES:
+            return "".join(_encode_float(value))  # NaN, Infinity, -Infinity
+        return float.__repr__(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
 class LogSink:
     """The default exporter: one JSON line per invocation (schema.LOG_FIELDS) on stderr."""
 
     def __init__(self, writer: Callable[[str], None] = stderr_writer) -> None:
         self.writer = writer
         self.init_ms: float | None = None
+        self._ident: tuple[str, str | None, str | None] | None = None
+        self._ident_json = ""
 
     def on_init(self, phase: InitPhase) -> None:
         self.init_ms = phase.init_ms
@@ -57,7 +87,46 @@ class LogSink:
         self.writer(json.dumps(line, separators=(",", ":")))
 
     def on_invocation(self, rec: InvocationPhases) -> None:
-        line = {
+        """The line is written before the `/next` is forwarded, so it is assembled from
+        pre-encoded pieces (the same bytes `json.dumps` gives for `invocation_line`)."""
+        ident = (rec.instance, rec.function, rec.version)
+        if ident != self._ident:
+            self._ident = ident
+            self._ident_json = (
+                f',"instance":{_js(rec.instance)},"function":{_js(rec.function)}'
+                f',"version":{_js(rec.version)},"cold":'
+            )
+        self.writer(
+            _INVOCATION_PREFIX
+            + _js(rec.request_id)
+            + self._ident_json
+            + ("true" if rec.cold else "false")
+            + ',"init_ms":'
+            + _js(_round(self.init_ms) if rec.cold else None)
+            + ',"poll_wait_ms":'
+            + _js(_round(rec.poll_wait_ms))
+            + ',"handler_ms":'
+            + _js(_round(rec.handler_ms))
+            + ',"response_ms":'
+            + _js(_round(rec.response_ms))
+            + ',"post_response_ms":'
+            + _js(_round(rec.post_response_ms))
+            + ',"outcome":'
+            + _js(rec.outcome)
+            + ',"trigger":'
+            + _js(rec.trigger)
+            + ',"event_source":'
+            + _js(rec.event_source)
+            + ',"start_ms":'
+            + _js(rec.start_ns // 1_000_000)
+            + ',"error_type":'
+            + _js(rec.error_type)
+            + "}"
+        )
+
+    def invocation_line(self, rec: InvocationPhases) -> dict[str, Any]:
+        """The invocation line as a dict (what `on_invocation` writes, JSON-encoded)."""
+        return {
             schema.MARKER_KEY: schema.MARKER_INVOCATION,
             "request_id": rec.request_id,
             "instance": rec.instance,
@@ -75,7 +144,6 @@ class LogSink:
             "start_ms": rec.start_ns // 1_000_000,
             "error_type": rec.error_type,
         }
-        self.writer(json.dumps(line, separators=(",", ":")))
 
     def on_stuck(self, event: StuckEvent) -> None:
         """The lifecycle already wrote the stuck marker line."""
@@ -168,6 +236,16 @@ class DeferredSink:
     def on_stuck(self, event: StuckEvent) -> None:
         self._call("on_stuck", event)
 
+    @property
+    def wants_posted(self) -> bool:
+        """True once the loaded sink takes `on_posted` (records still queued get none)."""
+        return getattr(self._sink, "wants_posted", False) and not self._pending
+
+    def on_posted(self, rec: InvocationPhases) -> None:
+        sink = self._sink
+        if sink is not None and hasattr(sink, "on_posted"):
+            sink.on_posted(rec)
+
     def flush(self, timeout_ms: int) -> None:
         """Flush the loaded sink. While it is still loading, wait for it (bounded) only when an
         invocation is queued - never for init alone, so the cold start is not delayed."""
@@ -195,6 +273,27 @@ class Telemetry:
     def __init__(self, sinks: list[Any] | None = None) -> None:
         self.sinks: list[Any] = list(sinks or [])
         self.errors = 0
+
+    @property
+    def wants_records(self) -> bool:
+        """False when there is no sink at all (`none`): the lifecycle then skips building
+        invocation records on the `/next` path."""
+        return bool(self.sinks)
+
+    @property
+    def wants_posted(self) -> bool:
+        """True when a sink exports part of an invocation once its response is answered."""
+        return any(getattr(sink, "wants_posted", False) for sink in self.sinks)
+
+    def on_posted(self, rec: InvocationPhases) -> None:
+        """An invocation whose response was answered; `post_response_ms` is still None, the
+        full record follows through `on_invocation` at the next poll."""
+        for sink in self.sinks:
+            if getattr(sink, "wants_posted", False):
+                try:
+                    sink.on_posted(rec)
+                except Exception:  # noqa: BLE001
+                    self.errors += 1
 
     def _each(self, method: str, arg: Any) -> None:
         for sink in self.sinks:

@@ -21,6 +21,8 @@ from lifecycle_trace.runtime.phases import InitPhase, InvocationPhases, StuckEve
 from lifecycle_trace.runtime.sinks import warn
 
 LOCAL_SPAN_EXPORTERS = ("jsonl", "xray")  # flushed inline: no network round trip to wait for
+NESTING_EXPORTERS = ("xray",)  # need an invocation's spans in one export
+EARLY_LIMIT = 1024  # invocations with early-exported spans awaiting their closing spans
 
 
 class _CountingHandler(logging.Handler):
@@ -50,19 +52,25 @@ class _Flusher:
         self.done = 0
         self.timeouts = 0
         self.skipped = 0
+        self.stalled = False  # a waited-for export timed out and has not finished since
         threading.Thread(target=self._run, name="lctrace-flush", daemon=True).start()
+
+    def request(self) -> None:
+        """Start an export of everything queued, waiting for nothing (spans complete early)."""
+        with self.cond:
+            self.requested += 1
+            self.cond.notify_all()
 
     def flush(self, timeout_ms: int) -> bool:
         """Ask for an export of everything queued and wait for it at most `timeout_ms`. While
-        an earlier export is still running (endpoint down or stalled), do not wait at all:
-        a failing exporter costs one timeout per outage, not one per invocation."""
+        an export that timed out is still running (endpoint down or stalled), do not wait at
+        all: a failing exporter costs one timeout per outage, not one per invocation."""
         deadline = time.monotonic() + timeout_ms / 1000
         with self.cond:
-            busy = self.done < self.requested
             self.requested += 1
             target = self.requested
             self.cond.notify_all()
-            if busy:
+            if self.stalled:
                 self.skipped += 1
                 return False
             while self.done < target:
@@ -70,6 +78,7 @@ class _Flusher:
                 if remaining <= 0:
                     if timeout_ms > 0:
                         self.timeouts += 1
+                        self.stalled = True
                     return False
                 self.cond.wait(remaining)
         return True
@@ -85,6 +94,7 @@ class _Flusher:
                     processor.force_flush()
             with self.cond:
                 self.done = target
+                self.stalled = False
                 self.cond.notify_all()
 
 
@@ -189,6 +199,10 @@ class SpanSink:
             self.remote.append(processor)
         self.processors = self.local + self.remote
         self.flusher = _Flusher(self.remote) if self.remote else None
+        self._early: set[str] = set()  # invocations whose posted spans went out already
+        # part of each invocation is exported early (`on_posted`) - not with X-Ray, whose
+        # documents nest a span's children only when they are exported together with it
+        self.wants_posted = all(name not in NESTING_EXPORTERS for name, _ in exporters)
 
     def _emit(self, spans: list[Any]) -> None:
         for processor in self.processors:
@@ -198,8 +212,25 @@ class SpanSink:
     def on_init(self, phase: InitPhase) -> None:
         self._emit(self._spans.init_spans(phase, self.resource))
 
+    def on_posted(self, rec: InvocationPhases) -> None:
+        """The response was posted and answered: its poll_wait, handler and response spans are
+        complete, so they are exported now (local ones written, network ones started in the
+        background), leaving only invocation and post_response for the flush before `/next`."""
+        if not self.wants_posted or len(self._early) >= EARLY_LIMIT:
+            return  # invocations posted but never closed: stop splitting rather than grow
+        self._emit(self._spans.posted_spans(rec, self.resource))
+        self._early.add(rec.request_id)
+        for processor in self.local:
+            processor.force_flush()
+        if self.flusher is not None:
+            self.flusher.request()
+
     def on_invocation(self, rec: InvocationPhases) -> None:
-        self._emit(self._spans.invocation_spans(rec, self.resource))
+        if rec.request_id in self._early:
+            self._early.discard(rec.request_id)
+            self._emit(self._spans.closing_spans(rec, self.resource))
+        else:
+            self._emit(self._spans.invocation_spans(rec, self.resource))
 
     def on_stuck(self, event: StuckEvent) -> None:
         self._emit(self._spans.stuck_spans(event, self.resource))

@@ -8,6 +8,7 @@ delivered (the runtime received the handler's id as `Parent`), so spans are buil
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Mapping
 
@@ -60,13 +61,15 @@ def build_resource(environ: Mapping[str, str]) -> Resource:
 
 def xray_to_otel_trace_id(root: str) -> int:
     """`1-5759e988-bd862e3fe1be46a994272793` -> the 128-bit OTel trace id (the X-Ray
-    propagator's mapping); a random id when `root` is not an X-Ray root."""
+    propagator's mapping); one derived from `root` when it is not an X-Ray root."""
     parts = root.split("-")
     if len(parts) == 3 and len(parts[1]) == 8 and len(parts[2]) == 24:
         try:
             return int(parts[1] + parts[2], 16)
         except ValueError:
             pass
+    if root:  # the same id for every span of the invocation, however many calls build them
+        return int.from_bytes(hashlib.blake2b(root.encode(), digest_size=16).digest(), "big") or 1
     return random.getrandbits(128) or 1
 
 
@@ -126,13 +129,25 @@ def init_spans(phase: InitPhase, resource: Resource) -> list[ReadableSpan]:
     ]
 
 
-def invocation_spans(rec: InvocationPhases, resource: Resource) -> list[ReadableSpan]:
-    """poll_wait, then invocation with handler, response and post_response as children."""
+def _frame(rec: InvocationPhases):  # type: ignore[no-untyped-def]
+    """What every span of one invocation shares: trace id, the remote parent, the
+    invocation span's context, phase boundaries (ns) and the status."""
     trace_id = xray_to_otel_trace_id(rec.trace_id or "")
     remote = _context(trace_id, rec.parent_span_id, remote=True) if rec.parent_span_id else None
     inv_ctx = _context(trace_id, rec.invocation_span_id)
-    common = {schema.ATTR_INVOCATION_ID: rec.request_id}
     start = rec.start_ns
+    handler_end = start + _ns(rec.handler_ms)
+    response_end = handler_end + _ns(rec.response_ms)
+    end = response_end + _ns(rec.post_response_ms)
+    status = _status(rec.outcome, rec.error_type)
+    return trace_id, remote, inv_ctx, start, handler_end, response_end, end, status
+
+
+def posted_spans(rec: InvocationPhases, resource: Resource) -> list[ReadableSpan]:
+    """The spans complete once the response was posted and answered: poll_wait, handler,
+    response (`rec` may lack post_response_ms). Exported early, off the `/next` path."""
+    trace_id, remote, inv_ctx, start, handler_end, response_end, _, status = _frame(rec)
+    common = {schema.ATTR_INVOCATION_ID: rec.request_id}
     spans = []
     if rec.poll_wait_ms is not None:
         spans.append(
@@ -146,41 +161,6 @@ def invocation_spans(rec: InvocationPhases, resource: Resource) -> list[Readable
                 start,
             )
         )
-    handler_end = start + _ns(rec.handler_ms)
-    response_end = handler_end + _ns(rec.response_ms)
-    end = response_end + _ns(rec.post_response_ms)
-    attrs = {
-        schema.ATTR_INVOCATION_ID: rec.request_id,
-        schema.ATTR_COLDSTART: rec.cold,
-        schema.ATTR_TRIGGER: rec.trigger,
-        schema.ATTR_CLOUD_RESOURCE_ID: rec.function_arn,
-        schema.ATTR_EVENT_SOURCE: rec.event_source,
-        schema.ATTR_RECORD_COUNT: rec.record_count,
-        schema.ATTR_EVENT_BYTES: rec.event_bytes,
-        schema.ATTR_RESPONSE_BYTES: rec.response_bytes,
-        schema.ATTR_OUTCOME: rec.outcome,
-        schema.ATTR_ERROR_TYPE: rec.error_type,
-        schema.ATTR_PROXY_OVERHEAD_MS: rec.proxy_overhead_ms,
-        schema.ATTR_XRAY_TRACE_ID: rec.trace_id,
-        "lctrace.deadline_ms": rec.deadline_ms,
-        "lctrace.billed_ms": rec.billed_ms,
-        "lctrace.event_payload": rec.event_payload,
-        "lctrace.xray_sampled": rec.sampled,  # Sampled= of Lambda-Runtime-Trace-Id, if given
-    }
-    status = _status(rec.outcome, rec.error_type)
-    spans.append(
-        _span(
-            schema.SPAN_INVOCATION,
-            inv_ctx,
-            remote,
-            resource,
-            attrs,
-            start,
-            end,
-            kind=SpanKind.SERVER,
-            status=status,
-        )
-    )
     spans.append(
         _span(
             schema.SPAN_HANDLER,
@@ -209,6 +189,43 @@ def invocation_spans(rec: InvocationPhases, resource: Resource) -> list[Readable
                 response_end,
             )
         )
+    return spans
+
+
+def closing_spans(rec: InvocationPhases, resource: Resource) -> list[ReadableSpan]:
+    """The spans that end with the next poll: invocation and post_response."""
+    trace_id, remote, inv_ctx, start, _, response_end, end, status = _frame(rec)
+    attrs = {
+        schema.ATTR_INVOCATION_ID: rec.request_id,
+        schema.ATTR_COLDSTART: rec.cold,
+        schema.ATTR_TRIGGER: rec.trigger,
+        schema.ATTR_CLOUD_RESOURCE_ID: rec.function_arn,
+        schema.ATTR_EVENT_SOURCE: rec.event_source,
+        schema.ATTR_RECORD_COUNT: rec.record_count,
+        schema.ATTR_EVENT_BYTES: rec.event_bytes,
+        schema.ATTR_RESPONSE_BYTES: rec.response_bytes,
+        schema.ATTR_OUTCOME: rec.outcome,
+        schema.ATTR_ERROR_TYPE: rec.error_type,
+        schema.ATTR_PROXY_OVERHEAD_MS: rec.proxy_overhead_ms,
+        schema.ATTR_XRAY_TRACE_ID: rec.trace_id,
+        "lctrace.deadline_ms": rec.deadline_ms,
+        "lctrace.billed_ms": rec.billed_ms,
+        "lctrace.event_payload": rec.event_payload,
+        "lctrace.xray_sampled": rec.sampled,  # Sampled= of Lambda-Runtime-Trace-Id, if given
+    }
+    spans = [
+        _span(
+            schema.SPAN_INVOCATION,
+            inv_ctx,
+            remote,
+            resource,
+            attrs,
+            start,
+            end,
+            kind=SpanKind.SERVER,
+            status=status,
+        )
+    ]
     if rec.post_response_ms is not None:
         spans.append(
             _span(
@@ -216,12 +233,20 @@ def invocation_spans(rec: InvocationPhases, resource: Resource) -> list[Readable
                 _context(trace_id, None),
                 inv_ctx,
                 resource,
-                common,
+                {schema.ATTR_INVOCATION_ID: rec.request_id},
                 response_end,
                 end,
             )
         )
     return spans
+
+
+def invocation_spans(rec: InvocationPhases, resource: Resource) -> list[ReadableSpan]:
+    """poll_wait, then invocation with handler, response and post_response as children."""
+    posted = posted_spans(rec, resource)
+    closing = closing_spans(rec, resource)
+    split = 1 if rec.poll_wait_ms is not None else 0
+    return [*posted[:split], closing[0], *posted[split:], *closing[1:]]
 
 
 def stuck_spans(event: StuckEvent, resource: Resource) -> list[ReadableSpan]:

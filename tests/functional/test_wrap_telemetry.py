@@ -287,3 +287,53 @@ def test_zero_flush_timeout_still_writes_local_exporters(tmp_path) -> None:  # t
     telemetry.on_invocation(record())
     telemetry.flush(0)  # LCTRACE_FLUSH_TIMEOUT_MS=0: never wait, but do write
     assert len(path.read_text().splitlines()) == 1
+
+
+def _shape(spans):  # type: ignore[no-untyped-def]
+    """Spans without their random ids: name, parent name, times, attributes, status."""
+    by_id = {s.context.span_id: s.name for s in spans}
+    return sorted(
+        (
+            s.name,
+            by_id.get(s.parent.span_id, "remote") if s.parent else None,
+            s.context.trace_id,
+            s.start_time,
+            s.end_time,
+            tuple(sorted(s.attributes.items())),
+            s.status.status_code,
+        )
+        for s in spans
+    )
+
+
+def test_posted_spans_go_out_early_and_the_rest_at_the_next_poll() -> None:
+    """Split export: poll_wait/handler/response when the response is answered, invocation and
+    post_response at the next poll - together exactly the spans of one export."""
+    early, whole = InMemorySpanExporter(), InMemorySpanExporter()
+    split_sink = SpanSink([("jsonl", early)], ENV, 64)
+    telemetry = Telemetry([split_sink])
+    partial = record(post_response_ms=None)
+    assert telemetry.wants_posted
+    telemetry.on_posted(partial)
+    names = {s.name for s in early.get_finished_spans()}  # written at once, no flush needed
+    assert names == {schema.SPAN_POLL_WAIT, schema.SPAN_HANDLER, schema.SPAN_RESPONSE}
+    split_sink.on_invocation(record())
+    split_sink.flush(1000)
+    reference = SpanSink([("jsonl", whole)], ENV, 64)
+    reference.on_invocation(record())
+    reference.flush(1000)
+    assert len(early.get_finished_spans()) == 5
+    assert _shape(early.get_finished_spans()) == _shape(whole.get_finished_spans())
+    # a record never announced (e.g. a 413 answer) still gets all five spans at once
+    split_sink.on_invocation(record(request_id="r2"))
+    split_sink.flush(1000)
+    assert len(early.get_finished_spans()) == 10
+
+
+def test_xray_gets_each_invocation_in_one_export() -> None:
+    """X-Ray nests children only within one export: no early export with it configured."""
+    memory = InMemorySpanExporter()
+    sink = SpanSink([("jsonl", memory), ("xray", InMemorySpanExporter())], ENV, 64)
+    assert not Telemetry([sink]).wants_posted
+    sink.on_posted(record(post_response_ms=None))
+    assert memory.get_finished_spans() == ()

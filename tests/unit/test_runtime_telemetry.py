@@ -87,3 +87,39 @@ def test_wrapper_reads_the_same_variable_names_as_config() -> None:
     assert config.PROXY_PORT.name == wrapper.ENV_PROXY_PORT
     assert config.NEVER_POLLED_MS.name == wrapper.ENV_NEVER_POLLED_MS
     assert str(wrapper.DEFAULT_NEVER_POLLED_MS) == config.NEVER_POLLED_MS.default
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"cold": True, "handler_ms": None, "response_ms": float("nan"), "function": 'f\u00e9"x'},
+        {"cold": False, "poll_wait_ms": 1e20, "response_ms": -0.0004, "function": None},
+        {"cold": False, "post_response_ms": float("-inf"), "request_id": "r\n2", "version": None},
+    ],
+)
+def test_log_line_is_what_json_dumps_gives(fields: dict) -> None:
+    """The invocation line is assembled by hand (it is on the /next path): same bytes."""
+    import json
+
+    from lifecycle_trace.runtime.phases import InvocationPhases
+
+    base = {
+        "request_id": "r-1",
+        "instance": "2026/11/26/[$LATEST]abc",
+        "function": "fn",
+        "version": "$LATEST",
+        "start_ns": 1_790_000_000_123_456_789,
+        "poll_wait_ms": 0.1234567,
+        "handler_ms": 2.5,
+        "response_ms": 0.25,
+        "post_response_ms": 0.0567,
+        "event_source": "aws:sqs",
+        "error_type": None,
+    }
+    rec = InvocationPhases(**{**base, **fields})
+    lines: list[str] = []
+    sink = LogSink(lines.append)
+    sink.init_ms = 12.34567
+    sink.on_invocation(rec)
+    sink.on_invocation(rec)
+    assert lines[0] == lines[1] == json.dumps(sink.invocation_line(rec), separators=(",", ":"))

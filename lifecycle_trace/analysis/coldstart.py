@@ -74,7 +74,11 @@ def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:
         return causes
     t0 = inv["init_start_ts"].astype(float).fillna(
         inv["start_ms"].astype(float) - inv["init_ms"].fillna(0.0).astype(float))
-    for _function, group in inv.groupby("function", sort=False):
+    # only the columns read here: each group of a wide frame would be a copy of every column
+    narrow = pd.DataFrame({name: inv[name] for name in (
+        "function", "version", "environment", "status", "cold", "cold_type", "start_ms",
+        "end_ms")}, copy=False)
+    for _function, group in narrow.groupby("function", sort=False):
         cold = group.loc[group["cold"]]
         if cold.empty:
             continue

@@ -122,7 +122,8 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     data.update((name, pd.Series(values[order], copy=False)) for name, values in (
         ("duration_ms", duration), ("memory_mb", memory), ("start_ms", start), ("end_ms", end)))
     inv = pd.DataFrame(data, copy=False)
-    envs = pd.Series(inv["environment"].dropna().unique())
+    env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
+    envs = pd.Series(env_names)
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
     started = coldstart.started_in_export(merged.events, dates)
     merged.started_in_export = started
@@ -138,7 +139,8 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv["app_lines"] = inv["app_lines"].fillna(0).astype(int)
     inv["trace_id"] = inv["trace_id"].fillna(inv["start_trace_id"]).fillna(inv["span_trace_id"])
     inv["cost_usd"] = np.nan
-    inv["stream_started"] = inv["environment"].map(started).fillna(False).astype(bool)
+    started_env = started.reindex(pd.Index(env_names, dtype=object)).fillna(False)
+    inv["stream_started"] = np.append(started_env.to_numpy(dtype=bool), False)[env_code]
     return inv
 
 

@@ -90,6 +90,46 @@ def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     return {"resourceSpans": resource_spans}
 
 
+_RESOURCE_TEXT: dict[int, tuple[Any, str]] = {}
+_compact = json.JSONEncoder(separators=(",", ":")).encode  # dumps() builds one per call
+
+
+def _resource_text(resource: Any) -> str:
+    """A resource's OTLP/JSON text, encoded once (it is most of every line's bytes)."""
+    cached = _RESOURCE_TEXT.get(id(resource))
+    if cached is None or cached[0] is not resource:
+        cached = (resource, _compact(_resource_json(resource)))
+        if len(_RESOURCE_TEXT) > 16:
+            _RESOURCE_TEXT.clear()
+        _RESOURCE_TEXT[id(resource)] = cached
+    return cached[1]
+
+
+def encode_line(spans: Sequence[ReadableSpan]) -> str:
+    """`json.dumps(encode_request(spans))` (compact), with each resource's text reused."""
+    by_resource: dict[int, tuple[Any, dict[Any, list[dict[str, Any]]]]] = {}
+    for span in spans:
+        entry = by_resource.setdefault(id(span.resource), (span.resource, {}))
+        scope = span.instrumentation_scope
+        key = (scope.name, scope.version) if scope else ("", None)
+        entry[1].setdefault(key, []).append(span_to_otlp_json(span))
+    parts = []
+    for resource, scopes in by_resource.values():
+        scope_parts = []
+        for (name, version), encoded in scopes.items():
+            scope: dict[str, Any] = {"name": name}
+            if version:
+                scope["version"] = version
+            scope_parts.append(
+                '{"scope":' + _compact(scope) + ',"spans":' + _compact(encoded) + "}"
+            )  # fmt: skip
+        parts.append(
+            '{"resource":' + _resource_text(resource) + ',"scopeSpans":['
+            + ",".join(scope_parts) + "]}"
+        )  # fmt: skip
+    return '{"resourceSpans":[' + ",".join(parts) + "]}"
+
+
 class JsonlSpanExporter(SpanExporter):
     """Appends one OTLP/JSON line per export to `path` ('-' = stdout), one write per line."""
 
@@ -106,7 +146,7 @@ class JsonlSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
-        line = json.dumps(encode_request(spans), separators=(",", ":")) + "\n"
+        line = encode_line(spans) + "\n"
         data = line.encode()
         try:
             with self._lock:

@@ -337,3 +337,21 @@ def test_xray_gets_each_invocation_in_one_export() -> None:
     assert not Telemetry([sink]).wants_posted
     sink.on_posted(record(post_response_ms=None))
     assert memory.get_finished_spans() == ()
+
+
+def test_jsonl_line_is_the_compact_dump_of_the_request(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The line is spliced from a cached resource text: same bytes as dumping the request."""
+    from lifecycle_trace.runtime.exporters import encode_line, encode_request
+    from lifecycle_trace.runtime.spans import build_resource, init_spans, invocation_spans
+
+    resource = build_resource(ENV)
+    other = build_resource({**ENV, "AWS_LAMBDA_FUNCTION_NAME": "other"})
+    init = InitPhase(instance="i", function="fn", version="1", start_ns=1, init_ms=2.0)
+    spans = [*invocation_spans(record(), resource), *init_spans(init, other)]
+    for batch in (spans, spans[:2], spans[-1:]):
+        assert encode_line(batch) == json.dumps(encode_request(batch), separators=(",", ":"))
+    path = tmp_path / "spans.jsonl"
+    exporter = JsonlSpanExporter(str(path))
+    exporter.export(spans)
+    exporter.shutdown()
+    assert json.loads(path.read_text()) == encode_request(spans)

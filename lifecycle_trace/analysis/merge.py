@@ -120,8 +120,9 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
         key_rid = np.concatenate([key_rid, np.asarray(extra_rids, dtype=np.int64)])
     names = request_ids[key_rid]
     nth = pd.Series(key_rid).groupby(key_rid, sort=False).cumcount().to_numpy() + 1  # ints: fast
-    keys = np.array([n if i == 1 else f"{n}#{i}" for n, i in zip(names, nth, strict=True)],
-                    dtype=object)
+    keys = np.array(names, dtype=object)  # a retry's later runs: `<id>#2`, `<id>#3`
+    again = np.flatnonzero(nth > 1)
+    keys[again] = [f"{names[i]}#{nth[i]}" for i in again.tolist()]
     return key_codes, keys, names
 
 

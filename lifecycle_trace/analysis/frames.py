@@ -115,7 +115,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = np.argsort(data["seq"], kind="stable")
-    env_code = pd.factorize(data["env"][by_seq])[0]
+    env_code, env_names = pd.factorize(data.pop("env")[by_seq])
     stamps = pd.Series(data["timestamp_ms"][by_seq])
     ts = stamps.groupby(env_code, sort=False).ffill()
     ts = ts.fillna(ts.groupby(env_code, sort=False).bfill()).to_numpy()
@@ -130,12 +130,16 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         values = data.pop(name)[take]  # each input column let go once reordered
         out[name] = pd.Series(values, dtype=object, copy=False) if values.dtype == object \
             else values
+    out["env"] = pd.Series(np.asarray(env_names, dtype=object)[env_code[order]], dtype=object,
+                           copy=False)  # from the few distinct names, not a gather of 4M
     out["request_id"] = pd.Categorical.from_codes(rid_codes[take], categories=request_ids,
                                                   validate=False)
     out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds, validate=False)
     out["env_code"] = env_code[order]
     out["ts"] = ts[order]
-    return pd.DataFrame(out, copy=False)
+    names = ("seq", "env", "timestamp_ms", "request_id", "source", "real_env", "kind", "phase",
+             "env_code", "ts")
+    return pd.DataFrame({name: out[name] for name in names}, copy=False)
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

@@ -332,27 +332,68 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
     del seqs
     order = None if np.all(seq[1:] > seq[:-1]) else np.argsort(seq, kind="stable")
     data: dict[str, object] = {"seq": seq if order is None else seq[order]}
+    places = None if others else _places([len(part["seq"]) for part in canonical], order)
     for name in names:  # one column at a time: its pieces are let go once it is built
         pieces: list = []
         for part in canonical:
-            count = len(part["seq"])
             if name in part and name != "stream":
-                value = _resolved(part[name])
-                pieces.append(value if not isinstance(value, str)
-                              else _repeated(value, count))
+                pieces.append(_resolved(part[name]))
             elif name == "source":
-                pieces.append(_repeated(source, count))
+                pieces.append(source)
             elif name == "environment":
                 pieces.append(stream_names[part["stream"]])
             elif name == "function":
                 pieces.append(functions[part["stream"]])
             else:
-                pieces.append(np.full(count, None, dtype=object))
-        if others:
-            pieces.append(list(map(attrgetter(name), recs)))
-        data[name] = _combine(pieces, order)
-        del pieces
+                pieces.append(None)
+        column = None if places is None else _placed(pieces, places, len(seq))
+        if column is None:
+            pieces = [piece if not (piece is None or isinstance(piece, str))
+                      else _repeated(piece, len(part["seq"]))
+                      for piece, part in zip(pieces, canonical, strict=True)]
+            if others:
+                pieces.append(list(map(attrgetter(name), recs)))
+            column = _combine(pieces, order)
+        data[name] = column
+        del pieces, column
     return data
+
+
+def _places(counts: list[int], order: np.ndarray | None) -> list:
+    """Where each piece's rows go in the seq-ordered column: slices, or positions."""
+    ends = np.cumsum(counts).tolist()
+    if order is None:
+        return [slice(end - count, end) for count, end in zip(counts, ends, strict=True)]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return [rank[end - count : end] for count, end in zip(counts, ends, strict=True)]
+
+
+def _placed(pieces: list, places: list, total: int) -> np.ndarray | None:
+    """`_combine(pieces, order)` for canonical pieces written straight to their places (one
+    pass over the values, no concatenated copy to reorder), or None for mixes it leaves to
+    `_combine`. A piece is an array, or one value (a str or None) for all its rows."""
+    single = [piece is None or isinstance(piece, str) for piece in pieces]
+    arrays = [piece for piece, one in zip(pieces, single, strict=True) if not one]
+    if not all(isinstance(piece, np.ndarray) for piece in arrays):
+        return None
+    kinds = {piece.dtype.kind for piece in arrays}
+    if arrays and len(arrays) == len(pieces) and len(kinds) == 1 and kinds <= {"i", "f"}:
+        out = np.empty(total, dtype=np.result_type(*arrays))
+        for piece, place in zip(pieces, places, strict=True):
+            out[place] = piece
+        if out.dtype.kind == "f" and np.isnan(out).all():
+            return np.full(total, None, dtype=object)  # absent everywhere: Nones
+        return out
+    if kinds - {"O"}:
+        return None
+    out = np.empty(total, dtype=object)
+    if all(single) and all(piece is pieces[0] for piece in pieces):
+        out[:] = pieces[0]
+        return out
+    for piece, place in zip(pieces, places, strict=True):
+        out[place] = piece
+    return out
 
 
 def _repeated(value: object, count: int) -> np.ndarray:

@@ -89,6 +89,25 @@ EVENT_RE = re.compile(
 )
 assert EVENT_RE.groups == len(GROUPS), (EVENT_RE.groups, len(GROUPS))
 
+_H = rb"[ \t]*+"
+_NL = _H + rb"\n" + _H
+LINED_EVENT_RE = re.compile(
+    rb'(([ \t,]*+\n[ \t]*+)\{' + _NL + rb'"logStreamName"' + _H + rb":" + _H
+    + rb'"([^"\\\n]+)"' + _H + rb"," + _NL + rb'"timestamp"' + _H + rb":" + _H + rb"(\d{1,15})" + _H
+    + rb"," + _NL + rb'"message"' + _H + rb":" + _H + rb'"'
+    + _MESSAGE.replace(rb'[^"\\]', rb'[^"\\\n]') + rb'"' + _H + rb"," + _NL
+    + rb'"ingestionTime"' + _H + rb":" + _H + rb"\d{1,15}" + _H + rb"," + _NL + rb'"eventId"' + _H
+    + rb":" + _H + rb'"\d*"' + _NL + rb"\})"
+)
+"""`EVENT_RE` for the layout the AWS CLI writes: one key per line, so every event takes
+`LINES_PER_EVENT` newlines (no raw newline in its strings either) and its line is known
+without counting. Same groups; what it matches `EVENT_RE` matches the same way."""
+LINES_PER_EVENT = 7  # its separator's newline, then six inside
+RETRY_LINED = 16
+"""Slices read with `EVENT_RE` alone after one that `LINED_EVENT_RE` did not cover."""
+assert LINED_EVENT_RE.groups == len(GROUPS)
+assert b'[^"\\]' not in LINED_EVENT_RE.pattern
+
 _SEARCHED = (rb'\[(?:[\s,]*\{\s*"logStreamName"\s*:\s*"[^"\\]*"\s*,\s*"searchedCompletely"\s*:'
              rb"\s*(?:true|false)\s*\})*[\s,]*\]")
 PAGE_OPEN_RE = re.compile(rb'\s*(?:\{\s*"events"\s*:\s*\[|\[)')
@@ -235,15 +254,22 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
         if pos < 0:
             raise Unsupported("no events array at the start")
     done = start
+    wait = 0  # slices to go before the next try of LINED_EVENT_RE (after one of another layout)
     while pos < end:
         cut = find_boundary(data, min(pos + SLICE_BYTES, end), end)
-        found = EVENT_RE.findall(data, pos, cut)
-        if sum(map(len, map(_WHOLE, found))) == cut - pos:
+        tried = uniform = not rows and wait == 0
+        if tried:
+            found = LINED_EVENT_RE.findall(data, pos, cut)
+            uniform = sum(map(len, map(_WHOLE, found))) == cut - pos
+        if not uniform:
+            found = EVENT_RE.findall(data, pos, cut)
+        if uniform or sum(map(len, map(_WHOLE, found))) == cut - pos:
+            wait = RETRY_LINED if tried and not uniform else max(0, wait - 1)
             rows.extend(found)
             pos = cut
         else:
             pos = _slow_slice(data, pos, cut, rows, tokens, at_end=at_file_end and cut == end)
-        chunks.append(_columns(rows, tokens))
+        chunks.append(_columns(rows, tokens, uniform=uniform))
         rows, tokens = [], []
         _let_go(data, done, pos)
         done = pos
@@ -321,9 +347,10 @@ def _gap_row(text: bytes) -> tuple:
     return tuple(row)
 
 
-def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
+def _columns(rows: list[tuple], tokens: list[str], *, uniform: bool = False) -> Chunk:
     """The matched rows as per-kind columns (numbers parsed, texts compacted). Rows of page
-    gaps (there is one per token) hold no event; only their newlines count."""
+    gaps (there is one per token) hold no event; only their newlines count. `uniform`: the
+    rows are all `LINED_EVENT_RE` matches, `LINES_PER_EVENT` newlines each."""
     if not rows:
         return Chunk(np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0),
                      [], np.zeros(0, np.int32), tokens=tokens)
@@ -332,9 +359,15 @@ def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
     def column(name: str):
         return map(itemgetter(G[name]), rows)
 
-    total_nl = np.fromiter(map(bytes.count, column("whole"), repeat(b"\n")), np.int64, count)
-    sep_nl = np.fromiter(map(bytes.count, column("sep"), repeat(b"\n")), np.int64, count)
-    lines = np.cumsum(total_nl) - total_nl + sep_nl
+    if uniform and not tokens:
+        newlines = LINES_PER_EVENT * count
+        lines = np.arange(1, newlines, LINES_PER_EVENT, dtype=np.int64)
+    else:
+        total_nl = np.fromiter(map(bytes.count, column("whole"), repeat(b"\n")), np.int64,
+                               count)
+        sep_nl = np.fromiter(map(bytes.count, column("sep"), repeat(b"\n")), np.int64, count)
+        lines = np.cumsum(total_nl) - total_nl + sep_nl
+        newlines = int(total_nl.sum())
     kinds = TAG_KINDS[np.fromiter(map(len, column("tag")), np.int64, count)]
     kinds[np.fromiter(map(bool, column("other")), bool, count)] = len(KINDS) - 1
     timed = np.flatnonzero(kinds == KINDS.index("jstart"))
@@ -351,7 +384,7 @@ def _columns(rows: list[tuple], tokens: list[str]) -> Chunk:
           if len(kinds) else np.zeros(0))  # exact: below 2**53
     codes, streams = _factorize(list(column("stream")))
     chunk = Chunk(kinds, lines.astype(np.int64), ts, [s.decode("utf-8") for s in streams],
-                  codes, newlines=int(total_nl.sum()), tokens=tokens)
+                  codes, newlines=newlines, tokens=tokens)
     ids: list[tuple[str, list]] = []
     for code, kind in enumerate(KINDS[:-1]):
         index = np.flatnonzero(kinds == code)

@@ -121,6 +121,25 @@ def test_cli_layout_with_other_shapes(tmp_path: Path, monkeypatch, tiny_slices) 
     assert _assert_same(_write_cli(tmp_path / "cli.json", events), monkeypatch)
 
 
+def test_layouts_mixed_within_one_export(tmp_path: Path, monkeypatch, tiny_slices) -> None:
+    """Events one key per line (line numbers known without counting) next to events on one
+    line, blank lines and CRLF separators: the same lines and records as the general path."""
+    events = _events(_export(tmp_path, invocations=80))
+    texts = []
+    for index, event in enumerate(events):
+        if index % 37 == 5:
+            texts.append(json.dumps(event))  # one line
+        elif index % 53 == 7:
+            texts.append(json.dumps(event, indent=2).replace("\n", "\n\n", 1))  # blank line
+        else:
+            texts.append(json.dumps(event, indent=4))
+    body = "".join(text + (",\r\n" if index % 41 == 3 else ",\n")
+                   for index, text in enumerate(texts))
+    path = tmp_path / "mixed.json"
+    path.write_text('{"events": [\n' + body.rstrip(",\r\n") + "\n]}\n")
+    assert _assert_same(path, monkeypatch)
+
+
 def test_malformed_events_fall_back_with_the_same_report(tmp_path: Path, monkeypatch,
                                                          tiny_slices) -> None:
     """A broken event (no message, string timestamp, truncated document): the scanner gives

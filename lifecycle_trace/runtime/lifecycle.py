@@ -340,6 +340,8 @@ class Lifecycle:
                 inv.error_type = inv.error_type or (
                     "Function.ResponseSizeTooLarge" if inv.status == 413 else "Runtime.ApiError"
                 )
+        if not inv.trace_root:  # the event's exchange never completed: still one root
+            inv.trace_root = new_xray_root()
         handler = _ms(inv.t_result - delivered) if inv.t_result else None
         if handler is None and t_end is not None:
             handler = _ms(t_end - delivered)  # crashed or timed out inside the handler
@@ -363,7 +365,7 @@ class Lifecycle:
             record_count=inv.record_count,
             event_bytes=inv.event_bytes,
             response_bytes=inv.response_bytes,
-            trace_id=inv.trace_root or new_xray_root(),
+            trace_id=inv.trace_root,
             deadline_ms=inv.deadline_ms,
             memory_mb=s.memory_mb,
             function_arn=inv.arn,

@@ -52,25 +52,19 @@ class _Flusher:
         self.done = 0
         self.timeouts = 0
         self.skipped = 0
-        self.stalled = False  # a waited-for export timed out and has not finished since
         threading.Thread(target=self._run, name="lctrace-flush", daemon=True).start()
-
-    def request(self) -> None:
-        """Start an export of everything queued, waiting for nothing (spans complete early)."""
-        with self.cond:
-            self.requested += 1
-            self.cond.notify_all()
 
     def flush(self, timeout_ms: int) -> bool:
         """Ask for an export of everything queued and wait for it at most `timeout_ms`. While
-        an export that timed out is still running (endpoint down or stalled), do not wait at
-        all: a failing exporter costs one timeout per outage, not one per invocation."""
+        an earlier export is still running (endpoint down or stalled), do not wait at all:
+        a failing exporter costs one timeout per outage, not one per invocation."""
         deadline = time.monotonic() + timeout_ms / 1000
         with self.cond:
+            busy = self.done < self.requested
             self.requested += 1
             target = self.requested
             self.cond.notify_all()
-            if self.stalled:
+            if busy:
                 self.skipped += 1
                 return False
             while self.done < target:
@@ -78,7 +72,6 @@ class _Flusher:
                 if remaining <= 0:
                     if timeout_ms > 0:
                         self.timeouts += 1
-                        self.stalled = True
                     return False
                 self.cond.wait(remaining)
         return True
@@ -94,7 +87,6 @@ class _Flusher:
                     processor.force_flush()
             with self.cond:
                 self.done = target
-                self.stalled = False
                 self.cond.notify_all()
 
 
@@ -214,16 +206,16 @@ class SpanSink:
 
     def on_posted(self, rec: InvocationPhases) -> None:
         """The response was posted and answered: its poll_wait, handler and response spans are
-        complete, so they are exported now (local ones written, network ones started in the
-        background), leaving only invocation and post_response for the flush before `/next`."""
+        complete, so they are built now and local exporters write them, leaving only
+        invocation and post_response for the flush before `/next`."""
         if not self.wants_posted or len(self._early) >= EARLY_LIMIT:
             return  # invocations posted but never closed: stop splitting rather than grow
         self._emit(self._spans.posted_spans(rec, self.resource))
         self._early.add(rec.request_id)
         for processor in self.local:
             processor.force_flush()
-        if self.flusher is not None:
-            self.flusher.request()
+        # network exporters only queue them: a second export per invocation costs more (HTTP
+        # or gRPC round trip, protobuf) than it takes off the flush before /next
 
     def on_invocation(self, rec: InvocationPhases) -> None:
         if rec.request_id in self._early:

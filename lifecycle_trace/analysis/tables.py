@@ -80,6 +80,8 @@ def _take(column: pd.Series | pd.Index, order: np.ndarray,
     first = values[0] if len(values) else 0
     missing = first is None or isinstance(first, float) and first != first
     if values.dtype == object and missing and pd.isna(values).all():
+        if not values.flags.writeable and values.strides == (0,):
+            return pd.Series(values, dtype=object, copy=False)  # the merge's broadcast NaN
         key = None if first is None else "nan"
         shared = None if empty is None else empty.get(key)
         if shared is None:

@@ -334,6 +334,12 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
     data: dict[str, object] = {"seq": seq if order is None else seq[order]}
     places = None if others else _places([len(part["seq"]) for part in canonical], order)
     for name in names:  # one column at a time: its pieces are let go once it is built
+        if places is not None:
+            column = _coded(name, canonical, places, len(seq), stream_names, functions)
+            if column is not None:
+                data[name] = column
+                del column
+                continue
         pieces: list = []
         for part in canonical:
             if name in part and name != "stream":
@@ -357,6 +363,33 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
         data[name] = column
         del pieces, column
     return data
+
+
+def _coded(name: str, canonical: list[dict], places: list, total: int,
+           stream_names: np.ndarray, functions: np.ndarray) -> np.ndarray | None:
+    """A column of values looked up by code (streams' names and functions, request ids),
+    made with one lookup over the whole column: codes are placed first (integers, cheap),
+    then each value is fetched once. None: not such a column."""
+    if name in ("environment", "function"):
+        values = stream_names if name == "environment" else functions
+        pieces = [part["stream"] for part in canonical]
+    elif all(isinstance(part.get(name), _Captured)
+             and isinstance(part[name].captured, fastscan.Ids) for part in canonical):
+        tables: dict[int, tuple[int, fastscan.IdTable]] = {}  # id -> (its first code, table)
+        pieces, size = [], 0
+        for part in canonical:
+            ids = part[name].captured
+            if id(ids.table) not in tables:
+                tables[id(ids.table)] = (size, ids.table)
+                size += len(ids.table.decoded())
+            pieces.append(ids.codes.astype(np.int64) + tables[id(ids.table)][0])
+        values = np.concatenate([table.decoded() for _, table in tables.values()])
+    else:
+        return None
+    codes = np.empty(total, dtype=np.int64)
+    for piece, place in zip(pieces, places, strict=True):
+        codes[place] = piece
+    return values[codes]
 
 
 def _places(counts: list[int], order: np.ndarray | None) -> list:

@@ -46,8 +46,16 @@ def _values(inv: pd.DataFrame, name: str) -> np.ndarray:
     return column.to_numpy(dtype=object, na_value=None)
 
 
+def _repeated(values: np.ndarray) -> bool:
+    """One value seen through every row (the merge's read-only broadcast of a column that no
+    record of the input fills): worked out once, not per row."""
+    return values.ndim == 1 and len(values) > 1 and values.strides[0] == 0
+
+
 def _eq(values: np.ndarray, *options: str) -> np.ndarray:
     """`Series.isin(options)` on plain objects (missing values match nothing)."""
+    if _repeated(values):
+        return np.full(len(values), _eq(values[:1], *options)[0], dtype=bool)
     out = values == options[0]
     for option in options[1:]:
         out |= values == option
@@ -55,7 +63,16 @@ def _eq(values: np.ndarray, *options: str) -> np.ndarray:
 
 
 def _has(values: np.ndarray) -> np.ndarray:
+    if _repeated(values):
+        return np.full(len(values), not pd.isna(values[0]), dtype=bool)
     return ~pd.isna(values)
+
+
+def _select(conditions: list[np.ndarray], choices: list[str | None],
+            default: str | None) -> np.ndarray:
+    """`np.select` with constant choices, picked by position (no object array per choice)."""
+    picked = np.select(conditions, range(len(choices)), default=len(choices))
+    return np.array([*choices, default], dtype=object)[picked]
 
 
 def _contains(values: np.ndarray, text: str) -> np.ndarray:
@@ -93,8 +110,8 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
     failed = _eq(rs, "error") | _eq(rd, "error", "failure") | _eq(wr, "error")
     seen = (~np.isnan(inv["duration_ms"].to_numpy(dtype=float)) | _has(rs) | _has(rd)
             | _has(wr))
-    status = np.select([timeout, crash, failed, seen], ["timeout", "crash", "error", "success"],
-                       default=None)
+    status = _select([timeout, crash, failed, seen], ["timeout", "crash", "error", "success"],
+                     default=None)
     out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["status"] = pd.Series(status, index=inv.index, dtype=object)
     out["error_type"] = error_type.where(status != "success")
@@ -103,7 +120,12 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
 
 
 def _floats_of(inv: pd.DataFrame, name: str) -> np.ndarray:
-    return inv[name].to_numpy(dtype=float)
+    column = inv[name]
+    if column.dtype == object:
+        values = column.to_numpy()
+        if _repeated(values):
+            return np.full(len(values), values[:1].astype(float)[0])
+    return column.to_numpy(dtype=float)
 
 
 def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -129,7 +151,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
              | _has(_values(inv, "span_init_ms")) | _has(_values(inv, "wr_init_ms")))
     evidence = [report_init, init_start, init_report, restore, suppressed | failed_init, trace]
     names = ["report", "init_start", "init_report", "restore", "suppressed_init", "trace"]
-    cold_source = np.select(evidence, names, default=None).astype(object)
+    cold_source = _select(evidence, names, default=None)
     # A stream whose init never completed re-runs it in every invoke (the never-polled doom
     # loop): after a failed init, each invocation until one ends well is a suppressed init.
     env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
@@ -190,7 +212,7 @@ and X-Ray measure at different points: a few ms apart is the same fact)."""
 
 
 def _floats(inv: pd.DataFrame, name: str) -> np.ndarray:
-    return inv[name].to_numpy(dtype=float) if name in inv else np.full(len(inv), np.nan)
+    return _floats_of(inv, name) if name in inv else np.full(len(inv), np.nan)
 
 
 class _Names:

@@ -59,7 +59,7 @@ def _utc(ms: pd.Series) -> pd.Series:
 
 
 def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return frame[name].to_numpy(dtype=float)
+    return classify._floats_of(frame, name)
 
 
 def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -79,9 +79,9 @@ def _take(column: pd.Series | pd.Index, order: np.ndarray,
     values = column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
     first = values[0] if len(values) else 0
     missing = first is None or isinstance(first, float) and first != first
+    if values.dtype == object and missing and values.strides == (0,) and len(values) > 1:
+        return pd.Series(values, dtype=object, copy=False)  # the merge's broadcast NaN
     if values.dtype == object and missing and pd.isna(values).all():
-        if not values.flags.writeable and values.strides == (0,):
-            return pd.Series(values, dtype=object, copy=False)  # the merge's broadcast NaN
         key = None if first is None else "nan"
         shared = None if empty is None else empty.get(key)
         if shared is None:

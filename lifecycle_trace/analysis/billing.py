@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lifecycle_trace.analysis.classify import _floats_of, _select
 from lifecycle_trace.records import RIE
 
 TOLERANCE_MS = 1.0
@@ -43,7 +44,7 @@ def classify_rules(inv: pd.DataFrame) -> pd.DataFrame:
     billed = inv["reported_billed_ms"].astype(float)
     duration = inv["duration_ms"].astype(float)
     init = inv["billable_init_ms"].astype(float)
-    restore = inv["billed_restore_ms"].astype(float)
+    restore = pd.Series(_floats_of(inv, "billed_restore_ms"), index=inv.index)
     ceil_d = _ceil(duration)
     has = billed.notna() & duration.notna()
     is_restore = has & restore.notna() & (billed - (ceil_d + restore)).abs().le(TOLERANCE_MS)
@@ -51,7 +52,7 @@ def classify_rules(inv: pd.DataFrame) -> pd.DataFrame:
     is_plain = has & billed.eq(ceil_d)
     is_legacy = has & billed.eq(np.ceil(duration / 100.0 - 1e-9) * 100.0) & billed.ge(100)
     is_clamped = has & billed.lt(ceil_d)
-    rule = np.select(
+    rule = _select(
         [is_restore, is_init & ~is_plain, is_plain, is_legacy, is_clamped, has],
         ["duration+restore", "duration+init", "duration", "100ms", "clamped", "reported"],
         default=None,
@@ -89,14 +90,14 @@ def compute_billing(inv: pd.DataFrame) -> pd.DataFrame:
     function_rule = pd.Series(rule[code + 1], index=inv.index)
     computed = inv["reported_billed_ms"].isna() & inv["duration_ms"].notna() & ~inv["managed"]
     include_init = function_rule & inv["billable_init_ms"].notna()
-    restore = inv["billed_restore_ms"].fillna(0.0).astype(float)
+    restore = pd.Series(_floats_of(inv, "billed_restore_ms"), index=inv.index).fillna(0.0)
     d = inv["duration_ms"].astype(float)
     with_init = _ceil(d + inv["billable_init_ms"].fillna(0.0).astype(float))
     computed_ms = np.where(include_init, with_init, _ceil(d)) + restore
     inv["billed_ms"] = inv["reported_billed_ms"].astype(float).where(~computed, computed_ms)
-    inv["billed_source"] = np.select(
-        [inv["reported_billed_ms"].notna(), computed], ["report", "computed"], default=None
-    )
+    inv["billed_source"] = _select(
+        [inv["reported_billed_ms"].notna().to_numpy(), computed.to_numpy()],
+        ["report", "computed"], default=None)
     inv.loc[computed, "billing_rule"] = np.where(
         include_init[computed], "computed:duration+init", "computed:duration"
     )

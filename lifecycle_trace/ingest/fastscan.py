@@ -439,6 +439,64 @@ def _numbers(values: tuple, dtype: type) -> np.ndarray:
     return out
 
 
+def merge_chunks(chunks: list[Chunk]) -> list[Chunk]:
+    """The chunks of one range as one (fewer, larger pieces for the parent to put together):
+    events, lines and codes renumbered, request id tables and short texts' values joined."""
+    if len(chunks) <= 1:
+        return chunks
+    counts = [len(chunk.kinds) for chunk in chunks]
+    firsts = np.cumsum([0, *counts[:-1]]).tolist()
+    line_firsts = np.cumsum([0, *(chunk.newlines for chunk in chunks[:-1])]).tolist()
+    streams: dict[str, int] = {}
+    stream_codes = []
+    for chunk in chunks:
+        mapping = np.array([streams.setdefault(name, len(streams)) for name in chunk.streams],
+                           dtype=np.int32)
+        stream_codes.append(mapping[chunk.stream_codes])
+    merged = Chunk(
+        np.concatenate([chunk.kinds for chunk in chunks]),
+        np.concatenate([chunk.lines + first for chunk, first in
+                        zip(chunks, line_firsts, strict=True)]),
+        np.concatenate([chunk.ts for chunk in chunks]), list(streams),
+        np.concatenate(stream_codes), newlines=sum(chunk.newlines for chunk in chunks),
+        tokens=[token for chunk in chunks for token in chunk.tokens],
+        others=[(index + first, raw) for chunk, first in zip(chunks, firsts, strict=True)
+                for index, raw in chunk.others])
+    table_firsts, blobs, size = {}, [], 0
+    for chunk in chunks:
+        for value in chunk.fields.values():
+            if isinstance(value, Ids) and id(value.table) not in table_firsts:
+                table_firsts[id(value.table)] = size
+                if value.table.blob:
+                    blobs.append(value.table.blob)
+                    size += value.table.blob.count(b"\0") + 1
+    table = IdTable(b"\0".join(blobs))
+    for kind in KINDS[:-1]:
+        present = [(chunk, first) for chunk, first in zip(chunks, firsts, strict=True)
+                   if len(chunk.fields[kind])]
+        merged.fields[kind] = (np.concatenate([chunk.fields[kind] + first
+                                               for chunk, first in present])
+                               if present else np.zeros(0, dtype=np.int64))
+        for name in KIND_GROUPS[kind]:
+            values = [chunk.fields[name] for chunk, _ in present]
+            if not values:
+                merged.fields[name] = chunks[0].fields[name]  # empty in every chunk
+            elif isinstance(values[0], Ids):
+                merged.fields[name] = Ids(np.concatenate(
+                    [ids.codes + table_firsts[id(ids.table)] for ids in values]), table)
+            elif isinstance(values[0], tuple):  # (codes, distinct values)
+                index: dict[bytes, int] = {}
+                parts = []
+                for codes, uniques in values:
+                    mapping = np.array([index.setdefault(u, len(index)) for u in uniques],
+                                       dtype=np.int32)
+                    parts.append(mapping[codes])
+                merged.fields[name] = (np.concatenate(parts), list(index))
+            else:
+                merged.fields[name] = np.concatenate(values)
+    return [merged]
+
+
 def decode_message(raw: bytes) -> str:
     """The message as the JSON string it is in the file."""
     if b"\\" not in raw:

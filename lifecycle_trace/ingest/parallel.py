@@ -35,8 +35,9 @@ def ranges(data, parts: int) -> list[tuple[int, int]]:
 
 def _scan(bounds: tuple[int, int]) -> list[fastscan.Chunk]:
     start, end = bounds
-    return fastscan.scan_range(_DATA, start, end, at_file_start=start == 0,
-                               at_file_end=end == len(_DATA))
+    return fastscan.merge_chunks(fastscan.scan_range(_DATA, start, end,
+                                                     at_file_start=start == 0,
+                                                     at_file_end=end == len(_DATA)))
 
 
 def workers_for(requested: int | None) -> int:

@@ -79,13 +79,13 @@ GROUPS = (
     "jreport_rid", "jreport_duration", "jreport_billed", "jreport_memory",
     "jreport_max_memory", "jreport_init", "jreport_status", "jreport_error",
     "japp_level", "japp_rid",
-    "other",
+    "other", "event_id",
 )
 G = {name: index for index, name in enumerate(GROUPS)}
 EVENT_RE = re.compile(
     rb'(([\s,]*+)\{\s*+"logStreamName"\s*+:\s*+"([^"\\]+)"\s*+,\s*+"timestamp"\s*+:\s*+(\d{1,15})\s*+,'
     rb'\s*+"message"\s*+:\s*+"' + _MESSAGE + rb'"\s*+,\s*+"ingestionTime"\s*+:\s*+\d{1,15}\s*+,'
-    rb'\s*+"eventId"\s*+:\s*+"\d*"\s*+\})'
+    rb'\s*+"eventId"\s*+:\s*+"(\d*)"\s*+\})'
 )
 assert EVENT_RE.groups == len(GROUPS), (EVENT_RE.groups, len(GROUPS))
 
@@ -93,20 +93,32 @@ _H = rb"[ \t]*+"
 _NL = _H + rb"\n" + _H
 LINED_EVENT_RE = re.compile(
     rb'(([ \t,]*+\n[ \t]*+)\{' + _NL + rb'"logStreamName"' + _H + rb":" + _H
-    + rb'"([^"\\\n]+)"' + _H + rb"," + _NL + rb'"timestamp"' + _H + rb":" + _H + rb"(\d{1,15})" + _H
+    + rb'"([^"]+)"' + _H + rb"," + _NL + rb'"timestamp"' + _H + rb":" + _H + rb"(\d{1,15})" + _H
     + rb"," + _NL + rb'"message"' + _H + rb":" + _H + rb'"'
     + _MESSAGE.replace(rb'[^"\\]', rb'[^"\\\n]') + rb'"' + _H + rb"," + _NL
     + rb'"ingestionTime"' + _H + rb":" + _H + rb"\d{1,15}" + _H + rb"," + _NL + rb'"eventId"' + _H
-    + rb":" + _H + rb'"\d*"' + _NL + rb"\})"
+    + rb":" + _H + rb'"([^"]*)"' + _NL + rb"\})"
 )
 """`EVENT_RE` for the layout the AWS CLI writes: one key per line, so every event takes
 `LINES_PER_EVENT` newlines (no raw newline in its strings either) and its line is known
-without counting. Same groups; what it matches `EVENT_RE` matches the same way."""
+without counting. Same groups. Stream names and event ids are matched up to their closing
+quote (a much faster loop than a class of several bytes) and checked afterwards
+(`_lined_ok`): what passes, `EVENT_RE` matches the same way."""
 LINES_PER_EVENT = 7  # its separator's newline, then six inside
 RETRY_LINED = 16
 """Slices read with `EVENT_RE` alone after one that `LINED_EVENT_RE` did not cover."""
 assert LINED_EVENT_RE.groups == len(GROUPS)
 assert b'[^"\\]' not in LINED_EVENT_RE.pattern
+
+
+def _lined_ok(found: list[tuple]) -> bool:
+    """`LINED_EVENT_RE`'s loose captures hold what `EVENT_RE` (and the line count) allow:
+    event ids of digits only, stream names without a backslash or a raw newline."""
+    event_ids = b"".join(map(itemgetter(G["event_id"]), found))
+    if event_ids and not event_ids.isdigit():
+        return False
+    return not any(b"\\" in name or b"\n" in name
+                   for name in set(map(itemgetter(G["stream"]), found)))
 
 _SEARCHED = (rb'\[(?:[\s,]*\{\s*"logStreamName"\s*:\s*"[^"\\]*"\s*,\s*"searchedCompletely"\s*:'
              rb"\s*(?:true|false)\s*\})*[\s,]*\]")
@@ -260,7 +272,7 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
         tried = uniform = not rows and wait == 0
         if tried:
             found = LINED_EVENT_RE.findall(data, pos, cut)
-            uniform = sum(map(len, map(_WHOLE, found))) == cut - pos
+            uniform = sum(map(len, map(_WHOLE, found))) == cut - pos and _lined_ok(found)
         if not uniform:
             found = EVENT_RE.findall(data, pos, cut)
         if uniform or sum(map(len, map(_WHOLE, found))) == cut - pos:

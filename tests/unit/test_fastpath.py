@@ -140,6 +140,25 @@ def test_layouts_mixed_within_one_export(tmp_path: Path, monkeypatch, tiny_slice
     assert _assert_same(path, monkeypatch)
 
 
+@pytest.mark.parametrize("change", ["stream_backslash", "stream_quote", "event_id_letters",
+                                    "event_id_escape"])
+def test_odd_stream_names_and_event_ids(tmp_path: Path, monkeypatch, tiny_slices,
+                                        change: str) -> None:
+    """Stream names with escapes and event ids that are not digits (the one-key-per-line
+    scan reads both loosely, then checks them): the general path's report either way."""
+    events = _events(_export(tmp_path, invocations=40))
+    for event in events[7::11]:
+        if change == "stream_backslash":
+            event["logStreamName"] += "\\x"
+        elif change == "stream_quote":
+            event["logStreamName"] += '"x'
+        elif change == "event_id_letters":
+            event["eventId"] = "12ab"
+        else:
+            event["eventId"] = "12\u0033"
+    _assert_same(_write_cli(tmp_path / "odd.json", events), monkeypatch)
+
+
 def test_malformed_events_fall_back_with_the_same_report(tmp_path: Path, monkeypatch,
                                                          tiny_slices) -> None:
     """A broken event (no message, string timestamp, truncated document): the scanner gives

@@ -473,15 +473,20 @@ def _dialects(frames: dict[str, pd.DataFrame], codes: np.ndarray, size: int) -> 
         if frame is None or frame.empty:
             continue
         owner = frame["owner_code"].to_numpy()
-        dialect = frame["dialect"].astype(str).to_numpy()
-        for name in pd.unique(dialect):
+        dialect_codes, dialects = pd.factorize(frame["dialect"].to_numpy(dtype=object),
+                                               use_na_sentinel=False)
+        for code, name in enumerate(dialects):
             mask = seen.setdefault(str(name), np.zeros(size + 1, dtype=bool))
-            mask[owner[(dialect == name) & (owner >= 0)]] = True
-    out = np.full(len(codes), "", dtype=object)
-    for name in sorted(seen):
-        has = seen[name][codes]
-        out = np.where(has, np.where(out == "", name, out + "+" + name), out)
-    return out
+            mask[owner[(dialect_codes == code) & (owner >= 0)]] = True
+    # one bit per dialect, then each distinct combination spelled once
+    names = sorted(seen)
+    bits = np.zeros(len(codes), dtype=np.int64)
+    for bit, name in enumerate(names):
+        bits |= seen[name][codes].astype(np.int64) << bit
+    combos, unique_bits = pd.factorize(bits)
+    labels = np.array(["+".join(name for bit, name in enumerate(names) if int(value) >> bit & 1)
+                       for value in unique_bits], dtype=object)
+    return labels[combos] if len(codes) else np.full(0, "", dtype=object)
 
 
 def stream_facts(invocations: pd.DataFrame,

@@ -4,8 +4,10 @@ One precompiled regex matches a whole CloudWatch event object as the AWS CLI wri
 (`logStreamName`, `timestamp`, `message`, then `ingestionTime` and `eventId`) and, inside the
 message, the shapes that make up nearly every large export: text `START` / `END` / `REPORT`,
 Node.js and Python logger lines, and the JSON log format's `platform.start`, `platform.report`
-and `{timestamp, level, requestId, message}` lines. `re.findall` runs it over big slices of the
-mapped file, so the per-event work happens in C; anything else in a message is kept raw and
+and `{timestamp, level, requestId, message}` lines. `re.findall` runs it over 2 MB slices of
+the mapped file, so the per-event work happens in C (`LINED_EVENT_RE`, its twin for the CLI's
+one-key-per-line layout, is tried first: it knows each event's line without counting); anything
+else in a message is kept raw and
 handed to the general message parser (`platform.parse_event`), which stays the one definition of
 what a message means. The canonical shapes are strict subsets of what that parser accepts and
 give the very same fields.
@@ -14,6 +16,10 @@ The scan also proves the slice holds nothing but such events: the matches' lengt
 to the slice. Page boundaries (`], "nextToken": ...}{"events": [`) are matched by their own
 regex. Any other byte (an event in another key order, an escaped stream name, a malformed
 event) makes the scan give up with `Unsupported`, and the caller reads the file the general way.
+
+Each slice becomes a `Chunk` of compact columns made in the worker: kind codes, lines, times
+and stream codes per event, numbers parsed, short texts and request ids factorized (an
+invocation's START, END, REPORT and output lines share one id string in the end).
 """
 
 from __future__ import annotations

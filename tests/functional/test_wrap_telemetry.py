@@ -306,17 +306,15 @@ def _shape(spans):  # type: ignore[no-untyped-def]
     )
 
 
-def test_posted_spans_go_out_early_and_the_rest_at_the_next_poll() -> None:
-    """Split export: poll_wait/handler/response when the response is answered, invocation and
-    post_response at the next poll - together exactly the spans of one export."""
+def test_posted_spans_are_built_early_and_exported_with_the_rest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """poll_wait/handler/response are built (and encoded) when the response is answered;
+    all five go out in one export at the next poll - the same spans as a single build."""
     early, whole = InMemorySpanExporter(), InMemorySpanExporter()
     split_sink = SpanSink([("jsonl", early)], ENV, 64)
     telemetry = Telemetry([split_sink])
-    partial = record(post_response_ms=None)
     assert telemetry.wants_posted
-    telemetry.on_posted(partial)
-    names = {s.name for s in early.get_finished_spans()}  # written at once, no flush needed
-    assert names == {schema.SPAN_POLL_WAIT, schema.SPAN_HANDLER, schema.SPAN_RESPONSE}
+    telemetry.on_posted(record(post_response_ms=None))
+    assert early.get_finished_spans() == ()  # nothing written before the flush
     split_sink.on_invocation(record())
     split_sink.flush(1000)
     reference = SpanSink([("jsonl", whole)], ENV, 64)
@@ -324,10 +322,27 @@ def test_posted_spans_go_out_early_and_the_rest_at_the_next_poll() -> None:
     reference.flush(1000)
     assert len(early.get_finished_spans()) == 5
     assert _shape(early.get_finished_spans()) == _shape(whole.get_finished_spans())
-    # a record never announced (e.g. a 413 answer) still gets all five spans at once
+    # a record never announced (e.g. a 413 answer) still gets all five spans
     split_sink.on_invocation(record(request_id="r2"))
     split_sink.flush(1000)
     assert len(early.get_finished_spans()) == 10
+    # the jsonl exporter encodes the early spans ahead: still one line, the same request
+    from lifecycle_trace.runtime.exporters import encode_request
+
+    class Keeping(JsonlSpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            self.kept = list(spans)
+            return super().export(spans)
+
+    path = tmp_path / "spans.jsonl"
+    keeping = Keeping(str(path))
+    sink = SpanSink([("jsonl", keeping)], ENV, 64)
+    sink.on_posted(record(post_response_ms=None))
+    sink.on_invocation(record())
+    sink.flush(1000)
+    (line,) = path.read_text().splitlines()
+    assert json.loads(line) == encode_request(keeping.kept) and len(keeping.kept) == 5
+    assert keeping._prepared == {}
 
 
 def test_xray_gets_each_invocation_in_one_export() -> None:
@@ -341,17 +356,37 @@ def test_xray_gets_each_invocation_in_one_export() -> None:
 
 def test_jsonl_line_is_the_compact_dump_of_the_request(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The line is spliced from a cached resource text: same bytes as dumping the request."""
-    from lifecycle_trace.runtime.exporters import encode_line, encode_request
+    from lifecycle_trace.runtime.exporters import (
+        encode_line,
+        encode_request,
+        span_to_otlp_json,
+        span_to_otlp_text,
+    )
     from lifecycle_trace.runtime.spans import build_resource, init_spans, invocation_spans
 
     resource = build_resource(ENV)
     other = build_resource({**ENV, "AWS_LAMBDA_FUNCTION_NAME": "other"})
     init = InitPhase(instance="i", function="fn", version="1", start_ns=1, init_ms=2.0)
-    spans = [*invocation_spans(record(), resource), *init_spans(init, other)]
+    odd = record(
+        request_id="r\u00e9\n2",
+        outcome="error",
+        error_type='Fn."x"',
+        proxy_overhead_ms=float("nan"),
+        record_count=None,
+        post_response_ms=None,
+        sampled=False,
+    )
+    spans = [
+        *invocation_spans(record(), resource),
+        *invocation_spans(odd, resource),
+        *init_spans(init, other),
+    ]
+    for span in spans:  # written directly, not through json.dumps: the same text
+        assert span_to_otlp_text(span) == json.dumps(span_to_otlp_json(span), separators=(",", ":"))
     for batch in (spans, spans[:2], spans[-1:]):
         assert encode_line(batch) == json.dumps(encode_request(batch), separators=(",", ":"))
     path = tmp_path / "spans.jsonl"
     exporter = JsonlSpanExporter(str(path))
     exporter.export(spans)
     exporter.shutdown()
-    assert json.loads(path.read_text()) == encode_request(spans)
+    assert path.read_text() == json.dumps(encode_request(spans), separators=(",", ":")) + "\n"

@@ -68,6 +68,18 @@ def _has(values: np.ndarray) -> np.ndarray:
     return ~pd.isna(values)
 
 
+def _lean(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """A computed column; one with no value anywhere as a read-only broadcast of its missing
+    value (no memory per row: most phase columns of a log-only input)."""
+    if len(values) > 1 and values.dtype == float and np.isnan(values).all():
+        values = np.broadcast_to(np.array([np.nan]), values.shape)
+    elif len(values) > 1 and values.dtype == object and pd.isna(values).all():
+        nones = np.asarray(values == None, dtype=bool)  # noqa: E711 - elementwise
+        if nones.all() or not nones.any():
+            values = np.broadcast_to(np.array([values[0]], dtype=object), values.shape)
+    return pd.Series(values, index=index, dtype=values.dtype, copy=False)
+
+
 def _select(conditions: list[np.ndarray], choices: list[str | None],
             default: str | None) -> np.ndarray:
     """`np.select` with constant choices, picked by position (no object array per choice)."""
@@ -198,9 +210,9 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
                                 np.where(failed_init, np.nan, _floats_of(inv, "init_report_ms"))),
                           _floats_of(inv, "wr_init_ms")), _floats_of(inv, "span_init_ms"))
     out["init_ms"] = np.where(cold, init_ms, np.nan)
-    out["restore_ms"] = _fill(_fill(_floats_of(inv, "report_restore_ms"),
-                                    _floats_of(inv, "restore_report_ms")),
-                              _floats_of(inv, "span_restore_ms"))
+    out["restore_ms"] = _lean(_fill(_fill(_floats_of(inv, "report_restore_ms"),
+                                          _floats_of(inv, "restore_report_ms")),
+                                    _floats_of(inv, "span_restore_ms")), inv.index)
     out["managed"] = _eq(declared, "managed-instances")
     return out
 
@@ -295,7 +307,7 @@ def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
         first = (source_of < 0) & (used >= 0)
         source_of[first] = len(source_names)
         source_names.append((used, names))
-        out[column] = value
+        out[column] = _lean(value, inv.index)
     sources = np.full(n, np.nan, dtype=object)
     for k, (used, names) in enumerate(source_names):
         mine = source_of == k
@@ -316,9 +328,9 @@ def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
         notes[differ] = notes[differ] + _note("duration_ms", reporter, reported[differ],
                                               span_dialect.at(differ), traced[differ])
         noted[differ] = True
-    out["phase_source"] = pd.Series(sources, index=inv.index, dtype=object)
+    out["phase_source"] = _lean(sources, inv.index)
     disagreements = np.full(n, None, dtype=object)
     rows = np.flatnonzero(noted)
     disagreements[rows] = [text.rstrip("; ") or None for text in notes[rows]]
-    out["disagreements"] = pd.Series(disagreements, index=inv.index, dtype=object)
+    out["disagreements"] = _lean(disagreements, inv.index)
     return out

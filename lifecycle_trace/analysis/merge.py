@@ -354,7 +354,9 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     # one concat of blocks aligned to the invocations, not a join per block: each join copies
     # every column joined before it (most of the time of a large merge)
     index = inv.index
-    inv = pd.concat([_aligned(block, index) for block in blocks], axis=1)
+    rank = np.full(len(keys) + 1, -1, dtype=np.int64)  # owner code -> row (code -1: none)
+    rank[index.to_numpy()] = np.arange(len(index))
+    inv = pd.concat([_aligned(block, index, rank) for block in blocks], axis=1)
     codes = inv.index.to_numpy()
     inv["sources"] = _dialects(frames, codes, len(keys))
     inv.insert(0, "request_id", key_request_ids[codes])
@@ -362,15 +364,29 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     return inv
 
 
-def _aligned(block: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """`block` reindexed to the invocations; a block of an absent record type becomes all-NaN
-    object columns (as reindexing it would give, without allocating them)."""
+def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray) -> pd.DataFrame:
+    """`block` (indexed by owner code) reindexed to the invocations (`rank`: code -> row); a
+    block of an absent record type becomes all-NaN object columns (as reindexing it would
+    give, without allocating them)."""
     if len(block) == 0 and all(map(pd.api.types.is_object_dtype, block.dtypes)):
         # a read-only broadcast of one NaN: no memory per row (pandas copies it only if a
         # later step writes into it); a large merge has dozens of such columns
         nan = np.broadcast_to(np.array([np.nan], dtype=object), (len(index), len(block.columns)))
         return pd.DataFrame(nan, index=index, columns=block.columns, dtype=object, copy=False)
-    return block.reindex(index)
+    if not block.index.is_unique:
+        return block.reindex(index)
+    # reindex by integer arithmetic on the codes instead of hashing a million-row index
+    rows = rank[block.index.to_numpy(dtype=np.int64)]
+    kept = rows >= 0
+    indexer = np.full(len(index), -1, dtype=np.int64)
+    indexer[rows[kept]] = np.flatnonzero(kept)
+    columns = {}
+    for name in block.columns:
+        column = block[name]
+        values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+        taken = pd.api.extensions.take(values, indexer, allow_fill=True)
+        columns[name] = pd.Series(taken, index=index, dtype=taken.dtype, copy=False)
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def _phase(frame: pd.DataFrame | None, during: bool) -> pd.DataFrame | None:

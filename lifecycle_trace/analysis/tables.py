@@ -93,13 +93,9 @@ def _take(column: pd.Series | pd.Index, order: np.ndarray,
     return pd.Series(values.take(order), dtype=column.dtype, copy=False)
 
 
-def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
-    """Merged raw facts -> the invocations table (without cost, added once prices are known).
-
-    Times are worked out on plain arrays in the merge's order; the table is then made once, in
-    start order, from the few raw columns the later steps read (the merged frame is wide)."""
-    raw = merged.invocations
-    facts = stream_facts(raw, merged.environment_functions)
+def _times(raw: pd.DataFrame) -> dict[str, np.ndarray]:
+    """start_ms, end_ms, duration_ms and memory_mb of each merged row, from the best source
+    (the intermediate arrays are let go on return)."""
     duration = _num(raw, "duration_ms")
     report_ts, start_ts, rd_ts = _num(raw, "report_ts"), _num(raw, "start_ts"), _num(raw, "rd_ts")
     start = _fill(start_ts, report_ts - _nan0(duration))
@@ -115,15 +111,28 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
                       + _nan0(_num(raw, "wr_post_response_ms")))
     run = np.where(~from_trace | np.isnan(trace_run), duration, trace_run)
     end = _fill(_fill(start + run, report_ts), _num(raw, "end_ts"))
-    order = np.argsort(start, kind="stable")  # NaN last, ties in merge order
+    return {"duration_ms": duration, "memory_mb": memory, "start_ms": start, "end_ms": end}
+
+
+def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
+    """Merged raw facts -> the invocations table (without cost, added once prices are known).
+
+    Times are worked out on plain arrays in the merge's order; the table is then made once, in
+    start order, from the few raw columns the later steps read (the merged frame is wide)."""
+    raw = merged.invocations
+    facts = stream_facts(raw, merged.environment_functions)
+    times = _times(raw)
+    order = np.argsort(times["start_ms"], kind="stable")  # NaN last, ties in merge order
     empty: dict[object, np.ndarray] = {}
     data = {"invocation": _take(raw.index, order)}
     data.update((name, _take(raw[name], order, empty)) for name in RAW_COLUMNS if name in raw)
     data.update((name, _take(facts[name], order)) for name in ("environment", "function",
                                                                   "version"))
-    data.update((name, pd.Series(values[order], copy=False)) for name, values in (
-        ("duration_ms", duration), ("memory_mb", memory), ("start_ms", start), ("end_ms", end)))
+    del facts
+    data.update((name, pd.Series(times.pop(name)[order], copy=False)) for name in (
+        "duration_ms", "memory_mb", "start_ms", "end_ms"))
     inv = pd.DataFrame(data, copy=False)
+    del data, order
     env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
     envs = pd.Series(env_names)
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
@@ -171,8 +180,11 @@ def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
             for name in columns}
     code, env_names = pd.factorize(data.pop("environment"))
     keep = code >= 0  # rows without an environment belong to none
+    if keep.all():
+        keep = slice(None)  # (no copy of each column)
     ordered = pd.DataFrame({name: pd.Series(values[keep], dtype=inv[name].dtype, copy=False)
                             for name, values in data.items()}, copy=False)
+    del data
     ordered.insert(0, "environment", code[keep])
     grouped = ordered.groupby("environment", sort=False)
     gap = ordered["start_ms"] - grouped["end_ms"].shift(1)

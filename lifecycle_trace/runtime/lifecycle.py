@@ -282,11 +282,12 @@ class Lifecycle:
                 inv.trace_root = new_xray_root()
             inv.event_bytes = ex.response_body.size
             inv.overhead_ns += (ex.t_done - ex.t_response) + (ex.t_forwarded - ex.t_arrive)
-            body = ex.response_body.captured()
-            inv.trigger, inv.event_source, inv.record_count = classify_event(body)
-            cap = self.settings.capture_payload_bytes
-            if cap:
-                inv.event_payload = body[:cap].decode("utf-8", "replace")
+            if getattr(self.sink, "wants_records", True):  # the event's shape is only for them
+                body = ex.response_body.captured()
+                inv.trigger, inv.event_source, inv.record_count = classify_event(body)
+                cap = self.settings.capture_payload_bytes
+                if cap:
+                    inv.event_payload = body[:cap].decode("utf-8", "replace")
             inv.t_delivered = ex.t_done  # last: the watchdog reads it (with the deadline)
             return
         if isinstance(state, _Invocation) and ex.kind in (api.KIND_RESPONSE, api.KIND_ERROR):

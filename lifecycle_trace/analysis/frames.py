@@ -24,6 +24,10 @@ STREAM_RE = re.compile(
 """`YYYY/MM/DD/[<version>]<hex>`, or `YYYY/MM/DD/<function>[<version>]<hex>` (custom groups)."""
 
 
+REQUEST_CODE = "request_code"
+"""A frame's request-id codes when its reader numbered them (`ingest.fastpath`: one code per
+distinct id across every record type of an input, only for types it read entirely)."""
+
 LEAN = {"AppLine": ("level",), "PlatformNote": ("kind", "name")}
 """Types only counted, not quoted: their text stays out of the columns (most records are these)."""
 
@@ -124,7 +128,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     take = by_seq[order]
     # request ids as a categorical: their codes are what the merge groups on, and reordering
     # integer codes is far cheaper than reordering millions of string objects
-    rid_codes, request_ids = pd.factorize(data.pop("request_id"))
+    rid_codes, request_ids = _request_codes(frames, data.pop("request_id"))
     out: dict[str, object] = {}
     for name in list(data):  # object columns as they are: no dtype inference
         values = data.pop(name)[take]  # each input column let go once reordered
@@ -140,6 +144,50 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     names = ("seq", "env", "timestamp_ms", "request_id", "source", "real_env", "kind", "phase",
              "env_code", "ts")
     return pd.DataFrame({name: out[name] for name in names}, copy=False)
+
+
+def _request_codes(frames: dict[str, pd.DataFrame], ids: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(code per record in frame order, -1 = none; the distinct ids) of `ids`, the frames'
+    request ids end to end. Codes the reader gave are used as they are (factorizing millions of
+    id strings is the slowest step of a large merge); records of frames without them are
+    looked up among those ids, or numbered after them."""
+    frames = {kind: frame for kind, frame in frames.items() if len(frame)}
+    if not any(REQUEST_CODE in frame for frame in frames.values()):
+        return pd.factorize(ids)
+    parts, uncoded, start = [], [], 0
+    for frame in frames.values():
+        if REQUEST_CODE in frame:
+            parts.append(frame[REQUEST_CODE].to_numpy(dtype=np.int64))
+        else:
+            parts.append(np.full(len(frame), -1, dtype=np.int64))
+            uncoded.append(slice(start, start + len(frame)))
+        start += len(frame)
+    codes = np.concatenate(parts)
+    coded = codes >= 0
+    # the reader numbers ids across types: keep the ones these frames use, in code order
+    used = np.zeros(int(codes.max()) + 1 if coded.any() else 0, dtype=bool)
+    used[codes[coded]] = True
+    compact = np.cumsum(used) - 1
+    names = np.empty(len(used), dtype=object)
+    names[codes[coded]] = ids[coded]
+    request_ids = names[used]
+    codes = np.where(coded, compact[np.where(coded, codes, 0)], -1)
+    for rows in uncoded:
+        values = ids[rows]
+        present = pd.notna(values)
+        if not present.any():
+            continue
+        found = pd.Index(request_ids).get_indexer(values[present])
+        new = found < 0
+        if new.any():
+            extra, extra_ids = pd.factorize(values[present][new])
+            found[new] = len(request_ids) + extra
+            request_ids = np.concatenate([request_ids, np.asarray(extra_ids, dtype=object)])
+        block = codes[rows]
+        block[present] = found
+        codes[rows] = block
+    return codes, request_ids
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

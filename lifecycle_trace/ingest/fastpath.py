@@ -24,6 +24,7 @@ from operator import attrgetter
 import numpy as np
 
 from lifecycle_trace import config, records
+from lifecycle_trace.analysis.frames import REQUEST_CODE
 from lifecycle_trace.ingest import fastscan
 from lifecycle_trace.ingest.base import LogEvent, SourceStats
 from lifecycle_trace.ingest.platform_common import function_for
@@ -162,6 +163,36 @@ class _Captured:
         return _values(self.captured, self.count, self.how)
 
 
+class _IdSpace:
+    """One code per distinct request id across every slice and record type of an input, so
+    the merge can group on these integers instead of hashing millions of strings again."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.remaps: dict[int, tuple[fastscan.IdTable, np.ndarray]] = {}
+        self._values: np.ndarray | None = None
+
+    def codes(self, table: fastscan.IdTable) -> np.ndarray:
+        """The global code of each id of `table` (each table is mapped once)."""
+        known = self.remaps.get(id(table))
+        if known is None:
+            index = self.index
+            strings = table.decoded()
+            codes = np.fromiter((index.setdefault(text, len(index)) for text in strings),
+                                dtype=np.int64, count=len(strings))
+            known = self.remaps[id(table)] = (table, codes)  # the table kept: its id stays its
+            self._values = None
+        return known[1]
+
+    def values(self) -> np.ndarray:
+        """Each code's id (the decoded string objects the tables hold)."""
+        if self._values is None:
+            self._values = np.empty(len(self.index), dtype=object)
+            for table, codes in self.remaps.values():
+                self._values[codes] = table.decoded()
+        return self._values
+
+
 def _resolved(value: object) -> object:
     return value.values() if isinstance(value, _Captured) else value
 
@@ -225,9 +256,10 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     stream_names = np.array(list(streams), dtype=object)
     functions = np.array([function_for(None, name) for name in streams], dtype=object)
     columns = {}
+    space = _IdSpace()
     while parts:  # each type's pieces are let go once they are its columns
         name, members = parts.popitem()
-        columns[name] = _type_columns(name, members, stream_names, functions, source)
+        columns[name] = _type_columns(name, members, stream_names, functions, source, space)
         del members
     # the order `records_to_frames` gives its frames: last type seen first
     order = sorted(columns, key=lambda name: -int(columns[name]["seq"][0]))
@@ -314,7 +346,7 @@ def _attribute_others(parts: dict[str, list[dict]], streams: dict[str, int]) -> 
 
 
 def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
-                  functions: np.ndarray, source: str) -> dict[str, object]:
+                  functions: np.ndarray, source: str, space: _IdSpace) -> dict[str, object]:
     """One type's columns, as `records_to_frames` builds them from records, in seq order."""
     others = [entry for entry in members if "record" in entry]
     canonical = [entry for entry in members if "record" not in entry]
@@ -335,9 +367,13 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
     places = None if others else _places([len(part["seq"]) for part in canonical], order)
     for name in names:  # one column at a time: its pieces are let go once it is built
         if places is not None:
-            column = _coded(name, canonical, places, len(seq), stream_names, functions)
+            coded: dict[str, np.ndarray] = {}
+            column = _coded(name, canonical, places, len(seq), stream_names, functions, space,
+                            coded)
             if column is not None:
                 data[name] = column
+                if name == "request_id" and name in coded:
+                    data[REQUEST_CODE] = coded[name]
                 del column
                 continue
         pieces: list = []
@@ -366,7 +402,8 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
 
 
 def _coded(name: str, canonical: list[dict], places: list, total: int,
-           stream_names: np.ndarray, functions: np.ndarray) -> np.ndarray | None:
+           stream_names: np.ndarray, functions: np.ndarray, space: _IdSpace,
+           coded: dict[str, np.ndarray]) -> np.ndarray | None:
     """A column of values looked up by code (streams' names and functions, request ids),
     made with one lookup over the whole column: codes are placed first (integers, cheap),
     then each value is fetched once. None: not such a column."""
@@ -375,20 +412,17 @@ def _coded(name: str, canonical: list[dict], places: list, total: int,
         pieces = [part["stream"] for part in canonical]
     elif all(isinstance(part.get(name), _Captured)
              and isinstance(part[name].captured, fastscan.Ids) for part in canonical):
-        tables: dict[int, tuple[int, fastscan.IdTable]] = {}  # id -> (its first code, table)
-        pieces, size = [], 0
-        for part in canonical:
-            ids = part[name].captured
-            if id(ids.table) not in tables:
-                tables[id(ids.table)] = (size, ids.table)
-                size += len(ids.table.decoded())
-            pieces.append(ids.codes.astype(np.int64) + tables[id(ids.table)][0])
-        values = np.concatenate([table.decoded() for _, table in tables.values()])
+        pieces = [space.codes(part[name].captured.table)[part[name].captured.codes]
+                  for part in canonical]
+        values = None
     else:
         return None
     codes = np.empty(total, dtype=np.int64)
     for piece, place in zip(pieces, places, strict=True):
         codes[place] = piece
+    if values is None:  # request ids: their global codes become a column of their own
+        values = space.values()
+        coded[name] = codes
     return values[codes]
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from lifecycle_trace.analysis import model
-from lifecycle_trace.analysis.frames import PrebuiltColumns, records_to_frames
+from lifecycle_trace.analysis.frames import REQUEST_CODE, PrebuiltColumns, records_to_frames
 from lifecycle_trace.ingest import fastpath, fastscan, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +25,16 @@ import generate_export  # noqa: E402
 def _general_frames(path: Path) -> tuple[dict[str, pd.DataFrame], object]:
     parsed = read_source(path)
     return records_to_frames(parsed.records), parsed.stats
+
+
+def _check_request_codes(frames: dict[str, pd.DataFrame]) -> None:
+    """The fast path's request-id codes (an extra column the merge groups on) name one id each,
+    across every record type; dropped once checked, the frames must equal the general path's."""
+    pairs = pd.concat([frame[[REQUEST_CODE, "request_id"]] for frame in frames.values()
+                       if REQUEST_CODE in frame], ignore_index=True).drop_duplicates()
+    assert pairs[REQUEST_CODE].is_unique and pairs["request_id"].is_unique
+    for name in frames:
+        frames[name] = frames[name].drop(columns=REQUEST_CODE, errors="ignore")
 
 
 def _assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, *, workers: int = 2) -> bool:
@@ -40,6 +50,7 @@ def _assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, *, workers: int = 
         assert count == general_stats.records
         fast_frames = records_to_frames(PrebuiltColumns(columns))
         assert list(fast_frames) == list(frames)
+        _check_request_codes(fast_frames)
         for name, frame in frames.items():
             pd.testing.assert_frame_equal(fast_frames[name], frame, check_exact=True, obj=name)
     monkeypatch.setenv("LCTRACE_FASTPATH", "1")

@@ -509,31 +509,75 @@ def stream_facts(invocations: pd.DataFrame,
                  env_functions: pd.Series | None = None) -> pd.DataFrame:
     """Function, version and environment of each invocation, from the best source available:
     the record's own field, then any record of its environment (`env_functions`), then the log
-    stream name, then the input file's name."""
+    stream name, then the input file's name. Worked out per distinct environment and file
+    (integer codes), not per row: a large input has a million rows and a few hundred streams."""
     inv = invocations
     env = _coalesce(inv, ["start_env", "report_env", "rd_env", "wr_env", "to_env", "exit_env",
                           "stuck_env", "span_env"])
-    streams = parse_streams(env.fillna(""))
+    env_codes, env_names = pd.factorize(env)
+    env_names = np.asarray(env_names, dtype=object)
+    streams = parse_streams(pd.Series(np.append(env_names, ""), dtype=object))
+    by_env = np.where(env_codes >= 0, env_codes, len(env_names))  # no environment: ""
+
+    def per_env(values: np.ndarray) -> np.ndarray:
+        return values[by_env]
+
     function = _coalesce(inv, ["start_function", "report_function", "rd_function",
                                "wr_function", "init_function", "span_function"])
     files = _coalesce(inv, ["start_file", "report_file"])
-    stems = {path: PurePath(str(path)).name.split(".")[0] for path in files.dropna().unique()}
-    file_stem = files.map(stems)
+    file_codes, file_names = pd.factorize(files)
+    stems = np.array([PurePath(str(path)).name.split(".")[0] for path in file_names] + [np.nan],
+                     dtype=object)
+    file_stem = stems[np.where(file_codes >= 0, file_codes, len(file_names))]
     # A name any record of the environment gives holds for all its invocations.
-    function = function.fillna(function.groupby(env).transform("first"))
+    function = _fill(function, _first_per_env(function, env_codes, len(env_names)))
     if env_functions is not None and len(env_functions):
-        function = function.fillna(env.map(env_functions))
-    function = function.fillna(streams["stream_function"]).fillna(file_stem).fillna("unknown")
+        mapped = pd.Series(env_names, dtype=object).map(env_functions).to_numpy(dtype=object)
+        function = _fill(function, per_env(np.append(mapped, np.nan)))
+    function = _fill(function, per_env(streams["stream_function"].to_numpy(dtype=object)))
+    function = _fill(_fill(function, file_stem), np.full(len(function), "unknown", dtype=object))
     version = _coalesce(inv, ["start_version", "init_version", "span_version"])
-    version = version.fillna(version.groupby(env).transform("first"))
-    version = version.fillna(streams["stream_version"])
-    return pd.DataFrame({"environment": env, "function": function, "version": version,
-                         "stream_date_ms": streams["stream_date_ms"]}, index=inv.index)
+    version = _fill(version, _first_per_env(version, env_codes, len(env_names)))
+    version = _fill(version, per_env(streams["stream_version"].to_numpy(dtype=object)))
+    index = inv.index
+    return pd.DataFrame({
+        "environment": pd.Series(env, index=index, dtype=object, copy=False),
+        "function": pd.Series(function, index=index, dtype=object, copy=False),
+        "version": pd.Series(version, index=index, dtype=object, copy=False),
+        "stream_date_ms": pd.Series(per_env(streams["stream_date_ms"].to_numpy(dtype=float)),
+                                    index=index, copy=False)}, index=index)
 
 
-def _coalesce(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    out = pd.Series(np.nan, index=frame.index, dtype=object)
+def _coalesce(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Per row, the first of `columns` that has a value (NaN where none has)."""
+    out = np.full(len(frame), np.nan, dtype=object)
+    missing = np.ones(len(frame), dtype=bool)
     for column in columns:
-        if column in frame:
-            out = out.where(out.notna(), frame[column])
+        if column not in frame or not missing.any():
+            continue
+        values = frame[column].to_numpy(dtype=object)
+        take = missing & pd.notna(values)
+        out[take] = values[take]
+        missing &= ~take
     return out
+
+
+def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`values` with its missing entries taken from `other` (object arrays)."""
+    missing = pd.isna(values)
+    if not missing.any():
+        return values
+    out = values.copy()
+    out[missing] = other[missing]
+    return out
+
+
+def _first_per_env(values: np.ndarray, env_codes: np.ndarray, count: int) -> np.ndarray:
+    """Per row, the first value of its environment's rows that has one (NaN without an
+    environment or a value): `groupby(env).transform("first")`, on integer codes."""
+    has = pd.notna(values) & (env_codes >= 0)
+    firsts = np.full(count + 1, np.nan, dtype=object)
+    rows = np.flatnonzero(has)
+    codes, first = np.unique(env_codes[rows], return_index=True)
+    firsts[codes] = values[rows[first]]
+    return firsts[np.where(env_codes >= 0, env_codes, count)]

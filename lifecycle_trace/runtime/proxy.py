@@ -267,7 +267,9 @@ class RuntimeApiProxy:
         if early:
             self._notify(observer.on_request, ex)
             ex.request_body.limit = ex.request_capture
+        held = upstream.sock
         upstream.ensure(t_arrive)
+        reused = held is not None and upstream.sock is held
         up_sock = upstream.sock
         up_reader = upstream.reader
         body = b""
@@ -305,17 +307,37 @@ class RuntimeApiProxy:
             ex.request_body.limit = ex.request_capture
         if body:
             ex.request_body.add(body)
-        rhead = self._final_head(up_reader, send_client, first=True)
+        try:
+            first_head = up_reader.read_head()
+        except OSError:
+            first_head = b""
+            if not (reused and small and not expect):
+                raise
+        if not first_head and reused and small and not expect:
+            # A kept-alive connection the API had closed (nothing came back): the request was
+            # never read, so it goes once more on a new connection, as HTTP clients do.
+            upstream.close()
+            upstream.ensure()
+            up_reader = upstream.reader
+            send_error = None
+            try:
+                upstream.sock.sendall(data)  # type: ignore[union-attr]
+            except OSError as exc:
+                send_error = exc
+            first_head = up_reader.read_head()  # type: ignore[union-attr]
+        rhead = self._final_head(up_reader, send_client, first=True, head=first_head)
         if rhead is None:
             raise api.ProtocolError("upstream sent no response")
         close = close or send_error is not None
         return self._respond(ex, rhead, up_reader, send_client, upstream, close=close)
 
-    def _final_head(self, up_reader, send_client, first: bool = False):  # type: ignore[no-untyped-def]
-        """Read upstream heads, relaying 1xx interim ones; the final head, or None after a
-        100 Continue when `first` is False (the caller then sends the body)."""
+    def _final_head(self, up_reader, send_client, first: bool = False,  # type: ignore[no-untyped-def]
+                    head: bytes | None = None):
+        """Read upstream heads (starting with `head` when already read), relaying 1xx interim
+        ones; the final head, or None after a 100 Continue when `first` is False (the caller
+        then sends the body)."""
         while True:
-            rhead = up_reader.read_head()
+            rhead, head = (head, None) if head is not None else (up_reader.read_head(), None)
             if not rhead:
                 raise OSError("upstream closed the connection")
             status = rhead[9:12]

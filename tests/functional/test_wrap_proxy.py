@@ -41,6 +41,7 @@ class FakeRuntimeApi:
             b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n" + b'{"status":"OK"}\n'
         )
         self._lock = threading.Lock()
+        self.close_after_post = False  # hang up right after answering a POST (no `close`)
         self.both_polling = threading.Event()
         self.saw_first_chunk = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -89,6 +90,8 @@ class FakeRuntimeApi:
                     conn.sendall(reply)
                 else:
                     conn.sendall(self.reply_to_post)
+                    if self.close_after_post:
+                        return
         except (OSError, api.ProtocolError):
             return
         finally:
@@ -303,6 +306,27 @@ def test_keep_alive_and_upstream_status_pass_through(stack) -> None:  # type: ig
     assert all(r.outcome == "error" and r.upstream_status == 413 for r in sink.invocations)
     assert sink.invocations[0].error_type == "Function.ResponseSizeTooLarge"
     assert [r.response_bytes for r in sink.invocations] == list(range(5))
+    client.close()
+
+
+def test_a_kept_alive_connection_the_api_closed_is_replaced(stack) -> None:  # type: ignore[no-untyped-def]
+    """The API hangs up right after answering (no `Connection: close`) and the runtime polls
+    again at once, on its own kept-alive connection: the proxy sends that `/next` again on a
+    new upstream connection instead of failing it."""
+    upstream, proxy, sink = stack
+    upstream.close_after_post = True
+    client = Client(proxy.address)
+    for i in range(3):
+        upstream.events.put(event_reply(f"r{i}", b"{}"))
+        client.send(get_next())
+        assert b"r%d" % i in client.read_response()
+        client.send(post(f"r{i}/response", b"ok"))
+        assert client.read_response() == upstream.reply_to_post
+    upstream.events.put(event_reply("last", b"{}"))
+    client.send(get_next())
+    assert b"last" in client.read_response()
+    assert upstream.connections == 4  # a new one after each hang-up
+    assert [r.request_id for r in sink.invocations] == ["r0", "r1", "r2"]
     client.close()
 
 

@@ -214,11 +214,7 @@ class Reader:
                     j = buf.find(b"\n\n", start, end)
                     stop = j + 2 if j >= 0 else -1
                 if stop > 0:
-                    head = bytes(self.view[start:stop])
-                    if stop == end:
-                        self.start = self.end = 0
-                    else:
-                        self.start = stop
+                    head = self._take(stop)
                     if head.count(b"\n") > MAX_HEADERS + 2:
                         raise ProtocolError("too many header lines")
                     return head
@@ -230,17 +226,21 @@ class Reader:
                 return b""
             buf = self.buf
 
+    def _take(self, stop: int) -> bytes:
+        """The buffered bytes up to `stop`, consumed."""
+        data = bytes(self.view[self.start : stop])
+        if stop == self.end:
+            self.start = self.end = 0
+        else:
+            self.start = stop
+        return data
+
     def read_exact(self, n: int) -> bytes:
         """Exactly `n` bytes (b"" shorter only when the peer closed first)."""
         start, end = self.start, self.end
         if end - start >= n:
             stop = start + n
-            data = bytes(self.view[start:stop])
-            if stop == end:
-                self.start = self.end = 0
-            else:
-                self.start = stop
-            return data
+            return self._take(stop)
         out = bytearray(n)
         have = end - start
         out[:have] = self.view[start:end]
@@ -258,12 +258,7 @@ class Reader:
         start, end = self.start, self.end
         if start < end:
             stop = min(end, start + n)
-            data = bytes(self.view[start:stop])
-            if stop == end:
-                self.start = self.end = 0
-            else:
-                self.start = stop
-            return data
+            return self._take(stop)
         return self.sock.recv(min(n, RELAY_CHUNK))
 
     def readline(self, limit: int = MAX_LINE + 1) -> bytes:
@@ -273,12 +268,7 @@ class Reader:
             i = self.buf.find(b"\n", start, min(end, start + limit))
             if i >= 0 or end - start >= limit:
                 stop = i + 1 if i >= 0 else start + limit
-                data = bytes(self.view[start:stop])
-                if stop == end:
-                    self.start = self.end = 0
-                else:
-                    self.start = stop
-                return data
+                return self._take(stop)
             if not self._fill():
                 data = bytes(self.view[self.start : self.end])
                 self.start = self.end = 0

@@ -91,6 +91,7 @@ class _Invocation:
         "event_payload",
         "response_payload",
         "reported",
+        "next_at",
     )
 
     def __init__(self, request_id: str, t_poll: int, cold: bool) -> None:
@@ -120,6 +121,7 @@ class _Invocation:
         self.event_payload: str | None = None
         self.response_payload: str | None = None
         self.reported: set[str] = set()
+        self.next_at = 0  # a /next that came before this post's answer was seen (see _on_next)
 
 
 def _ms(ns: int) -> float:
@@ -229,6 +231,14 @@ class Lifecycle:
                 self._inflight.pop(inv.request_id, None)
                 if getattr(self.sink, "wants_records", True):  # False: LCTRACE_EXPORTER=none
                     closed = self._record(inv, t_end=t)
+            else:
+                # The runtime may poll on another connection as soon as its post is answered,
+                # before that connection's thread has told us the answer: the invocation
+                # is closed at this /next once its answer is seen (on_exchange_done).
+                waiting = [i for i in self._inflight.values() if i.t_result and not i.next_at]
+                if waiting:
+                    inv = next((i for i in waiting if i.result_conn == ex.conn_id), waiting[0])
+                    inv.next_at = t
         if init is not None:
             self.sink.on_init(init)
         if closed is not None:
@@ -295,10 +305,19 @@ class Lifecycle:
             state.overhead_ns += ex.overhead_ns
             if self.settings.capture_payload_bytes:
                 state.response_payload = ex.request_body.captured().decode("utf-8", "replace")
+            late: InvocationPhases | None = None
             with self._lock:
                 posted = state.request_id in self._inflight and state not in self._posted
-                if posted:
+                if posted and state.next_at:  # its /next came first: closed here, at that time
+                    posted = False
+                    self._inflight.pop(state.request_id, None)
+                    if getattr(self.sink, "wants_records", True):
+                        late = self._record(state, t_end=state.next_at)
+                elif posted:
                     self._posted.append(state)
+            if late is not None:
+                self.sink.on_invocation(late)
+                self._flush()
             if (
                 posted
                 and state.status is not None
@@ -442,7 +461,7 @@ class Lifecycle:
                         events.append(
                             self._stuck(kind, inv, inv.t_delivered, _ms(now - inv.t_delivered))
                         )
-                elif inv.t_answered:
+                elif inv.t_answered and not inv.next_at:
                     kind = schema.STUCK_STOPPED_POLLING
                     elapsed = _ms(now - inv.t_answered)
                     if kind not in inv.reported and elapsed >= s.stopped_polling_ms:

@@ -253,3 +253,25 @@ def test_error_posted_after_a_rejected_response_keeps_the_first_post_as_handler_
     (rec,) = sink.invocations
     assert rec.handler_ms == 10.0 and rec.response_ms == 3.0 and rec.post_response_ms == 5.0
     assert rec.outcome == "error" and rec.error_type == "Function.ResponseSizeTooLarge"
+
+
+def test_a_poll_seen_before_the_posts_answer_still_closes_that_invocation() -> None:
+    """A runtime that opens a connection per call (PHP's curl) can send `/next` as soon as its
+    `/response` is answered, before the proxy thread of that post has told the lifecycle: the
+    invocation is closed at that `/next` once the answer arrives, not reported stuck."""
+    life, sink, markers = make()
+    next_call(life, 10, 20, "r1")
+    post = Exchange(1, api.KIND_RESPONSE, "r1", T0 + 30 * MS)
+    life.on_request(post)
+    post.t_forwarded = post.t_arrive
+    post.t_response = post.t_done = T0 + 31 * MS
+    post.status = 202
+    next_call(life, 32, None, None, conn=2)  # the next poll, on another connection, first
+    assert sink.invocations == []
+    assert life.check_stuck(T0 + 10_000 * MS) == []  # not "stopped polling"
+    life.on_response_head(post)
+    life.on_exchange_done(post)
+    (rec,) = sink.invocations
+    assert rec.request_id == "r1" and rec.outcome == "success"
+    assert rec.handler_ms == 10.0 and rec.response_ms == 1.0 and rec.post_response_ms == 1.0
+    assert markers == []

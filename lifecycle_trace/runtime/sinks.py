@@ -34,32 +34,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-_encode_str = json.encoder.encode_basestring_ascii  # what json.dumps uses for str (C)
-_encode_float = json.encoder.JSONEncoder().iterencode  # NaN/Infinity spelled as dumps does
-_INFINITIES = (float("inf"), float("-inf"))
-_INVOCATION_PREFIX = (
-    "{" + _encode_str(schema.MARKER_KEY) + ":" + _encode_str(schema.MARKER_INVOCATION)
-    + ',"request_id":'
-)  # fmt: skip
-
-
-def _js(value: object) -> str:
-    """One JSON value exactly as `json.dumps` writes it (str, int, float, bool, None)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return _encode_str(value)
-    if isinstance(value, float):
-        if value != value or value in _INFINITIES:
-            return "".join(_encode_float(value))  # NaN, Infinity, -Infinity
-        return float.__repr__(value)
-    if isinstance(value, int):
-        return int.__repr__(value)
-    return json.dumps(value, separators=(",", ":"))
+_compact = json.JSONEncoder(separators=(",", ":")).encode  # dumps() builds one per call
 
 
 class LogSink:
@@ -68,8 +43,6 @@ class LogSink:
     def __init__(self, writer: Callable[[str], None] = stderr_writer) -> None:
         self.writer = writer
         self.init_ms: float | None = None
-        self._ident: tuple[str, str | None, str | None] | None = None
-        self._ident_json = ""
 
     def on_init(self, phase: InitPhase) -> None:
         self.init_ms = phase.init_ms
@@ -84,48 +57,13 @@ class LogSink:
             "initialization_type": phase.initialization_type,
             "start_ms": phase.start_ns // 1_000_000,
         }
-        self.writer(json.dumps(line, separators=(",", ":")))
+        self.writer(_compact(line))
 
     def on_invocation(self, rec: InvocationPhases) -> None:
-        """The line is written before the `/next` is forwarded, so it is assembled from
-        pre-encoded pieces (the same bytes `json.dumps` gives for `invocation_line`)."""
-        ident = (rec.instance, rec.function, rec.version)
-        if ident != self._ident:
-            self._ident = ident
-            self._ident_json = (
-                f',"instance":{_js(rec.instance)},"function":{_js(rec.function)}'
-                f',"version":{_js(rec.version)},"cold":'
-            )
-        self.writer(
-            _INVOCATION_PREFIX
-            + _js(rec.request_id)
-            + self._ident_json
-            + ("true" if rec.cold else "false")
-            + ',"init_ms":'
-            + _js(_round(self.init_ms) if rec.cold else None)
-            + ',"poll_wait_ms":'
-            + _js(_round(rec.poll_wait_ms))
-            + ',"handler_ms":'
-            + _js(_round(rec.handler_ms))
-            + ',"response_ms":'
-            + _js(_round(rec.response_ms))
-            + ',"post_response_ms":'
-            + _js(_round(rec.post_response_ms))
-            + ',"outcome":'
-            + _js(rec.outcome)
-            + ',"trigger":'
-            + _js(rec.trigger)
-            + ',"event_source":'
-            + _js(rec.event_source)
-            + ',"start_ms":'
-            + _js(rec.start_ns // 1_000_000)
-            + ',"error_type":'
-            + _js(rec.error_type)
-            + "}"
-        )
+        self.writer(_compact(self.invocation_line(rec)))
 
     def invocation_line(self, rec: InvocationPhases) -> dict[str, Any]:
-        """The invocation line as a dict (what `on_invocation` writes, JSON-encoded)."""
+        """The invocation line as a dict (what `on_invocation` writes, compact JSON)."""
         return {
             schema.MARKER_KEY: schema.MARKER_INVOCATION,
             "request_id": rec.request_id,

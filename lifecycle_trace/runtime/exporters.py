@@ -119,24 +119,34 @@ def _resource_json(resource: Any) -> dict[str, Any]:
     return cached[1]
 
 
-def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
-    """An ExportTraceServiceRequest: spans grouped by resource, then by scope."""
-    by_resource: dict[int, tuple[Any, dict[Any, list[dict[str, Any]]]]] = {}
+def _by_scope(spans: Sequence[ReadableSpan], encode: Any
+              ) -> list[tuple[Any, list[tuple[dict[str, Any], list[Any]]]]]:
+    """Spans grouped by resource, then by instrumentation scope (OTLP's nesting), each
+    span passed through `encode`: [(resource, [(scope, [encoded span, ...]), ...]), ...]."""
+    by_resource: dict[int, tuple[Any, dict[Any, list[Any]]]] = {}
     for span in spans:
         entry = by_resource.setdefault(id(span.resource), (span.resource, {}))
         scope = span.instrumentation_scope
         key = (scope.name, scope.version) if scope else ("", None)
-        entry[1].setdefault(key, []).append(span_to_otlp_json(span))
-    resource_spans = []
+        entry[1].setdefault(key, []).append(encode(span))
+    grouped = []
     for resource, scopes in by_resource.values():
-        scope_spans = []
+        parts = []
         for (name, version), encoded in scopes.items():
-            scope: dict[str, Any] = {"name": name}
+            scope_json: dict[str, Any] = {"name": name}
             if version:
-                scope["version"] = version
-            scope_spans.append({"scope": scope, "spans": encoded})
-        resource_spans.append({"resource": _resource_json(resource), "scopeSpans": scope_spans})
-    return {"resourceSpans": resource_spans}
+                scope_json["version"] = version
+            parts.append((scope_json, encoded))
+        grouped.append((resource, parts))
+    return grouped
+
+
+def encode_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
+    """An ExportTraceServiceRequest: spans grouped by resource, then by scope."""
+    return {"resourceSpans": [
+        {"resource": _resource_json(resource),
+         "scopeSpans": [{"scope": scope, "spans": encoded} for scope, encoded in parts]}
+        for resource, parts in _by_scope(spans, span_to_otlp_json)]}
 
 
 _RESOURCE_TEXT: dict[int, tuple[Any, str]] = {}
@@ -159,29 +169,17 @@ def encode_line(
 ) -> str:
     """`json.dumps(encode_request(spans))` (compact), with each resource's text reused and
     the text of spans in `prepared` (by id; taken out of it) encoded earlier."""
-    by_resource: dict[int, tuple[Any, dict[Any, list[str]]]] = {}
-    for span in spans:
-        entry = by_resource.setdefault(id(span.resource), (span.resource, {}))
-        scope = span.instrumentation_scope
-        key = (scope.name, scope.version) if scope else ("", None)
+
+    def text(span: ReadableSpan) -> str:
         early = prepared.pop(id(span), None) if prepared else None
-        text = early[1] if early is not None and early[0] is span else None
-        entry[1].setdefault(key, []).append(text or span_to_otlp_text(span))
-    parts = []
-    for resource, scopes in by_resource.values():
-        scope_parts = []
-        for (name, version), encoded in scopes.items():
-            scope: dict[str, Any] = {"name": name}
-            if version:
-                scope["version"] = version
-            scope_parts.append(
-                '{"scope":' + _compact(scope) + ',"spans":[' + ",".join(encoded) + "]}"
-            )
-        parts.append(
-            '{"resource":' + _resource_text(resource) + ',"scopeSpans":['
-            + ",".join(scope_parts) + "]}"
-        )  # fmt: skip
-    return '{"resourceSpans":[' + ",".join(parts) + "]}"
+        return early[1] if early is not None and early[0] is span else span_to_otlp_text(span)
+
+    return '{"resourceSpans":[' + ",".join(
+        '{"resource":' + _resource_text(resource) + ',"scopeSpans":['
+        + ",".join('{"scope":' + _compact(scope) + ',"spans":[' + ",".join(encoded) + "]}"
+                   for scope, encoded in parts)
+        + "]}"
+        for resource, parts in _by_scope(spans, text)) + "]}"  # fmt: skip
 
 
 PREPARED_LIMIT = 4096  # spans encoded ahead of their export (dropped ones never come back)

@@ -429,11 +429,6 @@ class Upstream:
         self.sock = sock
         self.reader = Reader(sock)
 
-    @property
-    def rfile(self) -> Reader | None:
-        """The buffered reader of the current connection (old name)."""
-        return self.reader
-
     def close(self) -> None:
         if self.sock is not None:
             with contextlib.suppress(OSError):

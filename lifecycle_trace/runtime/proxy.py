@@ -307,13 +307,14 @@ class RuntimeApiProxy:
             ex.request_body.limit = ex.request_capture
         if body:
             ex.request_body.add(body)
+        retry = reused and small and not expect  # a whole request in hand, on an old socket
         try:
             first_head = up_reader.read_head()
         except OSError:
-            first_head = b""
-            if not (reused and small and not expect):
+            if not retry:
                 raise
-        if not first_head and reused and small and not expect:
+            first_head = b""
+        if not first_head and retry:
             # A kept-alive connection the API had closed (nothing came back): the request was
             # never read, so it goes once more on a new connection, as HTTP clients do.
             upstream.close()

@@ -140,7 +140,8 @@ def _floats_of(inv: pd.DataFrame, name: str) -> np.ndarray:
     return column.to_numpy(dtype=float)
 
 
-def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+def fill_nan(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`values` with NaN entries taken from `other` (float arrays): a coalesce."""
     return np.where(np.isnan(values), other, values)
 
 
@@ -206,11 +207,11 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
     out["cold_type"] = pd.Series(cold_type, index=inv.index, dtype=object)
     out["cold_source"] = pd.Series(cold_source, index=inv.index, dtype=object)
     # RIE's Init Duration is meaningless (~0.03 ms): evidence of a cold start, not a duration.
-    init_ms = _fill(_fill(_fill(np.where(rie, np.nan, _floats_of(inv, "report_init_ms")),
+    init_ms = fill_nan(fill_nan(fill_nan(np.where(rie, np.nan, _floats_of(inv, "report_init_ms")),
                                 np.where(failed_init, np.nan, _floats_of(inv, "init_report_ms"))),
                           _floats_of(inv, "wr_init_ms")), _floats_of(inv, "span_init_ms"))
     out["init_ms"] = np.where(cold, init_ms, np.nan)
-    out["restore_ms"] = _lean(_fill(_fill(_floats_of(inv, "report_restore_ms"),
+    out["restore_ms"] = _lean(fill_nan(fill_nan(_floats_of(inv, "report_restore_ms"),
                                           _floats_of(inv, "restore_report_ms")),
                                     _floats_of(inv, "span_restore_ms")), inv.index)
     out["managed"] = _eq(declared, "managed-instances")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lifecycle_trace.analysis import billing, classify, coldstart
+from lifecycle_trace.analysis.classify import fill_nan
 from lifecycle_trace.analysis.frames import parse_streams
 from lifecycle_trace.analysis.merge import Merged, stream_facts
 
@@ -62,10 +63,6 @@ def _num(frame: pd.DataFrame, name: str) -> np.ndarray:
     return classify._floats_of(frame, name)
 
 
-def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(values), other, values)
-
-
 def _nan0(values: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), 0.0, values)
 
@@ -98,19 +95,19 @@ def _times(raw: pd.DataFrame) -> dict[str, np.ndarray]:
     (the intermediate arrays are let go on return)."""
     duration = _num(raw, "duration_ms")
     report_ts, start_ts, rd_ts = _num(raw, "report_ts"), _num(raw, "start_ts"), _num(raw, "rd_ts")
-    start = _fill(start_ts, report_ts - _nan0(duration))
-    start = _fill(start, rd_ts - _nan0(_num(raw, "rd_duration_ms")))
-    start = _fill(_fill(start, _num(raw, "wr_ts")), _num(raw, "span_start_ts"))
+    start = fill_nan(start_ts, report_ts - _nan0(duration))
+    start = fill_nan(start, rd_ts - _nan0(_num(raw, "rd_duration_ms")))
+    start = fill_nan(fill_nan(start, _num(raw, "wr_ts")), _num(raw, "span_start_ts"))
     span_run = _num(raw, "span_invocation_ms")
-    duration = _fill(_fill(duration, _num(raw, "rd_duration_ms")), span_run)
-    memory = _fill(_num(raw, "memory_mb"), _num(raw, "span_memory_mb"))
+    duration = fill_nan(fill_nan(duration, _num(raw, "rd_duration_ms")), span_run)
+    memory = fill_nan(_num(raw, "memory_mb"), _num(raw, "span_memory_mb"))
     # A start taken from a trace is after init, while RIE's Duration holds its lazy init: end
     # such a row by the trace's own run (handler + response + post-response) when there is one.
     from_trace = np.isnan(start_ts) & np.isnan(report_ts) & np.isnan(rd_ts)
-    trace_run = _fill(span_run, _num(raw, "wr_handler_ms") + _nan0(_num(raw, "wr_response_ms"))
+    trace_run = fill_nan(span_run, _num(raw, "wr_handler_ms") + _nan0(_num(raw, "wr_response_ms"))
                       + _nan0(_num(raw, "wr_post_response_ms")))
     run = np.where(~from_trace | np.isnan(trace_run), duration, trace_run)
-    end = _fill(_fill(start + run, report_ts), _num(raw, "end_ts"))
+    end = fill_nan(fill_nan(start + run, report_ts), _num(raw, "end_ts"))
     return {"duration_ms": duration, "memory_mb": memory, "start_ms": start, "end_ms": end}
 
 

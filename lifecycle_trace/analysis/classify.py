@@ -30,10 +30,6 @@ INIT_TYPES = {
 }
 
 
-def _label(name: str, inv: pd.DataFrame) -> pd.Series:
-    return pd.Series(name, index=inv.index, dtype=object)
-
-
 def _col(inv: pd.DataFrame, name: str) -> pd.Series:
     return inv[name] if name in inv else pd.Series(np.nan, index=inv.index, dtype=object)
 

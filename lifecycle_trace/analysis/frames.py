@@ -173,20 +173,16 @@ def _request_codes(frames: dict[str, pd.DataFrame], ids: np.ndarray
     names[codes[coded]] = ids[coded]
     request_ids = names[used]
     codes = np.where(coded, compact[np.where(coded, codes, 0)], -1)
-    for rows in uncoded:
-        values = ids[rows]
-        present = pd.notna(values)
-        if not present.any():
-            continue
-        found = pd.Index(request_ids).get_indexer(values[present])
+    if uncoded:  # their ids, looked up once among the coded ones; the others numbered after
+        rows = np.concatenate([np.arange(r.start, r.stop) for r in uncoded])
+        rows = rows[pd.notna(ids[rows])]
+        found = pd.Index(request_ids).get_indexer(ids[rows])
         new = found < 0
         if new.any():
-            extra, extra_ids = pd.factorize(values[present][new])
+            extra, extra_ids = pd.factorize(ids[rows][new])
             found[new] = len(request_ids) + extra
             request_ids = np.concatenate([request_ids, np.asarray(extra_ids, dtype=object)])
-        block = codes[rows]
-        block[present] = found
-        codes[rows] = block
+        codes[rows] = found
     return codes, request_ids
 
 

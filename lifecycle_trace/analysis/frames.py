@@ -120,11 +120,15 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = np.argsort(data["seq"], kind="stable")
     env_code, env_names = pd.factorize(data.pop("env")[by_seq])
-    stamps = pd.Series(data["timestamp_ms"][by_seq])
-    ts = stamps.groupby(env_code, sort=False).ffill()
-    ts = ts.fillna(ts.groupby(env_code, sort=False).bfill()).to_numpy()
+    ts = data["timestamp_ms"][by_seq]
+    if np.isnan(ts).any():  # filled from the record before (or after) in the environment
+        stamps = pd.Series(ts).groupby(env_code, sort=False).ffill()
+        ts = stamps.fillna(stamps.groupby(env_code, sort=False).bfill()).to_numpy()
     known = ~np.isnan(ts)
-    order = np.lexsort((data["seq"][by_seq], np.where(known, ts, 0.0), known, env_code))
+    if known.all():
+        order = np.lexsort((data["seq"][by_seq], ts, env_code))
+    else:
+        order = np.lexsort((data["seq"][by_seq], np.where(known, ts, 0.0), known, env_code))
     take = by_seq[order]
     # request ids as a categorical: their codes are what the merge groups on, and reordering
     # integer codes is far cheaper than reordering millions of string objects
@@ -164,18 +168,20 @@ def _request_codes(frames: dict[str, pd.DataFrame], ids: np.ndarray
             uncoded.append(slice(start, start + len(frame)))
         start += len(frame)
     codes = np.concatenate(parts)
-    coded = codes >= 0
-    # the reader numbers ids across types: keep the ones these frames use, in code order
-    used = np.zeros(int(codes.max()) + 1 if coded.any() else 0, dtype=bool)
-    used[codes[coded]] = True
-    compact = np.cumsum(used) - 1
-    names = np.empty(len(used), dtype=object)
-    names[codes[coded]] = ids[coded]
-    request_ids = names[used]
-    codes = np.where(coded, compact[np.where(coded, codes, 0)], -1)
+    # the reader numbers ids across types: keep the ones these frames use, in code order, and
+    # take each one's name from one record that has it (not a scatter of every record's)
+    size = int(codes.max()) + 1
+    used = np.zeros(size, dtype=bool)
+    used[codes[codes >= 0]] = True
+    row = np.full(size, -1, dtype=np.int64)
+    has = np.flatnonzero(codes >= 0)
+    row[codes[has]] = has
+    request_ids = ids[row[used]]
+    codes = np.append(np.cumsum(used) - 1, -1)[codes]  # compacted (-1 stays -1)
     if uncoded:  # their ids, looked up once among the coded ones; the others numbered after
         rows = np.concatenate([np.arange(r.start, r.stop) for r in uncoded])
         rows = rows[pd.notna(ids[rows])]
+    if uncoded and len(rows):
         found = pd.Index(request_ids).get_indexer(ids[rows])
         new = found < 0
         if new.any():

@@ -99,11 +99,18 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     sub = pd.DataFrame({"g": group[bounds], "start": kind.to_numpy()[bounds] == "Start"})
     previous = sub.groupby("g", sort=False)["start"].shift(1)
     opens = sub["start"] & ~previous.fillna(False).astype(bool)
-    occurrence = np.full(len(events), np.nan)
-    occurrence[bounds] = opens.astype(int).groupby(sub["g"], sort=False).cumsum().to_numpy()
-    by_group = pd.Series(occurrence).where(real).groupby(group)
-    occurrence = by_group.ffill().fillna(by_group.bfill()).fillna(0).to_numpy()
-    key64 = np.where(real, group * 1_000_003 + occurrence.astype(np.int64), -1)
+    runs = opens.astype(int).groupby(sub["g"], sort=False).cumsum().to_numpy()
+    opened = sub["g"].to_numpy()[opens.to_numpy()]
+    if runs.max(initial=0) <= 1 and not np.isin(sub["g"].to_numpy()[runs == 0], opened).any():
+        # no retry, and no bound before its group's START: every record of a group is one
+        # invocation, so the group is the key (as group + occurrence would number them)
+        key64 = np.where(real, group, -1)
+    else:
+        occurrence = np.full(len(events), np.nan)
+        occurrence[bounds] = runs
+        by_group = pd.Series(occurrence).where(real).groupby(group)
+        occurrence = by_group.ffill().fillna(by_group.bfill()).fillna(0).to_numpy()
+        key64 = np.where(real, group * 1_000_003 + occurrence.astype(np.int64), -1)
     key_codes = np.full(len(events), -1, dtype=np.int64)
     key_codes[real], uniques = pd.factorize(key64[real])
     key_rid = np.empty(len(uniques), dtype=np.int64)

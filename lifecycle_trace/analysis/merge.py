@@ -100,9 +100,8 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     previous = sub.groupby("g", sort=False)["start"].shift(1)
     opens = sub["start"] & ~previous.fillna(False).astype(bool)
     runs = opens.astype(int).groupby(sub["g"], sort=False).cumsum().to_numpy()
-    opened = sub["g"].to_numpy()[opens.to_numpy()]
-    if runs.max(initial=0) <= 1 and not np.isin(sub["g"].to_numpy()[runs == 0], opened).any():
-        # no retry, and no bound before its group's START: every record of a group is one
+    if runs.max(initial=0) <= 1 and not (opens & previous.notna()).any():
+        # no retry, and every START is its group's first bound: every record of a group is one
         # invocation, so the group is the key (as group + occurrence would number them)
         key64 = np.where(real, group, -1)
     else:
@@ -146,33 +145,31 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nd
     """Add `owner_code` (index into the returned invocation keys; -1 = no owner),
     `during_invoke` and `init_output` to `events`; also return each key's request id. Works on
     integer codes: grouping strings is slow."""
-    kind, env = events["kind"], events["env_code"]
+    kind = events["kind"]
     codes, keys, key_request_ids = invocation_keys(events)
-    rid = pd.Series(np.where(codes >= 0, codes, np.nan), index=events.index)
-    has_rid = rid.notna().to_numpy()
+    fill = _EnvFill(events["env_code"].to_numpy())
+    rid = np.where(codes >= 0, codes, np.nan)
+    has_rid = codes >= 0
     is_start = kind.eq("Start").to_numpy() & has_rid
     is_close = kind.eq("Report").to_numpy() & has_rid
-    next_rid = rid.where(is_start).groupby(env, sort=False).bfill()
-    marker = pd.Series(np.nan, index=events.index)
-    marker[is_start] = rid[is_start]
-    marker[is_close] = -1.0
-    open_rid = marker.groupby(env, sort=False).ffill()
-    is_open = open_rid.ge(0).to_numpy()
-    recent = kind.isin(("Start", "Report")).to_numpy() & has_rid
-    last_rid = rid.where(recent).groupby(env, sort=False).ffill()
+    next_rid = fill.bfill(rid, is_start)
+    marker = np.where(is_start, rid, -1.0)
+    open_rid = fill.ffill(marker, is_start | is_close)
+    is_open = open_rid >= 0
+    open_rid = np.where(is_open, open_rid, np.nan)  # (closed: -1, which the old NaN test read)
+    last_rid = fill.ffill(rid, kind.isin(("Start", "Report")).to_numpy() & has_rid)
 
     init = kind.isin(INIT_KINDS).to_numpy()
     phase = events["phase"]
     invoke_phase = (phase.eq("invoke").to_numpy() | (phase.isna().to_numpy() & is_open))
-    owner = rid.to_numpy().copy()
-    owner = np.where(init, np.where(invoke_phase & is_open, open_rid, next_rid), owner)
+    owner = np.where(init, np.where(invoke_phase & is_open, open_rid, next_rid), rid)
     # The wrapper's init line is written once its lifecycle has loaded, after the runtime's init,
     # often behind later START lines: it belongs to the wrapper's next invocation line (the cold
     # one), not to whatever invocation is open where it landed; by position only without one.
     wrapper_init = init & phase.eq(schema.WRAPPER_INIT_PHASE).to_numpy()
     if wrapper_init.any():
         wrapped = kind.eq("WrapperInvocation").to_numpy() & has_rid
-        next_wrapped = rid.where(wrapped).groupby(env, sort=False).bfill().to_numpy()
+        next_wrapped = fill.bfill(rid, wrapped)
         fallback = np.where(is_open, open_rid, next_rid)
         owner = np.where(wrapper_init, np.where(np.isnan(next_wrapped), fallback, next_wrapped),
                          owner)
@@ -188,7 +185,7 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nd
     if init_span.any():
         runs = is_start | (spans & phase.isin((schema.SPAN_INVOCATION, schema.SPAN_POLL_WAIT,
                                                schema.SPAN_HANDLER)).to_numpy() & has_rid)
-        next_run = rid.where(runs).groupby(env, sort=False).bfill()
+        next_run = fill.bfill(rid, runs)
         owner = np.where(init_span, next_run, owner)
     # (columns are added to `events` in place)
     events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
@@ -196,6 +193,52 @@ def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.nd
     events["during_invoke"] = init & invoke_phase
     events["init_output"] = app & ~is_open
     return events, keys, key_request_ids
+
+
+class _EnvFill:
+    """Forward and backward fill within each environment, as `groupby(env).ffill()` and
+    `.bfill()` do, on plain arrays: the events come ordered by environment, so each one is a
+    run and a fill is a running maximum of positions (sorted first when they are not)."""
+
+    def __init__(self, env: np.ndarray) -> None:
+        count = len(env)
+        self.order = None
+        if count and (np.diff(env) < 0).any():
+            self.order = np.argsort(env, kind="stable")
+            env = env[self.order]
+        self.pos = np.arange(count)
+        change = np.ones(count, dtype=bool)
+        change[1:] = env[1:] != env[:-1]
+        self.first = np.maximum.accumulate(np.where(change, self.pos, 0)) if count else self.pos
+        ends = np.ones(count, dtype=bool)
+        ends[:-1] = change[1:]
+        self.last = (np.minimum.accumulate(np.where(ends, self.pos, count - 1)[::-1])[::-1]
+                     if count else self.pos)
+
+    def _take(self, values: np.ndarray, mask: np.ndarray, forward: bool) -> np.ndarray:
+        if self.order is not None:
+            values, mask = values[self.order], mask[self.order]
+        if forward:
+            at = np.maximum.accumulate(np.where(mask, self.pos, -1))
+            ok = at >= self.first
+        else:
+            at = np.minimum.accumulate(np.where(mask, self.pos, len(mask))[::-1])[::-1]
+            ok = at <= self.last
+        out = np.full(len(mask), np.nan)
+        out[ok] = values[at[ok]]
+        if self.order is not None:
+            back = np.empty_like(out)
+            back[self.order] = out
+            out = back
+        return out
+
+    def ffill(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Per row, `values` at the last row at or before it in its environment where `mask`."""
+        return self._take(values, mask, forward=True)
+
+    def bfill(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Per row, `values` at the first row at or after it in its environment where `mask`."""
+        return self._take(values, mask, forward=False)
 
 
 def _by_owner(frame: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFrame:

@@ -302,8 +302,10 @@ def join_stand_ins(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
     return renames
 
 
-def merge_records(records: Iterable[object]) -> Merged:
-    """Run both merge steps over records from any number of sources."""
+def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Merged:
+    """Run both merge steps over records from any number of sources. `Merged.events` keeps
+    only what the analysis reads of it (`reduced_events`) unless `keep_events` (then every
+    event, with its `owner`)."""
     frames = records_to_frames(records)
     joined = join_stand_ins(frames)
     events, keys, key_request_ids = assign_owners(events_frame(frames))
@@ -323,7 +325,10 @@ def merge_records(records: Iterable[object]) -> Merged:
             frame["owner"] = lookup[frame["owner_code"].to_numpy()]
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]
-    events["owner"] = lookup[events["owner_code"].to_numpy()]
+    if keep_events:
+        events["owner"] = lookup[events["owner_code"].to_numpy()]
+    else:
+        events = reduced_events(events)
     invocations = merge_invocations(frames, keys, key_request_ids)
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
@@ -335,6 +340,24 @@ def merge_records(records: Iterable[object]) -> Merged:
     frames.clear()
     return Merged(frames=quoted, events=events, invocations=invocations, orphans=orphans,
                   joined_environments=joined, environment_functions=env_functions)
+
+
+def reduced_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Per stream: its first event, the earliest event of each file holding it and its latest
+    event -- all `started_in_export` and the environments table read from events (the rest is
+    let go after the merge: on a large input it is most of the memory)."""
+    if events.empty:
+        return events
+    env_code = events["env_code"].to_numpy()
+    source_code = pd.factorize(events["source"], use_na_sentinel=False)[0]
+    pair = env_code.astype(np.int64) * (int(source_code.max()) + 1) + source_code
+    ts = events["ts"]
+    first_env = ~pd.Series(env_code).duplicated().to_numpy()
+    first_pair = ~pd.Series(pair).duplicated().to_numpy()
+    pair_min = ts.groupby(pair, sort=False).transform("min")
+    env_max = ts.groupby(env_code, sort=False).transform("max")
+    keep = first_env | first_pair | ts.eq(pair_min).to_numpy() | ts.eq(env_max).to_numpy()
+    return events.loc[keep]
 
 
 def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
-from lifecycle_trace.analysis.merge import INIT_KINDS, Merged, merge_records
+from lifecycle_trace.analysis.merge import INIT_KINDS, Merged, merge_records, reduced_events
 from lifecycle_trace.engine import quoting
 from lifecycle_trace.engine.transport import Shipped, ship, unship
 from lifecycle_trace.ingest.base import ParsedSource, SourceStats
@@ -153,7 +153,7 @@ def reduce_partition(sources: list[ParsedSource], offsets: list[int],
     to_global = np.concatenate(
         [np.arange(offset, offset + len(s.records), dtype=np.int64)
          for s, offset in zip(sources, offsets, strict=True)] or [np.array([], dtype=np.int64)])
-    merged = merge_records(records)
+    merged = merge_records(records, keep_events=True)
     for frame in merged.frames.values():
         _remap(frame, to_global)
     _remap(merged.events, to_global)
@@ -170,7 +170,7 @@ def reduce_partition(sources: list[ParsedSource], offsets: list[int],
         elif kind in EVIDENCE_KINDS:
             frames[kind] = frame.loc[frame["owner"].isin(quoted)]
     extras = {f.name: getattr(merged, f.name) for f in fields(Merged) if f.name not in BUILT}
-    return Part(ship(invocations), _reduced_events(events), merged.orphans, frames, quoted,
+    return Part(ship(invocations), reduced_events(events), merged.orphans, frames, quoted,
                 extras)
 
 
@@ -195,23 +195,6 @@ def _ordered_invocations(invocations: pd.DataFrame, events: pd.DataFrame) -> pd.
                                       ).to_numpy()
     out[_ORDER[2]] = np.arange(len(out))
     return out
-
-
-def _reduced_events(events: pd.DataFrame) -> pd.DataFrame:
-    """Per stream: its first event, the earliest event of each file holding it and its latest
-    event -- all `started_in_export` and the environments table read from events."""
-    if events.empty:
-        return events
-    env_code = events["env_code"].to_numpy()
-    source_code = pd.factorize(events["source"], use_na_sentinel=False)[0]
-    pair = env_code.astype(np.int64) * (int(source_code.max()) + 1) + source_code
-    ts = events["ts"]
-    first_env = ~pd.Series(env_code).duplicated().to_numpy()
-    first_pair = ~pd.Series(pair).duplicated().to_numpy()
-    pair_min = ts.groupby(pair, sort=False).transform("min")
-    env_max = ts.groupby(env_code, sort=False).transform("max")
-    keep = first_env | first_pair | ts.eq(pair_min).to_numpy() | ts.eq(env_max).to_numpy()
-    return events.loc[keep]
 
 
 def concat_like_one(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -95,10 +95,9 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({
             "seq": pd.Series(dtype=np.int64), "env": pd.Series(dtype=object),
-            "env_code": pd.Series(dtype=np.int64), "timestamp_ms": pd.Series(dtype=float),
-            "ts": pd.Series(dtype=float), "request_id": pd.Series(dtype=object),
-            "source": pd.Series(dtype=object), "kind": pd.Series(dtype=object),
-            "real_env": pd.Series(dtype=bool),
+            "env_code": pd.Series(dtype=np.int64), "ts": pd.Series(dtype=float),
+            "request_id": pd.Series(dtype=object), "source": pd.Series(dtype=object),
+            "kind": pd.Series(dtype=object), "real_env": pd.Series(dtype=bool),
             "phase": pd.Series(dtype=object)})
     # Plain arrays, reordered once at the end: a frame per type concatenated and then taken
     # would copy every object column twice (most of the time on millions of records).
@@ -133,6 +132,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # request ids as a categorical: their codes are what the merge groups on, and reordering
     # integer codes is far cheaper than reordering millions of string objects
     rid_codes, request_ids = _request_codes(frames, data.pop("request_id"))
+    del data["timestamp_ms"]  # `ts` is the time the analysis reads
     out: dict[str, object] = {}
     for name in list(data):  # object columns as they are: no dtype inference
         values = data.pop(name)[take]  # each input column let go once reordered
@@ -145,8 +145,8 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds, validate=False)
     out["env_code"] = env_code[order]
     out["ts"] = ts[order]
-    names = ("seq", "env", "timestamp_ms", "request_id", "source", "real_env", "kind", "phase",
-             "env_code", "ts")
+    names = ("seq", "env", "request_id", "source", "real_env", "kind", "phase", "env_code",
+             "ts")
     return pd.DataFrame({name: out[name] for name in names}, copy=False)
 
 

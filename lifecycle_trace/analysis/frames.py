@@ -78,7 +78,7 @@ def records_to_columns(records: Iterable[object], start: int = 0
 
 
 def _frame(data: dict[str, object]) -> pd.DataFrame:
-    frame = pd.DataFrame(data)
+    frame = pd.DataFrame(data, copy=False)  # no consolidating copy of every column
     frame["timestamp_ms"] = pd.to_numeric(frame["timestamp_ms"], errors="coerce").astype(float)
     env = frame["environment"].astype(object)
     missing = env.isna()

@@ -88,107 +88,154 @@ def _frame(data: dict[str, object]) -> pd.DataFrame:
     return frame
 
 
-def events_frame(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """All records as one frame (kind, seq, env, env_code, ts, request_id, phase), ordered per
-    environment by time then input order. A record without a time takes the time of the one
-    before it. `env_code` is an integer per environment (grouping on ints is fast)."""
+def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
+    """All records as one frame (kind, seq, env, env_code, ts, request_code, source, phase),
+    ordered per environment by time then input order, and the distinct request ids that
+    `request_code` numbers (-1: none). A record without a time takes the time of the one before
+    it. `env_code` is an integer per environment (grouping on ints is fast); text columns are
+    categoricals (`finished_events` makes them plain once the frame is small)."""
     if not frames:
         return pd.DataFrame({
             "seq": pd.Series(dtype=np.int64), "env": pd.Series(dtype=object),
             "env_code": pd.Series(dtype=np.int64), "ts": pd.Series(dtype=float),
-            "request_id": pd.Series(dtype=object), "source": pd.Series(dtype=object),
+            "request_code": pd.Series(dtype=np.int64), "source": pd.Series(dtype=object),
             "kind": pd.Series(dtype=object), "real_env": pd.Series(dtype=bool),
-            "phase": pd.Series(dtype=object)})
+            "phase": pd.Series(dtype=object)}), np.zeros(0, dtype=object)
     # Plain arrays, reordered once at the end: a frame per type concatenated and then taken
     # would copy every object column twice (most of the time on millions of records).
     kinds = sorted(k for k, f in frames.items() if len(f))  # as `astype("category")` gives
     column: dict[str, list[np.ndarray]] = {name: [] for name in (
-        "seq", "env", "timestamp_ms", "request_id", "source", "real_env", "kind", "phase")}
+        "seq", "env", "timestamp_ms", "real_env", "kind")}
+    texts: dict[str, list[np.ndarray]] = {"source": [], "phase": []}
     for kind, frame in frames.items():
         count = len(frame)
         column["seq"].append(frame["seq"].to_numpy(dtype=np.int64))
-        for name in ("env", "request_id", "source"):
-            column[name].append(frame[name].to_numpy(dtype=object))
+        column["env"].append(frame["env"].to_numpy(dtype=object))
         column["timestamp_ms"].append(frame["timestamp_ms"].to_numpy(dtype=float))
         column["real_env"].append(frame["environment"].notna().to_numpy())
         column["kind"].append(np.full(count, kinds.index(kind) if count else 0, dtype=np.int8))
-        column["phase"].append(frame["phase"].to_numpy(dtype=object) if "phase" in frame
-                               else np.full(count, None, dtype=object))
+        texts["source"].append(frame["source"].to_numpy(dtype=object))
+        texts["phase"].append(frame["phase"].to_numpy(dtype=object) if "phase" in frame
+                              else np.full(count, None, dtype=object))
     data = {name: np.concatenate(column.pop(name)) for name in list(column)}
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = np.argsort(data["seq"], kind="stable")
     env_code, env_names = pd.factorize(data.pop("env")[by_seq])
-    ts = data["timestamp_ms"][by_seq]
+    ts = data.pop("timestamp_ms")[by_seq]
     if np.isnan(ts).any():  # filled from the record before (or after) in the environment
         stamps = pd.Series(ts).groupby(env_code, sort=False).ffill()
         ts = stamps.fillna(stamps.groupby(env_code, sort=False).bfill()).to_numpy()
     known = ~np.isnan(ts)
+    # (lexsort is stable: ties keep the by-seq order, so seq needs no key of its own)
     if known.all():
-        order = np.lexsort((data["seq"][by_seq], ts, env_code))
+        order = np.lexsort((ts, env_code))
     else:
-        order = np.lexsort((data["seq"][by_seq], np.where(known, ts, 0.0), known, env_code))
+        order = np.lexsort((np.where(known, ts, 0.0), known, env_code))
     take = by_seq[order]
-    # request ids as a categorical: their codes are what the merge groups on, and reordering
-    # integer codes is far cheaper than reordering millions of string objects
-    rid_codes, request_ids = _request_codes(frames, data.pop("request_id"))
-    del data["timestamp_ms"]  # `ts` is the time the analysis reads
-    out: dict[str, object] = {}
-    for name in list(data):  # object columns as they are: no dtype inference
-        values = data.pop(name)[take]  # each input column let go once reordered
-        out[name] = pd.Series(values, dtype=object, copy=False) if values.dtype == object \
-            else values
-    out["env"] = pd.Series(np.asarray(env_names, dtype=object)[env_code[order]], dtype=object,
-                           copy=False)  # from the few distinct names, not a gather of 4M
-    out["request_id"] = pd.Categorical.from_codes(rid_codes[take], categories=request_ids,
-                                                  validate=False)
+    out: dict[str, object] = {name: data.pop(name)[take] for name in list(data)}
+    # Text columns as integer codes: reordering them is far cheaper than reordering millions
+    # of string objects (request ids stay codes: they are what the merge groups on, and a
+    # categorical of a million ids costs a uniqueness check of them).
+    rid_codes, request_ids = _request_codes(frames)
+    out["request_code"] = rid_codes[take]
+    for name, parts in texts.items():
+        codes, values = _text_codes(parts)
+        out[name] = pd.Categorical.from_codes(codes[take], categories=values, validate=False)
+    out["env"] = pd.Categorical.from_codes(env_code[order], categories=env_names,
+                                           validate=False)
     out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds, validate=False)
     out["env_code"] = env_code[order]
     out["ts"] = ts[order]
-    names = ("seq", "env", "request_id", "source", "real_env", "kind", "phase", "env_code",
+    names = ("seq", "env", "request_code", "source", "real_env", "kind", "phase", "env_code",
              "ts")
-    return pd.DataFrame({name: out[name] for name in names}, copy=False)
+    return pd.DataFrame({name: out[name] for name in names}, copy=False), request_ids
 
 
-def _request_codes(frames: dict[str, pd.DataFrame], ids: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(code per record in frame order, -1 = none; the distinct ids) of `ids`, the frames'
-    request ids end to end. Codes the reader gave are used as they are (factorizing millions of
-    id strings is the slowest step of a large merge); records of frames without them are
-    looked up among those ids, or numbered after them."""
+def finished_events(events: pd.DataFrame, request_ids: np.ndarray) -> pd.DataFrame:
+    """`events` as the steps after the merge read them (done once the frame is small): request
+    ids as strings (None: none) instead of codes, text columns as plain objects."""
+    codes = events.pop("request_code").to_numpy()
+    events["request_id"] = np.append(np.asarray(request_ids, dtype=object), None)[codes]
+    for name in ("env", "source", "phase"):
+        if isinstance(events[name].dtype, pd.CategoricalDtype):
+            events[name] = events[name].astype(object)
+    return events
+
+
+def _text_codes(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, -1 = missing; the distinct values) of object columns end to end. Each part is
+    factorized on its own, hashing only the first value of each run of one value (the input
+    file of every record, or no phase, are long runs)."""
+    part_codes, part_values = [], []
+    for values in parts:
+        if not len(values):
+            continue
+        change = np.ones(len(values), dtype=bool)
+        change[1:] = values[1:] != values[:-1]  # identical objects compare fast
+        starts = np.flatnonzero(change)
+        run_codes, uniques = pd.factorize(values[starts])
+        part_codes.append(np.repeat(run_codes, np.diff(np.append(starts, len(values)))))
+        part_values.append(np.asarray(uniques, dtype=object))
+    if not part_codes:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    mapping, uniques = pd.factorize(np.concatenate(part_values))
+    firsts = np.cumsum([0, *map(len, part_values[:-1])])
+    # a part's code -1 (missing) takes the appended -1
+    codes = np.concatenate([np.append(mapping[first : first + len(values)], -1)[part]
+                            for first, part, values
+                            in zip(firsts, part_codes, part_values, strict=True)])
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """(code per record, frames end to end, -1 = none; the distinct ids). Codes the reader gave
+    are used as they are (factorizing millions of id strings is the slowest step of a large
+    merge), each named from one record that has it; records of frames without them are looked
+    up among those ids, or numbered after them."""
     frames = {kind: frame for kind, frame in frames.items() if len(frame)}
     if not any(REQUEST_CODE in frame for frame in frames.values()):
+        ids = (np.concatenate([frame["request_id"].to_numpy(dtype=object)
+                               for frame in frames.values()])
+               if frames else np.zeros(0, dtype=object))
         return pd.factorize(ids)
-    parts, uncoded, start = [], [], 0
-    for frame in frames.values():
-        if REQUEST_CODE in frame:
-            parts.append(frame[REQUEST_CODE].to_numpy(dtype=np.int64))
-        else:
-            parts.append(np.full(len(frame), -1, dtype=np.int64))
-            uncoded.append(slice(start, start + len(frame)))
-        start += len(frame)
+    parts = [frame[REQUEST_CODE].to_numpy(dtype=np.int64) if REQUEST_CODE in frame
+             else np.full(len(frame), -1, dtype=np.int64) for frame in frames.values()]
     codes = np.concatenate(parts)
-    # the reader numbers ids across types: keep the ones these frames use, in code order, and
-    # take each one's name from one record that has it (not a scatter of every record's)
+    # the reader numbers ids across types: keep the ones these frames use, in code order
     size = int(codes.max()) + 1
     used = np.zeros(size, dtype=bool)
     used[codes[codes >= 0]] = True
-    row = np.full(size, -1, dtype=np.int64)
-    has = np.flatnonzero(codes >= 0)
-    row[codes[has]] = has
-    request_ids = ids[row[used]]
+    names = np.empty(size, dtype=object)
+    named = np.zeros(size, dtype=bool)
+    uncoded, start = [], 0
+    for frame, frame_codes in zip(frames.values(), parts, strict=True):
+        if REQUEST_CODE not in frame:
+            uncoded.append((start, frame["request_id"].to_numpy(dtype=object)))
+        start += len(frame)
+        has = np.flatnonzero(frame_codes >= 0)
+        row = np.full(size, -1, dtype=np.int64)
+        row[frame_codes[has]] = has  # one record per code (its records hold one id)
+        todo = np.flatnonzero((row >= 0) & ~named)
+        if len(todo):
+            names[todo] = frame["request_id"].to_numpy(dtype=object)[row[todo]]
+            named[todo] = True
+    request_ids = names[used]
     codes = np.append(np.cumsum(used) - 1, -1)[codes]  # compacted (-1 stays -1)
     if uncoded:  # their ids, looked up once among the coded ones; the others numbered after
-        rows = np.concatenate([np.arange(r.start, r.stop) for r in uncoded])
-        rows = rows[pd.notna(ids[rows])]
-    if uncoded and len(rows):
-        found = pd.Index(request_ids).get_indexer(ids[rows])
-        new = found < 0
-        if new.any():
-            extra, extra_ids = pd.factorize(ids[rows][new])
-            found[new] = len(request_ids) + extra
-            request_ids = np.concatenate([request_ids, np.asarray(extra_ids, dtype=object)])
-        codes[rows] = found
+        rows = np.concatenate([start + np.arange(len(ids)) for start, ids in uncoded])
+        ids = np.concatenate([ids for _, ids in uncoded])
+        has = pd.notna(ids)
+        rows, ids = rows[has], ids[has]
+        if len(ids):
+            found = pd.Index(request_ids).get_indexer(ids)
+            new = found < 0
+            if new.any():
+                extra, extra_ids = pd.factorize(ids[new])
+                found[new] = len(request_ids) + extra
+                request_ids = np.concatenate([request_ids,
+                                              np.asarray(extra_ids, dtype=object)])
+            codes[rows] = found
     return codes, request_ids
 
 

@@ -28,7 +28,12 @@ import pandas as pd
 
 from lifecycle_trace import schema
 from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
-from lifecycle_trace.analysis.frames import events_frame, parse_streams, records_to_frames
+from lifecycle_trace.analysis.frames import (
+    events_frame,
+    finished_events,
+    parse_streams,
+    records_to_frames,
+)
 from lifecycle_trace.records import LCTRACE, RIE
 
 INIT_KINDS = ("InitStart", "InitReport", "InitRuntimeDone", "RestoreStart", "RestoreReport")
@@ -72,7 +77,8 @@ class Merged:
     environment_functions: pd.Series | None = None  # env -> a function name a record gives
 
 
-def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One key per invocation: request id + environment + occurrence.
 
     Lambda retries an async event with the same request id (up to twice), in the same or
@@ -81,12 +87,19 @@ def invocation_keys(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
     run (text and JSON, logs and Telemetry) does not. Records without a stream (X-Ray, a file
     with no stream name) join the first invocation with their id.
 
+    Request ids: `request_code` into `request_ids` when those are given (as `events_frame`
+    makes them), else the `request_id` column.
+
     Returns per-event key codes (-1 = no request id), the key strings (`<id>`, then `<id>#2`,
     ...) and each key's request id.
     """
     kind, env = events["kind"], events["env_code"].to_numpy(dtype=np.int64)
     # factorize first, then drop the empty id: comparing millions of objects to "" is slow
-    rid_codes, request_ids = request_id_codes(events["request_id"])
+    if request_ids is None:
+        rid_codes, request_ids = request_id_codes(events["request_id"])
+    else:
+        rid_codes = events["request_code"].to_numpy(dtype=np.int64)
+        request_ids = np.asarray(request_ids, dtype=object)
     empty = np.flatnonzero(request_ids == "")
     if len(empty):
         blank = int(empty[0])
@@ -141,12 +154,13 @@ def request_id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def assign_owners(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def assign_owners(events: pd.DataFrame, request_ids: np.ndarray | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Add `owner_code` (index into the returned invocation keys; -1 = no owner),
     `during_invoke` and `init_output` to `events`; also return each key's request id. Works on
     integer codes: grouping strings is slow."""
     kind = events["kind"]
-    codes, keys, key_request_ids = invocation_keys(events)
+    codes, keys, key_request_ids = invocation_keys(events, request_ids)
     fill = _EnvFill(events["env_code"].to_numpy())
     rid = np.where(codes >= 0, codes, np.nan)
     has_rid = codes >= 0
@@ -308,7 +322,8 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     event, with its `owner`)."""
     frames = records_to_frames(records)
     joined = join_stand_ins(frames)
-    events, keys, key_request_ids = assign_owners(events_frame(frames))
+    events, request_ids = events_frame(frames)
+    events, keys, key_request_ids = assign_owners(events, request_ids)
     size = int(events["seq"].max()) + 1 if len(events) else 0
     owner_by_seq = np.full(size, -1, dtype=np.int64)
     during = np.zeros(size, dtype=bool)
@@ -329,6 +344,7 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
         events["owner"] = lookup[events["owner_code"].to_numpy()]
     else:
         events = reduced_events(events)
+    events = finished_events(events, request_ids)
     invocations = merge_invocations(frames, keys, key_request_ids)
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]

@@ -98,8 +98,8 @@ _LINE_RES = (
 )
 """The first event's lines: (fixed prefix, fixed suffix) around each value, the template every
 other event of the slice must repeat byte for byte."""
-PAD = 64
-"""Bytes readable past a slice's end (8-byte loads and windows near its last event)."""
+PAD = 512
+"""Bytes readable past a slice's end (loads and windows near its last event)."""
 _M8 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _HI = np.uint64(0xF0F0F0F0F0F0F0F0)
 _THREES = np.uint64(0x3030303030303030)
@@ -160,22 +160,27 @@ def _bytes_below(bits: np.ndarray) -> np.ndarray:
 def _fits(sl: _Slice, positions: np.ndarray, shape: bytes) -> np.ndarray:
     """Per position: the bytes there have `shape` (`d` a digit, `x` a lowercase hex digit,
     any other byte itself)."""
-    found = np.ones(len(positions), dtype=bool)
-    for offset in range(0, len(shape), 8):
+    return _fits_words(sl.words(positions, -(-len(shape) // 8)), shape)
+
+
+def _fits_words(words: np.ndarray, shape: bytes) -> np.ndarray:
+    """`_fits` of loaded words (one column per 8 bytes of `shape`)."""
+    found = np.ones(len(words), dtype=bool)
+    for column, offset in enumerate(range(0, len(shape), 8)):
         piece = shape[offset : offset + 8]
-        words = sl.at(positions + offset)
+        loaded = words[:, column]
         digit = sum(0x80 << (8 * k) for k, c in enumerate(piece) if c in b"dx")
         hexes = sum(0x80 << (8 * k) for k, c in enumerate(piece) if c == ord("x"))
         fixed = sum(0xFF << (8 * k) for k, c in enumerate(piece) if c not in b"dx")
         text = int.from_bytes(bytes(0 if c in b"dx" else c for c in piece).ljust(8, b"\0"),
                               "little")
         if digit:
-            flags = _digits(words)
+            flags = _digits(loaded)
             if hexes:
-                flags |= _in_range(words, 0x61, 0x66) & np.uint64(hexes)
+                flags |= _in_range(loaded, 0x61, 0x66) & np.uint64(hexes)
             found &= (flags & np.uint64(digit)) == np.uint64(digit)
         if fixed:
-            found &= (words & np.uint64(fixed)) == np.uint64(text)
+            found &= (loaded & np.uint64(fixed)) == np.uint64(text)
     return found
 
 
@@ -227,8 +232,10 @@ def _right_digits(words: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 class _Slice:
-    """A slice's bytes (padded) with an unaligned 8-byte view: `at(p)` loads 8 bytes at each
-    position of p in one gather."""
+    """A slice's bytes (padded) with unaligned views of 8 and 32 bytes at every position:
+    `at(p)` loads 8 bytes at each position of p, `words(p, k)` k words, in one gather each.
+    (The views are of void items, alignment 1: numpy copies them at memcpy speed, where a
+    uint64 view of stride 1 goes through its slow path for unaligned data.)"""
 
     def __init__(self, data, pos: int, cut: int) -> None:
         size = cut - pos
@@ -240,29 +247,38 @@ class _Slice:
             self.buf[:readable] = np.frombuffer(data, dtype=np.uint8, count=readable,
                                                 offset=pos)
         self.size = size
-        self.words = np.ndarray(shape=(size + PAD - 7,), dtype="<u8", buffer=self.buf,
-                                strides=(1,))
+        self._views: dict[int, np.ndarray] = {}
+
+    def _view(self, width: int) -> np.ndarray:
+        """The `width`-byte item at every position (void items, alignment 1)."""
+        view = self._views.get(width)
+        if view is None:
+            view = self._views[width] = np.ndarray(
+                shape=(self.size + PAD - width + 1,), dtype=f"V{width}", buffer=self.buf,
+                strides=(1,))
+        return view
 
     def at(self, positions: np.ndarray) -> np.ndarray:
-        return self.words[positions]
+        return self._view(8)[positions].view("<u8")
+
+    def words(self, positions: np.ndarray, count: int) -> np.ndarray:
+        """(len(positions), count) little-endian words from each position on."""
+        if count <= 4:
+            return self._view(8 * count)[positions].view("<u8").reshape(-1, count)
+        parts = [self._view(32)[positions + 32 * k].view("<u8").reshape(-1, 4)
+                 for k in range(count // 4)]
+        if count % 4:
+            parts.append(self.words(positions + 32 * (count // 4), count % 4))
+        return np.hstack(parts)
 
     def has(self, positions: np.ndarray, text: bytes) -> bool:
         """`text` at every one of `positions`."""
-        for offset in range(0, len(text), 8):
-            piece = text[offset : offset + 8]
-            loaded = self.words[positions + offset]
-            if len(piece) < 8:
-                loaded = loaded & _mask(len(piece))
-            if not np.array_equal(loaded, np.full(len(positions), _word(piece))):
-                return False
-        return True
+        rows = self._view(len(text))[positions].view(np.uint8).reshape(-1, len(text))
+        return bool((rows == np.frombuffer(text, dtype=np.uint8)).all())
 
     def rows(self, positions: np.ndarray, width: int) -> np.ndarray:
         """(len(positions), width) bytes starting at each position (width a multiple of 8)."""
-        out = np.empty((len(positions), width // 8), dtype="<u8")
-        for k in range(width // 8):
-            out[:, k] = self.words[positions + 8 * k]
-        return out.view(np.uint8)
+        return np.ascontiguousarray(self.words(positions, width // 8)).view(np.uint8)
 
 
 def _digit_values(sl: _Slice, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
@@ -273,7 +289,8 @@ def _digit_values(sl: _Slice, starts: np.ndarray, ends: np.ndarray) -> np.ndarra
         return None
     low_count = np.minimum(lengths, 8)
     value = np.zeros(len(lengths), dtype=np.int64)
-    for words, count in ((sl.at(ends - 16), lengths - low_count), (sl.at(ends - 8), low_count)):
+    both = sl.words(ends - 16, 2)
+    for words, count in ((both[:, 0], lengths - low_count), (both[:, 1], low_count)):
         keep = ~_BYTE_MASKS[8 - count]
         if not np.array_equal(_digits(words) & keep, keep & _HIGH):
             return None
@@ -318,9 +335,9 @@ def _texts(sl: _Slice, starts: np.ndarray, ends: np.ndarray, width: int
     lengths = ends - starts
     if len(lengths) and lengths.max() > width:
         return None
-    words = np.empty((len(starts), max(1, width // 8)), dtype=np.uint64)
-    for k in range(words.shape[1]):
-        words[:, k] = sl.at(starts + 8 * k) & _BYTE_MASKS[np.clip(lengths - 8 * k, 0, 8)]
+    count = max(1, width // 8)
+    words = sl.words(starts, count) & _BYTE_MASKS[
+        np.clip(lengths[:, None] - 8 * np.arange(count), 0, 8)]
     codes, firsts = _factorize_words(words)
     base = sl.buf
     values = [base[s:e].tobytes() for s, e in zip(starts[firsts].tolist(),
@@ -413,7 +430,7 @@ def _escapes_ok(sl: _Slice, body: np.ndarray, msg_s: np.ndarray, msg_e: np.ndarr
     fixed = sum(prefix.count(b'"') + suffix.count(b'"') for prefix, suffix in parts)
     if np.count_nonzero(body == 34) != fixed * count + np.count_nonzero(after == 34):
         return None
-    return slashes
+    return np.append(slashes, len(sl.buf))
 
 
 def _candidates(sl: _Slice, msg_s: np.ndarray, msg_len: np.ndarray) -> dict[str, np.ndarray]:
@@ -579,7 +596,8 @@ class _Undecided(Exception):
 
 class _Rows:
     """A cursor per candidate message: `p` advances over what each step reads, `ok` says which
-    messages still match the shape (a step on one that no longer does reads harmless bytes)."""
+    messages still match the shape (a step on one that no longer does reads harmless bytes).
+    `slashes`: the slice's backslash positions, then one past every position."""
 
     def __init__(self, sl: _Slice, slashes: np.ndarray, start: np.ndarray,
                  end: np.ndarray) -> None:
@@ -613,19 +631,16 @@ class _Rows:
 
     def uuid(self) -> np.ndarray:
         """A request id next: its 36 bytes as 5 words per row (the last 4 bytes zero)."""
-        words = np.empty((len(self.p), 5), dtype=np.uint64)
-        for k in range(4):
-            words[:, k] = self.sl.at(self.p + 8 * k)
-        words[:, 4] = self.sl.at(self.p + 28) >> np.uint64(32)
-        self.ok &= _fits(self.sl, self.p, _UUID_SHAPE)
+        words = self.sl.words(self.p, 5)
+        words[:, 4] &= np.uint64(0xFFFFFFFF)
+        self.ok &= _fits_words(words, _UUID_SHAPE)
         self.p = self.p + 36
         self._moved()
         return words
 
     def to_slash(self) -> tuple[np.ndarray, np.ndarray]:
         """The span up to the next backslash (or the message's end)."""
-        at = np.searchsorted(self.slashes, self.p)
-        nxt = np.append(self.slashes, np.iinfo(np.int64).max)[at]
+        nxt = self.slashes[np.searchsorted(self.slashes, self.p)]
         end = np.minimum(nxt, self.end)
         start, self.p = self.p, end
         return start, end
@@ -704,13 +719,15 @@ class _Rows:
 
 def _matches(sl: _Slice, positions: np.ndarray, text: bytes) -> np.ndarray:
     """Per position: `text` there."""
-    found = np.ones(len(positions), dtype=bool)
-    for offset in range(0, len(text), 8):
-        piece = text[offset : offset + 8]
-        loaded = sl.at(positions + offset)
-        if len(piece) < 8:
-            loaded = loaded & _mask(len(piece))
-        found &= loaded == _word(piece)
+    count = -(-len(text) // 8)
+    loaded = sl.words(positions, count)
+    expected = np.frombuffer(text.ljust(8 * count, b"\0"), dtype="<u8")
+    found = None
+    for k in range(count):
+        column = loaded[:, k]
+        if k == count - 1 and len(text) % 8:
+            column = column & _mask(len(text) % 8)
+        found = column == expected[k] if found is None else found & (column == expected[k])
     return found
 
 

@@ -54,6 +54,9 @@ NAMED_OWNER_KINDS = frozenset((*EVIDENCE_KINDS, *INIT_KINDS))
 keep only `owner_code`."""
 INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
 """The environment a wrapper line names (its `instance` field = the log stream name)."""
+COUNTED_COLUMNS = frozenset(("seq", "timestamp_ms", "dialect"))
+"""What the merge keeps of a record type that is not quoted (END lines, function output) once
+owners are known: its time and dialect (for the invocation blocks), besides the owner."""
 PHASE_COLUMNS = {
     schema.SPAN_POLL_WAIT: "poll_wait_ms",
     schema.SPAN_HANDLER: "handler_ms",
@@ -333,10 +336,14 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     during[seq] = events["during_invoke"].to_numpy()
     init_out[seq] = events["init_output"].to_numpy()
     lookup = np.append(keys, None)  # code -1 -> None
-    for kind, frame in frames.items():
+    for kind in list(frames):
+        frame = frames[kind]
         frame_seq = frame["seq"].to_numpy()
+        if kind not in NAMED_OWNER_KINDS:  # function output (most rows) is counted, never
+            # quoted: only what the invocation blocks read of it is kept
+            frame = frames[kind] = frame[[c for c in frame if c in COUNTED_COLUMNS]]
         frame["owner_code"] = owner_by_seq[frame_seq]
-        if kind in NAMED_OWNER_KINDS:  # function output (most rows) is counted, never quoted
+        if kind in NAMED_OWNER_KINDS:
             frame["owner"] = lookup[frame["owner_code"].to_numpy()]
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]

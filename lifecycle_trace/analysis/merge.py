@@ -223,7 +223,7 @@ class _EnvFill:
         if count and (np.diff(env) < 0).any():
             self.order = np.argsort(env, kind="stable")
             env = env[self.order]
-        self.pos = np.arange(count)
+        self.pos = np.arange(count, dtype=np.int32 if count < 2**31 - 1 else np.int64)
         change = np.ones(count, dtype=bool)
         change[1:] = env[1:] != env[:-1]
         self.first = np.maximum.accumulate(np.where(change, self.pos, 0)) if count else self.pos
@@ -235,14 +235,14 @@ class _EnvFill:
     def _take(self, values: np.ndarray, mask: np.ndarray, forward: bool) -> np.ndarray:
         if self.order is not None:
             values, mask = values[self.order], mask[self.order]
+        count = len(mask)
         if forward:
             at = np.maximum.accumulate(np.where(mask, self.pos, -1))
-            ok = at >= self.first
+            at = np.where(at >= self.first, at, count)
         else:
-            at = np.minimum.accumulate(np.where(mask, self.pos, len(mask))[::-1])[::-1]
-            ok = at <= self.last
-        out = np.full(len(mask), np.nan)
-        out[ok] = values[at[ok]]
+            at = np.minimum.accumulate(np.where(mask, self.pos, count)[::-1])[::-1]
+            at = np.where(at <= self.last, at, count)
+        out = np.append(values.astype(float, copy=False), np.nan)[at]  # (count: none)
         if self.order is not None:
             back = np.empty_like(out)
             back[self.order] = out

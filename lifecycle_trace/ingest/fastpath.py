@@ -165,32 +165,67 @@ class _Captured:
 
 class _IdSpace:
     """One code per distinct request id across every slice and record type of an input, so
-    the merge can group on these integers instead of hashing millions of strings again."""
+    the merge can group on these integers instead of hashing millions of strings again. The
+    slices' id tables are numbered all at once on their bytes (36 per id: one hash per id,
+    every id then compared with its code's first), in the order the chunks hold them."""
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.remaps: dict[int, tuple[fastscan.IdTable, np.ndarray]] = {}
+    def __init__(self, tables: list[fastscan.IdTable]) -> None:
+        self.tables = tables
+        self.remaps: dict[int, np.ndarray] | None = None
         self._values: np.ndarray | None = None
 
     def codes(self, table: fastscan.IdTable) -> np.ndarray:
-        """The global code of each id of `table` (each table is mapped once)."""
-        known = self.remaps.get(id(table))
-        if known is None:
-            index = self.index
-            strings = table.decoded()
-            codes = np.fromiter((index.setdefault(text, len(index)) for text in strings),
-                                dtype=np.int64, count=len(strings))
-            known = self.remaps[id(table)] = (table, codes)  # the table kept: its id stays its
-            self._values = None
-        return known[1]
+        """The global code of each id of `table`."""
+        if self.remaps is None:
+            self._number()
+        return self.remaps[id(table)]
 
     def values(self) -> np.ndarray:
-        """Each code's id (the decoded string objects the tables hold)."""
+        """Each code's id (a str)."""
         if self._values is None:
-            self._values = np.empty(len(self.index), dtype=object)
-            for table, codes in self.remaps.values():
-                self._values[codes] = table.decoded()
+            self._number()
         return self._values
+
+    def _number(self) -> None:
+        from lifecycle_trace.ingest.fastscan_lined import _factorize_words
+
+        blobs = [_blob(table) for table in self.tables]
+        counts = [blob.count(b"\0") + 1 if blob else 0 for blob in blobs]
+        if any(len(blob) != 37 * count - 1 for blob, count in zip(blobs, counts, strict=True)
+               if count):
+            self._number_strings()
+            return
+        rows = np.zeros((sum(counts), 40), dtype=np.uint8)
+        rows[:, :36] = np.frombuffer(b"\0".join(blob for blob in blobs if blob) + b"\0",
+                                     dtype=np.uint8).reshape(-1, 37)[:, :36]
+        codes, firsts = _factorize_words(rows.view(np.uint64))
+        ends = np.cumsum(counts)
+        self.remaps = {id(table): codes[end - count : end].astype(np.int64)
+                       for table, count, end in zip(self.tables, counts, ends, strict=True)}
+        distinct = rows[firsts, :37]  # byte 36 is 0: the separator
+        text = distinct.tobytes()[:-1].decode("ascii") if len(distinct) else ""
+        self._values = np.empty(len(distinct), dtype=object)
+        self._values[:] = text.split("\0") if text else []
+
+    def _number_strings(self) -> None:
+        """The ids as strings, one dict (for ids of another length than 36: never made by the
+        scanners, kept for safety)."""
+        index: dict[str, int] = {}
+        self.remaps = {}
+        for table in self.tables:
+            strings = table.decoded()
+            self.remaps[id(table)] = np.fromiter(
+                (index.setdefault(text, len(index)) for text in strings), dtype=np.int64,
+                count=len(strings))
+        self._values = np.empty(len(index), dtype=object)
+        self._values[:] = list(index)
+
+
+def _blob(table: fastscan.IdTable) -> bytes:
+    """A table's NUL-joined ids (rejoined when they were decoded already)."""
+    if table.strings is not None:
+        return "\0".join(table.strings.tolist()).encode("utf-8")
+    return table.blob
 
 
 def _resolved(value: object) -> object:
@@ -230,6 +265,9 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     del counts, all_counts
     streams: dict[str, int] = {}
     parts: dict[str, list[dict[str, object]]] = {}
+    tables = list({id(value.table): value.table for chunk in chunks
+                   for value in chunk.fields.values()
+                   if isinstance(value, fastscan.Ids)}.values())
     offset = 0
     for chunk, base, parsed in zip(chunks, line_bases, others, strict=True):
         stream_map = np.array([streams.setdefault(s, len(streams)) for s in chunk.streams],
@@ -256,7 +294,7 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     stream_names = np.array(list(streams), dtype=object)
     functions = np.array([function_for(None, name) for name in streams], dtype=object)
     columns = {}
-    space = _IdSpace()
+    space = _IdSpace(tables)
     while parts:  # each type's pieces are let go once they are its columns
         name, members = parts.popitem()
         columns[name] = _type_columns(name, members, stream_names, functions, source, space)

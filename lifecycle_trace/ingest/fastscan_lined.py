@@ -203,6 +203,14 @@ _KEYS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                   0x27D4EB2F165667C5, 0x94D049BB133111EB], dtype=np.uint64)
 
 
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Each code's first row, for codes numbered in order of first appearance."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    before = np.maximum.accumulate(codes)
+    return np.flatnonzero(codes > np.concatenate(([-1], before[:-1])))
+
+
 def _factorize_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(int32 codes in order of first appearance, each code's first row) of the rows of a 2-D
     uint64 array: one hash per row factorized, then every row compared with its code's first
@@ -214,9 +222,9 @@ def _factorize_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mixed = (mixed ^ words[:, k]) * _KEYS[k % len(_KEYS)]
         mixed ^= mixed >> np.uint64(29)
     codes = pd.factorize(mixed)[0]
-    before = np.maximum.accumulate(codes)
-    firsts = np.flatnonzero(codes > np.concatenate(([-1], before[:-1])))
-    if not np.array_equal(words[firsts][codes], words):
+    firsts = _first_rows(codes)
+    if not all(np.array_equal(words[firsts, k][codes], words[:, k])  # 1-D gathers are fast
+               for k in range(words.shape[1])):
         return factorize_rows(np.ascontiguousarray(words).view(np.uint8))
     return codes.astype(np.int32), firsts
 
@@ -336,9 +344,17 @@ def _texts(sl: _Slice, starts: np.ndarray, ends: np.ndarray, width: int
     if len(lengths) and lengths.max() > width:
         return None
     count = max(1, width // 8)
-    words = sl.words(starts, count) & _BYTE_MASKS[
-        np.clip(lengths[:, None] - 8 * np.arange(count), 0, 8)]
-    codes, firsts = _factorize_words(words)
+    if len(lengths) and lengths.min() == lengths.max():  # one mask for all (stream names)
+        keep = _BYTE_MASKS[np.clip(int(lengths[0]) - 8 * np.arange(count), 0, 8)]
+    else:
+        keep = _BYTE_MASKS[np.clip(lengths[:, None] - 8 * np.arange(count), 0, 8)]
+    words = sl.words(starts, count) & keep
+    if count == 1:  # the word is the text: no hash needed
+        codes, _ = pd.factorize(words[:, 0])
+        firsts = _first_rows(codes)
+        codes = codes.astype(np.int32)
+    else:
+        codes, firsts = _factorize_words(words)
     base = sl.buf
     values = [base[s:e].tobytes() for s, e in zip(starts[firsts].tolist(),
                                                   ends[firsts].tolist(), strict=True)]
@@ -460,10 +476,11 @@ def _chunk(data, sl: _Slice, pos: int, count: int, ts: np.ndarray,
     other_code = len(fs.KINDS) - 1
     kinds = np.full(count, other_code, dtype=np.int8)
     fields: dict[str, object] = {}
+    first_slash = np.searchsorted(slashes, msg_s)
     for tag_kind, index in _candidates(sl, msg_s, msg_e - msg_s).items():
         if len(index) == 0:
             continue
-        rows = _Rows(sl, slashes, msg_s[index], msg_e[index])
+        rows = _Rows(sl, slashes, first_slash[index], msg_s[index], msg_e[index])
         try:
             parsed = globals()[_PARSERS[tag_kind]](rows)
             found = _vector_fields(sl, rows, parsed)
@@ -597,13 +614,17 @@ class _Undecided(Exception):
 class _Rows:
     """A cursor per candidate message: `p` advances over what each step reads, `ok` says which
     messages still match the shape (a step on one that no longer does reads harmless bytes).
-    `slashes`: the slice's backslash positions, then one past every position."""
+    `slashes`: the slice's backslash positions, then one past every position; `first`: the
+    index there of each message's first backslash. The shapes' fields hold no backslash, so
+    while a message matches, the next one after `p` is its `k`-th, `k` the count of those in
+    the literals read so far: one lookup, no search."""
 
-    def __init__(self, sl: _Slice, slashes: np.ndarray, start: np.ndarray,
+    def __init__(self, sl: _Slice, slashes: np.ndarray, first: np.ndarray, start: np.ndarray,
                  end: np.ndarray) -> None:
-        self.sl, self.slashes = sl, slashes
+        self.sl, self.slashes, self.first = sl, slashes, first
         self.p, self.end = start.copy(), end
         self.ok = np.ones(len(start), dtype=bool)
+        self.k = np.zeros(len(start), dtype=np.int64)
 
     def _moved(self) -> None:
         beyond = self.p > self.end
@@ -614,18 +635,22 @@ class _Rows:
     def lit(self, text: bytes, where: np.ndarray | None = None) -> None:
         """`text` must come next (in the rows of `where` only, when given)."""
         found = _matches(self.sl, self.p, text)
+        slashes = text.count(b"\\")
         if where is None:
             self.ok &= found
             self.p = self.p + len(text)
+            self.k = self.k + slashes
         else:
             self.ok &= found | ~where
             self.p = self.p + np.where(where, len(text), 0)
+            self.k = self.k + np.where(where, slashes, 0)
         self._moved()
 
     def opt(self, text: bytes, where: np.ndarray) -> np.ndarray:
         """`text` may come next (in the rows of `where`): the rows that have it, moved past."""
         found = _matches(self.sl, self.p, text) & where
         self.p = self.p + np.where(found, len(text), 0)
+        self.k = self.k + np.where(found, text.count(b"\\"), 0)
         self._moved()
         return found
 
@@ -640,7 +665,7 @@ class _Rows:
 
     def to_slash(self) -> tuple[np.ndarray, np.ndarray]:
         """The span up to the next backslash (or the message's end)."""
-        nxt = self.slashes[np.searchsorted(self.slashes, self.p)]
+        nxt = self.slashes[np.minimum(self.first + self.k, len(self.slashes) - 1)]
         end = np.minimum(nxt, self.end)
         start, self.p = self.p, end
         return start, end

@@ -258,7 +258,8 @@ def test_words_and_numbers() -> None:
         at += len(text) + 4
     sl = fastscan_lined._Slice(data, 0, len(data) - 64)
     for integer in (False, True):
-        rows = fastscan_lined._Rows(sl, np.zeros(0, np.int64), np.array(starts),
+        rows = fastscan_lined._Rows(sl, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                    np.array(starts),
                                     np.array(starts) + 40)
         values = rows.number(integer)
         rows.lit(b" ms")
@@ -268,3 +269,19 @@ def test_words_and_numbers() -> None:
             assert ok == expected, text
             if ok:
                 assert value == (int(text) if integer else float(text)), text
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_factorize_words(monkeypatch: pytest.MonkeyPatch, collide: bool) -> None:
+    """Codes in order of first appearance and each code's first row, as a dict gives them;
+    also when every hash collides (the rows are then told apart word by word)."""
+    if collide:
+        monkeypatch.setattr(fastscan_lined, "_KEYS", np.zeros(8, dtype=np.uint64))
+    rng = np.random.default_rng(3)
+    distinct = rng.integers(0, 4, size=(9, 3)).astype(np.uint64)
+    words = distinct[rng.integers(0, 9, size=200)]
+    codes, firsts = fastscan_lined._factorize_words(words)
+    index: dict[tuple, int] = {}
+    expected = [index.setdefault(tuple(row), len(index)) for row in words.tolist()]
+    assert codes.dtype == np.int32 and codes.tolist() == expected
+    assert firsts.tolist() == [expected.index(code) for code in range(len(index))]

@@ -101,9 +101,6 @@ other event of the slice must repeat byte for byte."""
 PAD = 512
 """Bytes readable past a slice's end (loads and windows near its last event)."""
 _M8 = np.uint64(0xFFFFFFFFFFFFFFFF)
-_HI = np.uint64(0xF0F0F0F0F0F0F0F0)
-_THREES = np.uint64(0x3030303030303030)
-_SIXES = np.uint64(0x0606060606060606)
 
 
 def _word(text: bytes) -> np.uint64:
@@ -217,14 +214,15 @@ def _factorize_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     row (a collision, never seen, falls back to `factorize_rows`)."""
     if len(words) == 0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    varying = [k for k in range(words.shape[1]) if not (words[:, k] == words[0, k]).all()]
     mixed = np.zeros(len(words), dtype=np.uint64)
-    for k in range(words.shape[1]):
+    for k in varying:  # a column of one value tells no rows apart
         mixed = (mixed ^ words[:, k]) * _KEYS[k % len(_KEYS)]
         mixed ^= mixed >> np.uint64(29)
     codes = pd.factorize(mixed)[0]
     firsts = _first_rows(codes)
     if not all(np.array_equal(words[firsts, k][codes], words[:, k])  # 1-D gathers are fast
-               for k in range(words.shape[1])):
+               for k in varying):
         return factorize_rows(np.ascontiguousarray(words).view(np.uint8))
     return codes.astype(np.int32), firsts
 
@@ -307,20 +305,13 @@ def _digit_values(sl: _Slice, starts: np.ndarray, ends: np.ndarray) -> np.ndarra
 
 
 def _all_digits(sl: _Slice, starts: np.ndarray, length: int) -> bool:
-    """Every run of `length` bytes at `starts` is ASCII digits (SWAR on 8-byte loads)."""
+    """Every run of `length` bytes at `starts` is ASCII digits (on words: one gather)."""
     if length == 0 or len(starts) == 0:
         return True
-    offsets = list(range(0, length - 7, 8)) if length >= 8 else [0]
-    if length >= 8 and length % 8:
-        offsets.append(length - 8)
-    for offset in offsets:
-        word = sl.at(starts + offset)
-        if length < 8:
-            keep = _mask(length)
-            word = (word & keep) | (_THREES & ~keep)
-        if not (((word & _HI) == _THREES) & (((word + _SIXES) & _HI) == _THREES)).all():
-            return False
-    return True
+    count = -(-length // 8)
+    words = sl.words(starts, count)
+    keep = _BYTE_MASKS[np.clip(length - 8 * np.arange(count), 0, 8)] & _HIGH
+    return bool(((_digits(words) & keep) == keep).all())
 
 
 def factorize_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -451,16 +442,17 @@ def _escapes_ok(sl: _Slice, body: np.ndarray, msg_s: np.ndarray, msg_e: np.ndarr
 
 def _candidates(sl: _Slice, msg_s: np.ndarray, msg_len: np.ndarray) -> dict[str, np.ndarray]:
     """Per kind, the events whose message opens with its tag."""
-    first = sl.at(msg_s)
+    head = sl.words(msg_s, 2)
+    first, second = head[:, 0], head[:, 1]
     out = {}
     for kind, tag in _TAGS.items():
         if len(tag) <= 8:
             hit = (first & _mask(len(tag))) == _word(tag)
         else:
-            hit = (first == _word(tag[:8])) & ((sl.at(msg_s + 8) & _mask(len(tag) - 8))
+            hit = (first == _word(tag[:8])) & ((second & _mask(len(tag) - 8))
                                                == _word(tag[8:]))
         out[kind] = np.flatnonzero(hit & (msg_len >= len(tag)))
-    out["node"] = np.flatnonzero(_fits(sl, msg_s, b"dddd-dd-ddT") & (msg_len >= 11))
+    out["node"] = np.flatnonzero(_fits_words(head, b"dddd-dd-ddT") & (msg_len >= 11))
     return out
 
 

@@ -76,6 +76,13 @@ def _lean(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=values.dtype, copy=False)
 
 
+def _missing(index: pd.Index, value: object) -> pd.Series:
+    """A computed text column with no value anywhere: a read-only broadcast of `value` (what
+    `_lean` makes of it, without reading a million rows to find that out)."""
+    return pd.Series(np.broadcast_to(np.array([value], dtype=object), (len(index),)),
+                     index=index, dtype=object, copy=False)
+
+
 def _select(conditions: list[np.ndarray], choices: list[str | None],
             default: str | None) -> np.ndarray:
     """`np.select` with constant choices, picked by position (no object array per choice)."""
@@ -93,36 +100,118 @@ def _contains(values: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+class _Text:
+    """A text column's distinct values and per-row codes (-1: missing), factorized once: any
+    number of `isin` tests then cost a table lookup each instead of a pass of object
+    comparisons. A broadcast column (one value seen through every row) is not read per row."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        if _repeated(values):
+            missing = bool(pd.isna(values[0]))
+            self.uniques = values[:0] if missing else values[:1]
+            self.codes = np.broadcast_to(np.intp(-1 if missing else 0), values.shape)
+        else:
+            self.codes, self.uniques = pd.factorize(values)
+
+    def isin(self, *options: object) -> np.ndarray:
+        """`_eq(values, *options)`: rows whose value is one of `options`."""
+        table = np.array([value in options for value in self.uniques] + [False], dtype=bool)
+        return table[self.codes]
+
+    def has(self) -> np.ndarray:
+        """Rows with a value (`_has`)."""
+        return np.asarray(self.codes >= 0)
+
+
+def _present(inv: pd.DataFrame, name: str) -> np.ndarray:
+    """`_has(_values(inv, name))` without boxing a numeric column into objects."""
+    if name not in inv:
+        return np.zeros(len(inv), dtype=bool)
+    column = inv[name]
+    if column.dtype == float:
+        return ~np.isnan(column.to_numpy())
+    if column.dtype == object:
+        return _has(column.to_numpy())
+    return column.notna().to_numpy(dtype=bool)
+
+
+def _first(values: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """`np.where(pd.isna(values), other, values)` (object arrays); a broadcast column with no
+    value on either side is taken as it is, not read per row."""
+    if _repeated(values) and pd.isna(values[0]):
+        return other
+    if _repeated(other) and pd.isna(other[0]):
+        return values
+    return np.where(pd.isna(values), other, values)
+
+
+def _fillna(values: pd.Series, other: pd.Series) -> pd.Series:
+    """`values.fillna(other)`; skipped when `other` is a broadcast column with no value (what
+    it fills in is missing too)."""
+    array = other.to_numpy() if other.dtype == object else None
+    if array is not None and _repeated(array) and pd.isna(array[0]):
+        return values
+    return values.fillna(other)
+
+
+def report_is_rie(inv: pd.DataFrame) -> np.ndarray:
+    """Rows whose REPORT came from the Runtime Interface Emulator (its Init Duration and Max
+    Memory Used carry no information). Read from the `rie` column `classify_status` adds when
+    there is one: several steps ask, the 1M-row text column is compared once."""
+    if "rie" in inv:
+        return inv["rie"].to_numpy(dtype=bool)
+    return _Text(_values(inv, "report_dialect")).isin(RIE)
+
+
+STATUSES = ("timeout", "crash", "error", "success")
+"""`status` values in the order `classify_status` picks them; `status_code` numbers them (and
+`len(STATUSES)` for no status)."""
+
+
+def status_is(inv: pd.DataFrame, *names: str) -> np.ndarray:
+    """Rows whose `status` is one of `names`, from the integer `status_code` when the frame
+    has it (no pass of object comparisons)."""
+    if "status_code" not in inv:
+        return _eq(_values(inv, "status"), *names)
+    table = np.array([status in names for status in STATUSES] + [False], dtype=bool)
+    return table[inv["status_code"].to_numpy()]
+
+
 def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
     """Add status (success | error | timeout | crash, null when no outcome record), error_type,
-    out_of_memory."""
-    rs, rd = _values(inv, "report_status"), _values(inv, "rd_status")
-    wr = _values(inv, "wr_outcome")
-    wr = np.where(pd.isna(wr), _values(inv, "span_outcome"), wr)
-    error_type = (_col(inv, "report_error_type").fillna(_col(inv, "rd_error_type"))
-                  .fillna(_col(inv, "exit_error_type")).fillna(_col(inv, "suppressed_error_type")))
-    error = error_type.to_numpy(dtype=object)
+    out_of_memory; and, for the later steps, `status_code` (position in `STATUSES`) and `rie`.
+
+    Each text column is factorized once (`_Text`) and tested on its codes."""
+    rs, rd = _Text(_values(inv, "report_status")), _Text(_values(inv, "rd_status"))
+    wr = _Text(_first(_values(inv, "wr_outcome"), _values(inv, "span_outcome")))
+    error_type = _fillna(_fillna(_fillna(_col(inv, "report_error_type"),
+                                         _col(inv, "rd_error_type")),
+                                 _col(inv, "exit_error_type")), _col(inv, "suppressed_error_type"))
+    error = _Text(error_type.to_numpy(dtype=object))
     exit_text = _values(inv, "exit_text")
     exited = _has(_values(inv, "exit_reason")) | _has(exit_text)
-    timeout = (_eq(rs, "timeout") | _eq(rd, "timeout") | _eq(wr, "timeout")
+    timeout = (rs.isin("timeout") | rd.isin("timeout") | wr.isin("timeout")
                | _has(_values(inv, "timed_out_text")) | _has(_values(inv, "timeout_s")))
     killed = _contains(_values(inv, "exit_signal"), "kill") | _contains(exit_text,
                                                                         "signal: killed")
     # RIE reports Max Memory Used = Memory Size always: no memory evidence there.
+    rie = _Text(_values(inv, "report_dialect")).isin(RIE)
     at_limit = (inv["max_memory_mb"].to_numpy(dtype=float) >= inv["memory_mb"].to_numpy(
-        dtype=float)) & ~_eq(_values(inv, "report_dialect"), RIE)
-    crash_type = _eq(error, *CRASH_ERROR_TYPES)
-    oom = _eq(error, "Runtime.OutOfMemory") | (killed & at_limit) | (
+        dtype=float)) & ~rie
+    crash_type = error.isin(*CRASH_ERROR_TYPES)
+    oom = error.isin("Runtime.OutOfMemory") | (killed & at_limit) | (
         (exited | crash_type) & at_limit)
-    crash = exited | crash_type | _eq(rs, "failure") | _eq(wr, "crash") | oom
-    failed = _eq(rs, "error") | _eq(rd, "error", "failure") | _eq(wr, "error")
-    seen = (~np.isnan(inv["duration_ms"].to_numpy(dtype=float)) | _has(rs) | _has(rd)
-            | _has(wr))
-    status = _select([timeout, crash, failed, seen], ["timeout", "crash", "error", "success"],
-                     default=None)
+    crash = exited | crash_type | rs.isin("failure") | wr.isin("crash") | oom
+    failed = rs.isin("error") | rd.isin("error", "failure") | wr.isin("error")
+    seen = ~np.isnan(inv["duration_ms"].to_numpy(dtype=float)) | rs.has() | rd.has() | wr.has()
+    code = np.select([timeout, crash, failed, seen], range(len(STATUSES)),
+                     default=len(STATUSES)).astype(np.int8)
+    status = np.array([*STATUSES, None], dtype=object)[code]
     out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["status"] = pd.Series(status, index=inv.index, dtype=object)
-    out["error_type"] = error_type.where(status != "success")
+    out["status_code"] = code
+    out["rie"] = rie
+    out["error_type"] = error_type.where(code != STATUSES.index("success"))
     out["out_of_memory"] = oom
     return out
 
@@ -141,63 +230,119 @@ def fill_nan(values: np.ndarray, other: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), other, values)
 
 
+def first_rows(codes: np.ndarray) -> np.ndarray | None:
+    """Where each code first appears, for codes numbered in order of first appearance (as
+    `pd.factorize` numbers them; -1 = none): a new code is always one more than the largest
+    so far. None when `codes` are not numbered that way."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.intp)
+    highest = np.maximum.accumulate(codes)
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = codes[0] >= 0
+    new[1:] = highest[1:] > highest[:-1]
+    rows = np.flatnonzero(new)
+    if not np.array_equal(codes[rows], np.arange(len(rows))):
+        return None
+    return rows
+
+
+def environment_codes(inv: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's environment as an integer code (-1: none) in order of first appearance, and
+    the names (`pd.factorize`). Read from the `environment_code` column `build_invocations`
+    adds, when it still numbers the rows that way: the stage factorizes the 1M-row text column
+    once, not once per step."""
+    if "environment_code" in inv:
+        codes = inv["environment_code"].to_numpy()
+        rows = first_rows(codes)
+        if rows is not None:
+            return codes, inv["environment"].to_numpy(dtype=object)[rows]
+    codes, names = pd.factorize(inv["environment"].to_numpy(dtype=object))
+    return codes, np.asarray(names, dtype=object)
+
+
+def _true(values: np.ndarray) -> np.ndarray:
+    """Rows holding True (`values == True` elementwise); a broadcast column is read once."""
+    if _repeated(values):
+        return np.full(len(values), _true(values[:1])[0], dtype=bool)
+    return np.asarray(values == True, dtype=bool)  # noqa: E712 - elementwise
+
+
+def _declared(inv: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose INIT_START or INIT_REPORT names an initialization type, and that type in
+    lctrace's words (`INIT_TYPES`; NaN for a type it does not know). Worked on those rows only."""
+    first, then = _values(inv, "init_type"), _values(inv, "init_report_type")
+    has_first = _has(first)
+    rows = np.flatnonzero(has_first | _has(then))
+    named = np.where(has_first[rows], first[rows], then[rows])
+    return rows, np.array([INIT_TYPES.get(value, np.nan) for value in named], dtype=object)
+
+
 def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFrame:
     """Add cold, cold_type, cold_source and init_ms/restore_ms (best source). Expects `status`
-    and rows ordered by start time."""
-    rie = _eq(_values(inv, "report_dialect"), RIE)
+    and rows ordered by start time.
+
+    Evidence is tested on codes and float arrays (no object comparison over every row)."""
+    n = len(inv)
+    rie = report_is_rie(inv)
     report_init = ~np.isnan(_floats_of(inv, "report_init_ms"))
-    init_start = _has(_values(inv, "init_start_ts"))
-    init_status = _values(inv, "init_status")
-    init_report = _has(_values(inv, "init_report_ms")) | _has(init_status)
-    restore = (_has(_values(inv, "report_restore_ms")) | _has(_values(inv, "restore_start_ts"))
-               | _has(_values(inv, "restore_report_ms")) | _has(_values(inv, "span_restore_ms")))
-    suppressed = (_has(_values(inv, "suppressed_init_ms"))
-                  | _has(_values(inv, "suppressed_start_ts"))
-                  | _has(_values(inv, "suppressed_status")))
-    failed_init = _eq(init_status, *FAILED) & ~report_init
-    trace = (np.asarray(_values(inv, "wr_cold") == True, dtype=bool)  # noqa: E712 - elementwise
-             | np.asarray(_values(inv, "span_cold") == True, dtype=bool)  # noqa: E712
-             | _has(_values(inv, "span_init_ms")) | _has(_values(inv, "wr_init_ms")))
+    init_start = _present(inv, "init_start_ts")
+    init_status = _Text(_values(inv, "init_status"))
+    init_report = _present(inv, "init_report_ms") | init_status.has()
+    restore = (_present(inv, "report_restore_ms") | _present(inv, "restore_start_ts")
+               | _present(inv, "restore_report_ms") | _present(inv, "span_restore_ms"))
+    suppressed = (_present(inv, "suppressed_init_ms") | _present(inv, "suppressed_start_ts")
+                  | _present(inv, "suppressed_status"))
+    failed_init = init_status.isin(*FAILED) & ~report_init
+    trace = (_true(_values(inv, "wr_cold")) | _true(_values(inv, "span_cold"))
+             | _present(inv, "span_init_ms") | _present(inv, "wr_init_ms"))
     evidence = [report_init, init_start, init_report, restore, suppressed | failed_init, trace]
-    names = ["report", "init_start", "init_report", "restore", "suppressed_init", "trace"]
-    cold_source = _select(evidence, names, default=None)
+    names = ["report", "init_start", "init_report", "restore", "suppressed_init", "trace",
+             None, "inferred"]
+    unknown, suppressed_init, inferred_code = 6, 4, 7
+    source = np.select(evidence, range(len(evidence)), default=unknown).astype(np.int8)
     # A stream whose init never completed re-runs it in every invoke (the never-polled doom
     # loop): after a failed init, each invocation until one ends well is a suppressed init.
-    env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
+    env_code, env_names = environment_codes(inv)
     in_env = env_code >= 0  # (rows without an environment belong to no stream)
     failure = (suppressed | failed_init).astype(np.int64)
-    failure_before = pd.Series(failure).groupby(env_code, sort=False).cumsum().to_numpy() - failure
-    ended_well = (~_eq(_values(inv, "status"), "timeout", "crash") | report_init).astype(np.int64)
-    good_before = (pd.Series(ended_well).groupby(env_code, sort=False).cumsum().to_numpy()
-                   - ended_well)
-    unexplained = pd.isna(cold_source)
-    doom_loop = unexplained & in_env & (failure_before > 0) & (good_before == 0) & ~report_init
-    cold_source[doom_loop] = "suppressed_init"
-    suppressed = suppressed | doom_loop
+    if failure.any():
+        failure_before = (pd.Series(failure).groupby(env_code, sort=False).cumsum().to_numpy()
+                          - failure)
+        ended_well = (~status_is(inv, "timeout", "crash") | report_init).astype(np.int64)
+        good_before = (pd.Series(ended_well).groupby(env_code, sort=False).cumsum().to_numpy()
+                       - ended_well)
+        doom_loop = ((source == unknown) & in_env & (failure_before > 0) & (good_before == 0)
+                     & ~report_init)
+        source[doom_loop] = suppressed_init
+        suppressed = suppressed | doom_loop
     # The first invocation of a stream that began inside the input, with no init evidence.
-    first_in_env = ~pd.Series(env_code).duplicated(keep="first").to_numpy() & in_env
+    first_in_env = np.zeros(n, dtype=bool)
+    first_in_env[_first_of_each(env_code)] = True
     started = started_in_export.reindex(pd.Index(env_names, dtype=object)).fillna(False)
     started_row = np.append(started.to_numpy(dtype=bool), False)[env_code]  # code -1: False
-    inferred = pd.isna(cold_source) & first_in_env & started_row
-    cold_source[inferred] = "inferred"
-    cold = ~pd.isna(cold_source)
+    source[(source == unknown) & first_in_env & started_row] = inferred_code
+    cold = source != unknown
+    cold_source = np.array(names, dtype=object)[source]
 
-    declared_by = _values(inv, "init_type")
-    declared_by = np.where(pd.isna(declared_by), _values(inv, "init_report_type"), declared_by)
-    declared = np.full(len(inv), np.nan, dtype=object)
-    rows = np.flatnonzero(_has(declared_by))
-    declared[rows] = [INIT_TYPES.get(value, np.nan) for value in declared_by[rows]]
-    declared_any = _has(declared)
-    text_pc = (_eq(_values(inv, "init_report_dialect"), TEXT)
-               & (_eq(init_status, "success") | ~_has(init_status)) & ~report_init & ~restore) | (
+    rows, declared = _declared(inv)
+    declared_any = np.zeros(n, dtype=bool)
+    declared_any[rows] = pd.notna(declared)
+    snapstart = np.zeros(n, dtype=bool)
+    snapstart[rows] = declared == "snapstart"
+    managed = np.zeros(n, dtype=bool)
+    managed[rows] = declared == "managed-instances"
+    text_pc = (_Text(_values(inv, "init_report_dialect")).isin(TEXT)
+               & (init_status.isin("success") | ~init_status.has()) & ~report_init & ~restore) | (
         init_start & ~report_init & ~restore & ~init_report
         & ~np.isnan(_floats_of(inv, "duration_ms")) & ~rie)
-    cold_type = np.select(
-        [~cold, suppressed | failed_init, restore | _eq(declared, "snapstart"), declared_any,
-         text_pc, _eq(cold_source, "inferred")],
-        [None, "suppressed", "snapstart", declared, "provisioned-concurrency", "unknown"],
-        default="on-demand",
-    )
+    types = [None, "suppressed", "snapstart", "(declared)", "provisioned-concurrency", "unknown",
+             "on-demand"]
+    type_code = np.select(
+        [~cold, suppressed | failed_init, restore | snapstart, declared_any, text_pc,
+         source == inferred_code], range(len(types) - 1), default=len(types) - 1)
+    cold_type = np.array(types, dtype=object)[type_code]
+    as_declared = np.flatnonzero(type_code == types.index("(declared)"))
+    cold_type[as_declared] = declared[np.searchsorted(rows, as_declared)]
     out = inv  # columns are added in place: copying a wide frame per step costs memory
     out["cold"] = cold
     out["cold_type"] = pd.Series(cold_type, index=inv.index, dtype=object)
@@ -210,8 +355,18 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
     out["restore_ms"] = _lean(fill_nan(fill_nan(_floats_of(inv, "report_restore_ms"),
                                           _floats_of(inv, "restore_report_ms")),
                                     _floats_of(inv, "span_restore_ms")), inv.index)
-    out["managed"] = _eq(declared, "managed-instances")
+    out["managed"] = managed
     return out
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """The row where each code (>= 0) first appears."""
+    rows = first_rows(codes)
+    if rows is None:
+        keep = codes >= 0
+        _, first = np.unique(codes[keep], return_index=True)
+        rows = np.flatnonzero(keep)[first]
+    return rows
 
 
 DISAGREE_MS = 2.0
@@ -222,6 +377,18 @@ and X-Ray measure at different points: a few ms apart is the same fact)."""
 
 def _floats(inv: pd.DataFrame, name: str) -> np.ndarray:
     return _floats_of(inv, name) if name in inv else np.full(len(inv), np.nan)
+
+
+def _filled(inv: pd.DataFrame, name: str) -> bool:
+    """False when the frame has no such column, or one with no value anywhere that shows it
+    without a pass (a broadcast of a missing value): a source the input does not have."""
+    if name not in inv:
+        return False
+    column = inv[name]
+    if column.dtype != object:
+        return True
+    values = column.to_numpy()
+    return not (_repeated(values) and pd.isna(values[0]))
 
 
 class _Names:
@@ -268,12 +435,13 @@ def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
     source_of = np.full(n, -1, dtype=np.int64)  # which column gave phase_source, and its names
     source_names: list[tuple[np.ndarray, list[_Names]]] = []
     cold = inv["cold"].to_numpy(dtype=bool)
-    rie = inv["report_dialect"].eq(RIE).to_numpy(dtype=bool)
+    rie = report_is_rie(inv)
     columns = ("poll_wait_ms", "handler_ms", "response_ms", "post_response_ms", "init_ms")
     for column in columns:
         named = [(_Names("lctrace"), f"wr_{column}"), (span_dialect, f"span_{column}"),
                  (alt_dialect, f"span_alt_{column}"), (_Names("telemetry"), f"rd_{column}")]
-        candidates = [(name, _floats(inv, col)) for name, col in named if col in inv]
+        # (a source the input does not have fills nothing and differs from nothing)
+        candidates = [(name, _floats(inv, col)) for name, col in named if _filled(inv, col)]
         if column == "init_ms":  # the platform's own figures come first (as in classify_cold)
             candidates[:0] = [
                 (_Names("report"), np.where(rie, np.nan, _floats(inv, "report_init_ms"))),
@@ -315,19 +483,25 @@ def choose_phases(inv: pd.DataFrame) -> pd.DataFrame:
     # Duration: REPORT's against the wrapper's invocation span (RIE's cold Duration holds its
     # lazy init, which the span does not: not a disagreement).
     dialect = inv["report_dialect"]
-    reported = np.where(dialect.notna().to_numpy() & ~(rie & cold),
-                        inv["duration_ms"].to_numpy(dtype=float), np.nan)
-    traced = _floats(inv, "span_invocation_ms")
-    gap = np.abs(traced - reported)
-    differ = np.flatnonzero((gap > DISAGREE_MS) & (gap > DISAGREE_SHARE * np.abs(reported)))
+    differ = np.zeros(0, dtype=np.intp)
+    if _filled(inv, "span_invocation_ms"):
+        reported = np.where(dialect.notna().to_numpy() & ~(rie & cold),
+                            inv["duration_ms"].to_numpy(dtype=float), np.nan)
+        traced = _floats(inv, "span_invocation_ms")
+        gap = np.abs(traced - reported)
+        differ = np.flatnonzero((gap > DISAGREE_MS) & (gap > DISAGREE_SHARE * np.abs(reported)))
     if len(differ):
         reporter = dialect.to_numpy(dtype=object)[differ]
         notes[differ] = notes[differ] + _note("duration_ms", reporter, reported[differ],
                                               span_dialect.at(differ), traced[differ])
         noted[differ] = True
-    out["phase_source"] = _lean(sources, inv.index)
-    disagreements = np.full(n, None, dtype=object)
+    out["phase_source"] = (_lean(sources, inv.index) if (source_of >= 0).any()
+                           else _missing(inv.index, np.nan))
     rows = np.flatnonzero(noted)
+    if not len(rows):
+        out["disagreements"] = _missing(inv.index, None)
+        return out
+    disagreements = np.full(n, None, dtype=object)
     disagreements[rows] = [text.rstrip("; ") or None for text in notes[rows]]
     out["disagreements"] = _lean(disagreements, inv.index)
     return out

@@ -131,6 +131,7 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv = pd.DataFrame(data, copy=False)
     del data, order
     env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
+    inv["environment_code"] = env_code  # (the later steps group on it: classify.environment_codes)
     envs = pd.Series(env_names)
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
     started = coldstart.started_in_export(merged.events, dates)

@@ -24,16 +24,44 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifecycle_trace.analysis.classify import _floats_of, _select
-from lifecycle_trace.records import RIE
+from lifecycle_trace.analysis.classify import _floats_of, _select, report_is_rie
 
 TOLERANCE_MS = 1.0
 """ceil(D + I) and ceil(D) + ceil(I) differ by at most 1 ms; both count as `duration+init`."""
 
 
-def _ceil(values: pd.Series) -> pd.Series:
+def _ceil(values: np.ndarray) -> np.ndarray:
     """Round up to the ms, ignoring float noise below a microsecond (1948.24 -> 1949)."""
-    return np.ceil(values.astype(float) - 1e-6)
+    return np.ceil(np.asarray(values, dtype=float) - 1e-6)
+
+
+RULES = ("duration+restore", "duration+init", "duration", "100ms", "clamped", "reported")
+
+
+def _rules(billed: np.ndarray, duration: np.ndarray, init: np.ndarray,
+           restore: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, which rule explains the billed figure (position in `RULES`, `len(RULES)` for
+    none), and where init was shown billed (True) or shown not billed (False) (float arrays,
+    NaN = absent; a comparison with NaN is False, as pandas' `eq`/`le` make it)."""
+    ceil_d = _ceil(duration)
+    has = ~np.isnan(billed) & ~np.isnan(duration)
+    has_init = ~np.isnan(init)
+    is_restore = has & ~np.isnan(restore) & (np.abs(billed - (ceil_d + restore)) <= TOLERANCE_MS)
+    is_init = has & has_init & (np.abs(billed - _ceil(duration + init)) <= TOLERANCE_MS)
+    is_plain = has & (billed == ceil_d)
+    is_legacy = has & (billed == np.ceil(duration / 100.0 - 1e-9) * 100.0) & (billed >= 100)
+    is_clamped = has & (billed < ceil_d)
+    rule = np.select([is_restore, is_init & ~is_plain, is_plain, is_legacy, is_clamped, has],
+                     range(len(RULES)), default=len(RULES))
+    shown_not_billed = has_init & (is_plain | (is_legacy & ~is_init))
+    shown_billed = is_init & ~is_plain & ~shown_not_billed
+    return rule, shown_billed, shown_not_billed
+
+
+def _init_billed(billed: np.ndarray, not_billed: np.ndarray, index: pd.Index) -> pd.Series:
+    """The nullable `init_billed` column: True, False, or NA where neither was shown."""
+    return pd.Series(pd.arrays.BooleanArray(billed.copy(), ~(billed | not_billed)),
+                     index=index, copy=False)
 
 
 def classify_rules(inv: pd.DataFrame) -> pd.DataFrame:
@@ -41,28 +69,13 @@ def classify_rules(inv: pd.DataFrame) -> pd.DataFrame:
 
     Expects duration_ms, reported_billed_ms, billable_init_ms, billed_restore_ms.
     """
-    billed = inv["reported_billed_ms"].astype(float)
-    duration = inv["duration_ms"].astype(float)
-    init = inv["billable_init_ms"].astype(float)
-    restore = pd.Series(_floats_of(inv, "billed_restore_ms"), index=inv.index)
-    ceil_d = _ceil(duration)
-    has = billed.notna() & duration.notna()
-    is_restore = has & restore.notna() & (billed - (ceil_d + restore)).abs().le(TOLERANCE_MS)
-    is_init = has & init.notna() & (billed - _ceil(duration + init)).abs().le(TOLERANCE_MS)
-    is_plain = has & billed.eq(ceil_d)
-    is_legacy = has & billed.eq(np.ceil(duration / 100.0 - 1e-9) * 100.0) & billed.ge(100)
-    is_clamped = has & billed.lt(ceil_d)
-    rule = _select(
-        [is_restore, is_init & ~is_plain, is_plain, is_legacy, is_clamped, has],
-        ["duration+restore", "duration+init", "duration", "100ms", "clamped", "reported"],
-        default=None,
-    )
+    rule, billed, not_billed = _rules(
+        inv["reported_billed_ms"].to_numpy(dtype=float), inv["duration_ms"].to_numpy(dtype=float),
+        inv["billable_init_ms"].to_numpy(dtype=float), _floats_of(inv, "billed_restore_ms"))
     out = inv  # columns are added in place: copying a wide frame per step costs memory
-    out["billing_rule"] = pd.Series(rule, index=inv.index, dtype=object)
-    init_billed = pd.Series(pd.NA, index=inv.index, dtype="boolean")
-    init_billed[is_init & ~is_plain] = True
-    init_billed[init.notna() & (is_plain | (is_legacy & ~is_init))] = False
-    out["init_billed"] = init_billed
+    out["billing_rule"] = pd.Series(np.array([*RULES, None], dtype=object)[rule],
+                                    index=inv.index, dtype=object)
+    out["init_billed"] = _init_billed(billed, not_billed, inv.index)
     return out
 
 
@@ -72,42 +85,56 @@ def compute_billing(inv: pd.DataFrame) -> pd.DataFrame:
 
     Expects function, duration_ms, reported_billed_ms, init_ms, report_dialect,
     billed_restore_ms, start_ms, memory_mb, managed (bool: priced per instance, not billed).
+    Worked on float arrays; the function's init rule is looked up only when some row's billed
+    time has to be computed.
     """
     # (columns are added to `inv` in place)
-    is_rie = inv["report_dialect"].eq(RIE)
-    inv["billable_init_ms"] = inv["init_ms"].where(~is_rie)
-    inv = classify_rules(inv)
-    # Per function: does any record show init billed? (evidence for computed rows; a function
-    # with no evidence either way bills init, the rule in force since 2025-08-01)
-    code, _names = pd.factorize(inv["function"].to_numpy(dtype=object))
-    known = inv["init_billed"].notna().to_numpy()
-    billed = inv["init_billed"].fillna(False).to_numpy(dtype=bool)
-    groups = len(_names) + 1  # (shifted by one: code -1, no function, is group 0)
-    shown = np.bincount(code[known] + 1, minlength=groups) > 0
-    shown_billed = np.bincount(code[billed] + 1, minlength=groups) > 0
-    rule = ~shown | shown_billed
-    rule[0] = True  # no function, no evidence
-    function_rule = pd.Series(rule[code + 1], index=inv.index)
-    computed = inv["reported_billed_ms"].isna() & inv["duration_ms"].notna() & ~inv["managed"]
-    include_init = function_rule & inv["billable_init_ms"].notna()
-    restore = pd.Series(_floats_of(inv, "billed_restore_ms"), index=inv.index).fillna(0.0)
-    d = inv["duration_ms"].astype(float)
-    with_init = _ceil(d + inv["billable_init_ms"].fillna(0.0).astype(float))
+    init = np.where(report_is_rie(inv), np.nan, inv["init_ms"].to_numpy(dtype=float))
+    reported = inv["reported_billed_ms"].to_numpy(dtype=float)
+    d = inv["duration_ms"].to_numpy(dtype=float)
+    restore_or_nan = _floats_of(inv, "billed_restore_ms")
+    rule, shown_billed, shown_not_billed = _rules(reported, d, init, restore_or_nan)
+    has_init = ~np.isnan(init)
+    computed = np.isnan(reported) & ~np.isnan(d) & ~inv["managed"].to_numpy(dtype=bool)
+    include_init = np.zeros(len(inv), dtype=bool)
+    if computed.any():
+        include_init = _function_rule(inv, shown_billed, shown_not_billed, computed) & has_init
+    restore = np.where(np.isnan(restore_or_nan), 0.0, restore_or_nan)
+    with_init = _ceil(d + np.where(has_init, init, 0.0))
     computed_ms = np.where(include_init, with_init, _ceil(d)) + restore
-    inv["billed_ms"] = inv["reported_billed_ms"].astype(float).where(~computed, computed_ms)
-    inv["billed_source"] = _select(
-        [inv["reported_billed_ms"].notna().to_numpy(), computed.to_numpy()],
-        ["report", "computed"], default=None)
-    inv.loc[computed, "billing_rule"] = np.where(
-        include_init[computed], "computed:duration+init", "computed:duration"
-    )
-    with_init_known = computed & inv["billable_init_ms"].notna()
-    inv.loc[with_init_known, "init_billed"] = include_init[with_init_known]
-    init_in = inv["init_billed"].fillna(False).astype(bool)
-    lead = np.where(init_in, inv["billable_init_ms"].fillna(0.0).astype(float), 0.0)
-    lead = lead + np.where(inv["billing_rule"].eq("duration+restore"), restore, 0.0)
-    start = inv["start_ms"].astype(float)
-    inv["billed_start_ms"] = start - lead
-    inv["billed_end_ms"] = inv["billed_start_ms"] + inv["billed_ms"]
-    inv["gb_seconds"] = inv["billed_ms"] / 1000.0 * inv["memory_mb"].astype(float) / 1024.0
-    return inv.drop(columns=["billable_init_ms"])
+    billed_ms = np.where(computed, computed_ms, reported)
+    inv["billed_ms"] = billed_ms
+    inv["billed_source"] = _select([~np.isnan(reported), computed], ["report", "computed"],
+                                   default=None)
+    names = np.array([*RULES, None, "computed:duration+init", "computed:duration"], dtype=object)
+    rule = np.where(computed, np.where(include_init, len(RULES) + 1, len(RULES) + 2), rule)
+    inv["billing_rule"] = pd.Series(names[rule], index=inv.index, dtype=object)
+    with_init_known = computed & has_init
+    shown_billed = np.where(with_init_known, include_init, shown_billed)
+    shown_not_billed = np.where(with_init_known, ~include_init, shown_not_billed)
+    inv["init_billed"] = _init_billed(shown_billed, shown_not_billed, inv.index)
+    lead = np.where(shown_billed, np.where(has_init, init, 0.0), 0.0)
+    lead = lead + np.where(rule == RULES.index("duration+restore"), restore, 0.0)
+    billed_start = inv["start_ms"].to_numpy(dtype=float) - lead
+    inv["billed_start_ms"] = billed_start
+    inv["billed_end_ms"] = billed_start + billed_ms
+    inv["gb_seconds"] = billed_ms / 1000.0 * inv["memory_mb"].to_numpy(dtype=float) / 1024.0
+    return inv
+
+
+def _function_rule(inv: pd.DataFrame, shown_billed: np.ndarray, shown_not_billed: np.ndarray,
+                   computed: np.ndarray) -> np.ndarray:
+    """Per row: does its function bill init? Yes when any record of the function shows init
+    billed, or when none shows it either way (the rule in force since 2025-08-01); rows
+    without a function, yes. Only the rows that show something or are computed are read."""
+    known = shown_billed | shown_not_billed
+    rows = np.flatnonzero(known | computed)
+    code, names = pd.factorize(inv["function"].to_numpy(dtype=object)[rows])
+    groups = len(names) + 1  # (shifted by one: code -1, no function, is group 0)
+    shown = np.bincount(code[known[rows]] + 1, minlength=groups) > 0
+    billed = np.bincount(code[shown_billed[rows]] + 1, minlength=groups) > 0
+    rule = ~shown | billed
+    rule[0] = True  # no function, no evidence
+    out = np.zeros(len(inv), dtype=bool)
+    out[rows] = rule[code + 1]
+    return out

@@ -79,3 +79,72 @@ def test_function_init_rule_from_the_functions_evidence() -> None:
     assert out["billed_ms"].tolist() == [11.0, 20.0, 55.0]
     assert out["billing_rule"].tolist() == ["duration", "computed:duration",
                                             "computed:duration+init"]
+
+
+def test_text_codes_answer_like_eq_and_has() -> None:
+    values = np.array(["timeout", None, np.nan, "crash", "timeout", "error"], dtype=object)
+    text = classify._Text(values)
+    assert text.isin("timeout", "crash").tolist() == classify._eq(values, "timeout",
+                                                                  "crash").tolist()
+    assert text.isin("nothing").tolist() == [False] * len(values)
+    assert text.has().tolist() == classify._has(values).tolist()
+    for value in ("error", None, np.nan):  # a column one value fills (the merge's broadcast)
+        broadcast = np.broadcast_to(np.array([value], dtype=object), (4,))
+        text = classify._Text(broadcast)
+        assert text.isin("error").tolist() == [value == "error"] * 4
+        assert text.has().tolist() == [value is not None and value == value] * 4
+
+
+def test_environment_codes_number_like_factorize_and_notice_a_stale_column() -> None:
+    names = ["b", "a", None, "b", "c", "a"]
+    inv = pd.DataFrame({"environment": pd.Series(names, dtype=object)})
+    codes, uniques = pd.factorize(inv["environment"].to_numpy(dtype=object))
+    got, got_names = classify.environment_codes(inv)
+    assert got.tolist() == codes.tolist() and list(got_names) == list(uniques)
+    inv["environment_code"] = codes
+    got, got_names = classify.environment_codes(inv)
+    assert got.tolist() == codes.tolist() and list(got_names) == ["b", "a", "c"]
+    # a subset of the rows: the stored codes no longer count from 0 in order: factorized again
+    subset = inv.iloc[[4, 5, 0]]
+    got, got_names = classify.environment_codes(subset)
+    assert got.tolist() == [0, 1, 2] and list(got_names) == ["c", "a", "b"]
+    assert classify.first_rows(np.array([-1, 0, 0, -1, 1, 0, 2])).tolist() == [1, 4, 6]
+    assert classify.first_rows(np.array([1, 0])) is None
+
+
+def test_status_codes_answer_like_the_status_text() -> None:
+    inv = pd.DataFrame({
+        "report_status": pd.Series(["timeout", np.nan, "error", "failure", np.nan],
+                                   dtype="str"),
+        "max_memory_mb": [128, 64, 128, 128, np.nan], "memory_mb": [128.0] * 5,
+        "duration_ms": [10.0, 5.0, 3.0, 1.0, np.nan],
+        "report_dialect": pd.Series(["text"] * 4 + [np.nan], dtype="str")})
+    out = classify.classify_status(inv)
+    assert out["status"].tolist() == ["timeout", "success", "error", "crash", None]
+    text_only = out.drop(columns=["status_code"])
+    for names in (("timeout",), ("timeout", "crash"), ("success", "error")):
+        assert classify.status_is(out, *names).tolist() == classify.status_is(
+            text_only, *names).tolist()
+
+
+def _causes_by_groupby(frame: pd.DataFrame) -> list[bool]:
+    """`coldstart._replacements`' same-stream rule stated with pandas groupby: the previous
+    invocation (by start) of the stream ended badly."""
+    ordered = frame.sort_values("start_ms", kind="stable")
+    previous = ordered.groupby("environment", sort=False)["status"].shift(1)
+    return previous.reindex(frame.index).isin(coldstart.BAD_END).tolist()
+
+
+def test_replacement_rule_matches_a_groupby_statement() -> None:
+    rng = np.random.default_rng(7)
+    n = 200
+    frame = pd.DataFrame({
+        "environment": rng.choice(np.array(["e1", "e2", "e3", None], dtype=object), n),
+        "status": rng.choice(np.array(["success", "timeout", "crash", "error"], dtype=object), n),
+        "start_ms": np.where(rng.random(n) < 0.05, np.nan, rng.integers(0, 50, n) * 100.0)})
+    codes, _ = pd.factorize(frame["environment"].to_numpy(dtype=object))
+    group = {"start": frame["start_ms"].to_numpy(), "end": frame["start_ms"].to_numpy() + 50.0,
+             "env": codes, "bad": frame["status"].isin(coldstart.BAD_END).to_numpy()}
+    every = np.arange(n)
+    same_env = coldstart._replacements(group, every, np.full(n, np.nan), 1000.0)
+    assert same_env.tolist() == _causes_by_groupby(frame)

@@ -424,18 +424,29 @@ def scan_slice(data, pos: int, cut: int) -> fs.Chunk | None:
 
 def _escapes_ok(sl: _Slice, body: np.ndarray, msg_s: np.ndarray, msg_e: np.ndarray,
                 count: int, parts: list) -> np.ndarray | None:
-    """The positions of the slice's backslashes, when no message holds an unescaped quote or
-    ends in a backslash and no backslash is escaped (then each `\\"` is an escaped quote, and
-    the quote count tells whether any is not); else None."""
+    """The positions of the slice's backslashes (then one past every position), when no
+    message holds an unescaped quote or ends in an escaping backslash; else None. A backslash
+    escapes the next byte when it is at an even place in its run of backslashes; the quotes
+    so escaped and the fixed ones must be all the slice's quotes."""
     slashes = np.flatnonzero(body == 92)
     after = sl.buf[slashes + 1]
-    if np.any(after == 92):
-        return None  # an escaped backslash: leave the parity of runs to the regex
-    has_text = msg_e > msg_s
-    if np.any(sl.buf[msg_e[has_text] - 1] == 92):
-        return None
+    if np.any(after == 92):  # escaped backslashes: which ones escape is the runs' parity
+        new_run = np.ones(len(slashes), dtype=bool)
+        new_run[1:] = slashes[1:] != slashes[:-1] + 1
+        starts = np.flatnonzero(new_run)
+        escaping = (np.arange(len(slashes)) - starts[np.cumsum(new_run) - 1]) % 2 == 0
+    else:
+        escaping = None
+    ends = msg_e[msg_e > msg_s] - 1
+    ends = ends[sl.buf[ends] == 92]
+    if len(ends) and (escaping is None
+                      or escaping[np.searchsorted(slashes, ends)].any()):
+        return None  # a closing quote escaped
+    quoted = after == 34
+    if escaping is not None:
+        quoted &= escaping
     fixed = sum(prefix.count(b'"') + suffix.count(b'"') for prefix, suffix in parts)
-    if np.count_nonzero(body == 34) != fixed * count + np.count_nonzero(after == 34):
+    if np.count_nonzero(body == 34) != fixed * count + np.count_nonzero(quoted):
         return None
     return np.append(slashes, len(sl.buf))
 

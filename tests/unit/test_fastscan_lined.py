@@ -285,3 +285,28 @@ def test_factorize_words(monkeypatch: pytest.MonkeyPatch, collide: bool) -> None
     expected = [index.setdefault(tuple(row), len(index)) for row in words.tolist()]
     assert codes.dtype == np.int32 and codes.tolist() == expected
     assert firsts.tolist() == [expected.index(code) for code in range(len(index))]
+
+
+def test_escaped_backslashes_are_read() -> None:
+    """Runs of backslashes (a path, an escaped quote after an escaped backslash, a message
+    ending in one) are read, the same as the regexes read them."""
+    plain = _events(60, odd=False, seed=6)
+    messages = ["C:\\dir\\file.txt", 'say \\"x\\"', "end\\", "\\\\\\", "a\\\"b",
+                f"2026-01-01T00:01:32.721Z\t{RID}\tINFO\tC:\\temp\\x\n"]
+    events = plain[:30] + [{**plain[0], "message": m} for m in messages] + plain[30:]
+    data = _bench_layout(events)
+    assert _check(data, 1 << 12) >= len(_slices(data, 1 << 12)) - 1
+
+
+@pytest.mark.parametrize("raw", [b'a \\\\" b', b'a " b', b"a \\", b"a \\\\\\"])
+def test_unescaped_quotes_are_declined(raw: bytes) -> None:
+    """A message whose quote ends the string early (after an escaped backslash, or bare), or
+    whose closing quote is escaped: the slice is not read as events."""
+    plain = _events(60, odd=False, seed=6)
+    data = _bench_layout(plain[:30] + [{**plain[0], "message": "MARK"}] + plain[30:])
+    where = data.index(b"MARK")
+    data = data.replace(b"MARK", raw, 1)
+    for pos, cut in _slices(data, 1 << 12):
+        if pos <= where < cut:
+            assert fastscan_lined.scan_slice(data, pos, cut) is None
+            assert _regex_chunk(data, pos, cut) is None

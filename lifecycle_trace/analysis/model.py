@@ -161,7 +161,7 @@ def analyze_records(
     """The analysis proper, over records from `lifecycle_trace.records`."""
     return analyze_merged(merge_records(records), sources=sources, function=function, arch=arch,
                           region=region, price_per_gb_second=price_per_gb_second,
-                          idle_gap_s=idle_gap_s)
+                          idle_gap_s=idle_gap_s, consume=True)
 
 
 def analyze_merged(
@@ -173,11 +173,16 @@ def analyze_merged(
     region: str | None = None,
     price_per_gb_second: float | None = None,
     idle_gap_s: float | None = None,
+    consume: bool = False,
 ) -> Report:
     """Everything after the merge (tables, pricing, findings). A seam for engines that build the
-    `Merged` from partitions (`lifecycle_trace.engine`): the analysis itself is not forked."""
+    `Merged` from partitions (`lifecycle_trace.engine`): the analysis itself is not forked.
+    `consume`: the caller hands `merged` over, and its raw invocations (the largest frame of a
+    large input) are let go once the invocations table is built from them."""
     gap = float(idle_gap_s) if idle_gap_s is not None else float(config.get_int(config.IDLE_GAP_S))
     inv = tables.build_invocations(merged, gap)
+    if consume:
+        merged.invocations = merged.invocations.iloc[:0]
     pricing = Pricing.build(arch, region, _detect_region(inv), price_per_gb_second)
     rate = pricing.blended_rate(float(inv["gb_seconds"].sum()))
     inv["cost_usd"] = inv["gb_seconds"].fillna(0.0) * rate + pricing.request_price_per_million / 1e6

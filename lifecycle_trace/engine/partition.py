@@ -283,7 +283,7 @@ def finish(parts: list[Part], sources: list[SourceStats], options: dict[str, Any
     partitions sending them too, and the steps run again (rare: see `quoting`)."""
     from lifecycle_trace.analysis.model import analyze_merged
 
-    report = analyze_merged(combine(parts), sources=sources, **options)
+    report = analyze_merged(combine(parts), sources=sources, consume=True, **options)
     sent = set().union(*(part.quoted for part in parts))
     missing = quoting.needed(report.findings, report.invocations) - sent
     if not missing:
@@ -292,4 +292,4 @@ def finish(parts: list[Part], sources: list[SourceStats], options: dict[str, Any
     parts = list(parts)
     for index, part in zip(redo, refetch(redo, missing), strict=True):
         parts[index] = part
-    return analyze_merged(combine(parts), sources=sources, **options)
+    return analyze_merged(combine(parts), sources=sources, consume=True, **options)

@@ -389,37 +389,121 @@ def scan_slice(data, pos: int, cut: int) -> fs.Chunk | None:
     opening, closing, last, parts = template
     count = len(nl) // fs.LINES_PER_EVENT
     at = [nl[k :: fs.LINES_PER_EVENT] for k in range(fs.LINES_PER_EVENT)]
-    # each line's fixed bytes, as one string around the newline that ends the line before
-    if not (np.all(at[1] - at[0] - 1 == len(opening))
-            and np.all(at[0][1:] - at[6][:-1] - 1 == len(closing))):
-        return None
-    befores = [opening] + [suffix for _, suffix in parts]
-    afters = [prefix for prefix, _ in parts] + [last]
-    for k in range(1, 7):
-        if not sl.has(at[k] - len(befores[k - 1]), befores[k - 1] + b"\n" + afters[k - 1]):
-            return None
-    if not sl.has(at[6][:-1] + 1, closing):
-        return None
     spans = [(at[k] + 1 + len(parts[k - 1][0]), at[k + 1] - len(parts[k - 1][1]))
              for k in range(1, 6)]
     (stream_s, stream_e), (ts_s, ts_e), (msg_s, msg_e), (in_s, in_e), (id_s, id_e) = spans
-    ts = _digit_values(sl, ts_s, ts_e)
-    if ts is None or _digit_values(sl, in_s, in_e) is None:
+    framed = _framed(sl, at, template, spans)
+    if framed is False:
         return None
-    id_length = int(id_e[0] - id_s[0])
-    if not np.all(id_e - id_s == id_length) or not _all_digits(sl, id_s, id_length):
-        return None
-    msg_len = msg_e - msg_s
-    if np.any(msg_len < 0) or np.any(stream_e - stream_s < 1):
+    if framed is None:  # lengths vary: line by line
+        if not _lines_ok(sl, at, template):
+            return None
+        ts = _digit_values(sl, ts_s, ts_e)
+        if ts is None or _digit_values(sl, in_s, in_e) is None:
+            return None
+        id_length = int(id_e[0] - id_s[0])
+        if np.all(id_e - id_s == id_length):
+            if not _all_digits(sl, id_s, id_length):
+                return None
+        elif (id_e - id_s).max() > 256 or not _all_in(sl, id_s, id_e, ((0x30, 0x39),),
+                                                      -(-int((id_e - id_s).max()) // 8) * 8
+                                                      ).all():
+            return None
+        if np.any(msg_e - msg_s < 0) or np.any(stream_e - stream_s < 1):
+            return None
+        width = -(-int((stream_e - stream_s).max()) // 8) * 8
+        streams = _texts(sl, stream_s, stream_e, width) if width <= 256 else None
+    else:
+        ts, streams = framed
+    if streams is None or any(b"\\" in s or b'"' in s for s in streams[1]):
         return None
     slashes = _escapes_ok(sl, body, msg_s, msg_e, count, parts)
     if slashes is None:
         return None
-    width = -(-int((stream_e - stream_s).max()) // 8) * 8
-    streams = _texts(sl, stream_s, stream_e, width) if width <= 256 else None
-    if streams is None or any(b"\\" in s or b'"' in s for s in streams[1]):
-        return None
     return _chunk(data, sl, pos, count, ts, streams, msg_s, msg_e, slashes)
+
+
+def _lines_ok(sl: _Slice, at: list[np.ndarray], template: tuple,
+              events: np.ndarray | None = None) -> bool:
+    """Each line's fixed bytes (of `events`, else all), as one string around the newline that
+    ends the line before, and the lengths of the lines of fixed length."""
+    opening, closing, last, parts = template
+    count = len(at[0])
+    events = np.arange(count) if events is None else events
+    closed = events[events < count - 1]  # the slice's last event ends with `last`
+    if not (np.all(at[1][events] - at[0][events] - 1 == len(opening))
+            and np.all(at[0][closed + 1] - at[6][closed] - 1 == len(closing))):
+        return False
+    befores = [opening] + [suffix for _, suffix in parts]
+    afters = [prefix for prefix, _ in parts] + [last]
+    for k in range(1, 7):
+        if not sl.has(at[k][events] - len(befores[k - 1]),
+                      befores[k - 1] + b"\n" + afters[k - 1]):
+            return False
+    return sl.has(at[6][closed] + 1, closing)
+
+
+def _framed(sl: _Slice, at: list[np.ndarray], template: tuple, spans: list
+            ) -> tuple | bool | None:
+    """(timestamps, factorized stream names) when every stream name, time, ingestion time and
+    event id of the slice has one length: then all that lies between one message and the next
+    is a frame of one length, fixed bytes at fixed places, read for all events with one
+    gather of frames. None when the lengths vary, False when a frame is wrong."""
+    opening, closing, last, parts = template
+    (stream_s, stream_e), (ts_s, ts_e), (msg_s, msg_e), (in_s, in_e), (id_s, id_e) = spans
+    count = len(msg_s)
+    lengths = []
+    for start, end in ((in_s, in_e), (id_s, id_e), (stream_s, stream_e), (ts_s, ts_e)):
+        length = int(end[0] - start[0])
+        if not np.all(end - start == length):
+            return None
+        lengths.append(length)
+    ing, eid, name, stamp = lengths
+    if not (1 <= ing <= 15 and 1 <= stamp <= 15 and name >= 1) or count < 3:
+        return None
+    (p1, s1), (p2, s2), (p3, s3), (p4, s4), (p5, s5) = parts
+    pieces = [s3 + b"\n" + p4, ("digits", ing), s4 + b"\n" + p5, ("digits", eid),
+              s5 + b"\n" + closing + b"\n" + opening + b"\n" + p1, ("name", name),
+              s1 + b"\n" + p2, ("digits", stamp), s2 + b"\n" + p3]
+    size = sum(len(piece) if isinstance(piece, bytes) else piece[1] for piece in pieces)
+    if size > 4096:
+        return None
+    if not np.all(msg_s[1:] - msg_e[:-1] == size) or np.any(msg_e < msg_s):
+        return False
+    block = sl._view(size)[msg_e[:-1]].view(np.uint8).reshape(-1, size)
+    where = 0
+    places = []
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            if not (block[:, where : where + len(piece)]
+                    == np.frombuffer(piece, dtype=np.uint8)).all():
+                return False
+            where += len(piece)
+            continue
+        what, length = piece
+        if what == "digits" and not (
+                (block[:, where : where + length] - np.uint8(48)) < 10).all():
+            return False
+        places.append(where)
+        where += length
+    _, _, name_at, stamp_at = places
+    # the first event's lines before its message, the last one's after it: line by line
+    ends = np.array([0, count - 1])
+    if not _lines_ok(sl, at, template, ends):
+        return False
+    ts0 = _digit_values(sl, ts_s[:1], ts_e[:1])
+    if (ts0 is None or _digit_values(sl, in_s[-1:], in_e[-1:]) is None
+            or not _all_digits(sl, id_s[-1:], eid)):
+        return False
+    digits = (block[:, stamp_at : stamp_at + stamp] - np.uint8(48)).astype(np.int64)
+    ts = np.concatenate([ts0, digits @ (10 ** np.arange(stamp - 1, -1, -1, dtype=np.int64))])
+    names = np.zeros((count, -(-name // 8) * 8), dtype=np.uint8)
+    names[1:, :name] = block[:, name_at : name_at + name]
+    names[0, :name] = sl.buf[stream_s[0] : stream_e[0]]
+    codes, firsts = _factorize_words(names.view(np.uint64))
+    values = [sl.buf[s:e].tobytes() for s, e in zip(stream_s[firsts].tolist(),
+                                                    stream_e[firsts].tolist(), strict=True)]
+    return ts, (codes, values)
 
 
 def _escapes_ok(sl: _Slice, body: np.ndarray, msg_s: np.ndarray, msg_e: np.ndarray,

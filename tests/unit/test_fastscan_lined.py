@@ -310,3 +310,28 @@ def test_unescaped_quotes_are_declined(raw: bytes) -> None:
         if pos <= where < cut:
             assert fastscan_lined.scan_slice(data, pos, cut) is None
             assert _regex_chunk(data, pos, cut) is None
+
+
+def test_lengths_that_vary() -> None:
+    """Stream names, times and event ids of several lengths (read line by line, not as one
+    frame per event): the same chunks."""
+    rng = random.Random(8)
+    events = [{**event, "logStreamName": rng.choice(["s", "a/[$LATEST]" + "b" * 40, "c" * 9]),
+               "timestamp": rng.choice([7, 123456789012345, event["timestamp"]]),
+               "ingestionTime": rng.randrange(1, 10 ** rng.randrange(1, 15)),
+               "eventId": str(rng.randrange(10 ** 60))[: rng.randrange(0, 60)]}
+              for event in _events(400, odd=True, seed=8)]
+    for layout in (_bench_layout, _cli_layout):
+        data = layout(events)
+        assert _check(data, 1 << 13) >= len(_slices(data, 1 << 13)) - 1
+
+
+@pytest.mark.parametrize("old, new", [(b'"ingestionTime"', b'"ingestionTimX"'),
+                                      (b"},\n{", b"} ,\n{"), (b'"eventId": "3', b'"eventId": "x'),
+                                      (b'"timestamp": 1', b'"timestamp": x')])
+def test_a_wrong_frame_is_declined(old: bytes, new: bytes) -> None:
+    data = _bench_layout(_events(200, odd=False, seed=9))
+    where = data.index(old, len(data) // 2)
+    data = data[:where] + data[where:].replace(old, new, 1)
+    (pos, cut), = [(pos, cut) for pos, cut in _slices(data, 1 << 20) if pos <= where < cut]
+    assert fastscan_lined.scan_slice(data, pos, cut) is None

@@ -317,7 +317,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
         suppressed = suppressed | doom_loop
     # The first invocation of a stream that began inside the input, with no init evidence.
     first_in_env = np.zeros(n, dtype=bool)
-    first_in_env[_first_of_each(env_code)] = True
+    first_in_env[first_of_each(env_code)] = True
     started = started_in_export.reindex(pd.Index(env_names, dtype=object)).fillna(False)
     started_row = np.append(started.to_numpy(dtype=bool), False)[env_code]  # code -1: False
     source[(source == unknown) & first_in_env & started_row] = inferred_code
@@ -359,7 +359,7 @@ def classify_cold(inv: pd.DataFrame, started_in_export: pd.Series) -> pd.DataFra
     return out
 
 
-def _first_of_each(codes: np.ndarray) -> np.ndarray:
+def first_of_each(codes: np.ndarray) -> np.ndarray:
     """The row where each code (>= 0) first appears."""
     rows = first_rows(codes)
     if rows is None:

@@ -21,7 +21,19 @@ import pandas as pd
 
 from lifecycle_trace import schema
 from lifecycle_trace.analysis import evidence
-from lifecycle_trace.analysis.classify import FAILED, INIT_ERROR_TYPES, INIT_ERRORS
+from lifecycle_trace.analysis.classify import (
+    FAILED,
+    INIT_ERROR_TYPES,
+    INIT_ERRORS,
+    STATUSES,
+    _present,
+    _repeated,
+    _Text,
+    _values,
+    environment_codes,
+    first_of_each,
+    status_is,
+)
 from lifecycle_trace.analysis.merge import Merged
 
 SEVERITY = {
@@ -91,35 +103,43 @@ def _ms(value: object) -> str:
 
 def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) -> list[Finding]:
     """All findings, ordered by severity then time. `request_price_usd` (the per-request fee
-    inside each row's `cost_usd`) is left out of what post-response work cost."""
-    inv = inv.set_index("invocation", drop=False)  # unique; a request id can repeat (retries)
+    inside each row's `cost_usd`) is left out of what post-response work cost.
+
+    Which rows have a finding is worked out on codes and arrays; rows are read (and their
+    records quoted) only for those (a few percent of a large input)."""
+    env_code, env_names = environment_codes(inv)
     never_envs, np_kind = _never_polled_envs(inv)
-    in_np = inv["environment"].isin(never_envs)
+    position = {name: i for i, name in enumerate(env_names)}
+    never = np.zeros(len(env_names) + 1, dtype=bool)  # (the last slot: code -1, no stream)
+    never[[position[name] for name in never_envs]] = True
+    in_np = never[env_code]
+    init_status = _Text(_values(inv, "init_status"))
+    out_of_memory = inv["out_of_memory"].to_numpy(dtype=bool)
     masks = {
-        "timeout": inv["status"].eq("timeout") & ~in_np,
-        "init_timeout": inv["init_status"].eq("timeout") & ~in_np,
-        "init_error": (inv["init_status"].isin(INIT_ERRORS)
-                       | inv["suppressed_status"].isin(INIT_ERRORS)
-                       | inv["init_rd_status"].isin(INIT_ERRORS)
-                       | inv["error_type"].isin(INIT_ERROR_TYPES)),
-        "runtime_exit": inv["status"].eq("crash") & ~inv["out_of_memory"],
-        "out_of_memory": inv["out_of_memory"],
+        "timeout": status_is(inv, "timeout") & ~in_np,
+        "init_timeout": init_status.isin("timeout") & ~in_np,
+        "init_error": (init_status.isin(*INIT_ERRORS)
+                       | _Text(_values(inv, "suppressed_status")).isin(*INIT_ERRORS)
+                       | _Text(_values(inv, "init_rd_status")).isin(*INIT_ERRORS)
+                       | _Text(_values(inv, "error_type")).isin(*INIT_ERROR_TYPES)),
+        "runtime_exit": status_is(inv, "crash") & ~out_of_memory,
+        "out_of_memory": out_of_memory,
     }
-    wanted = set(inv.index[np.logical_or.reduce([m.to_numpy() for m in masks.values()])])
-    wanted |= set(inv.index[in_np])
+    keys = inv["invocation"].to_numpy(dtype=object)
+    wanted = set(keys[np.logical_or.reduce([in_np, *masks.values()])])
     lines = evidence.collect(merged.frames, "owner", wanted)
     findings: list[Finding] = []
     for env_name in never_envs:
-        rows = inv.loc[inv["environment"].eq(env_name)]
+        rows = inv.iloc[np.flatnonzero(env_code == position[env_name])]
         hit = rows.loc[rows["status"].eq("timeout")]
-        ev = [line for rid in rows.index for line in lines.get(rid, [])]
+        ev = [line for key in rows["invocation"] for line in lines.get(key, [])]
         findings.append(Finding(
             "never_polled", rows["function"].iloc[0], env_name, hit["request_id"].iloc[0],
             hit["billed_ms"].sum(min_count=1), _never_message(np_kind[env_name], hit),
             evidence.pick(ev), rows["version"].iloc[0], hit["request_id"].tolist(),
             cost_usd=hit["cost_usd"].sum(min_count=1)))
     for kind, mask in masks.items():
-        for row in inv.loc[mask.to_numpy(), ROW_FIELDS].itertuples(index=False):
+        for row in inv.loc[mask, ROW_FIELDS].itertuples(index=False):
             findings.append(Finding(
                 kind, row.function, row.environment, row.request_id, row.billed_ms,
                 _message(kind, row), evidence.pick(lines.get(row.invocation, []))
@@ -139,32 +159,34 @@ def _never_polled_envs(inv: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     The silent pattern needs more than one timed-out invocation, or a stream whose start is in
     the input, and no sign that init ever completed (an `Init Duration` or a successful init
     report means the runtime did call GET /next): one slow handler that logs nothing is a
-    `timeout`, not a runtime that never polled.
+    `timeout`, not a runtime that never polled. (Counted per environment code with
+    `np.bincount`.)
     """
-    env = inv["environment"]
-    timed_out = inv["status"].eq("timeout")
-    suppressed_timeout = timed_out & inv["report_init_ms"].isna()
-    init_timeout_envs = set(env[inv["init_status"].isin(("timeout", "never_polled"))].dropna())
-    pattern_a = {e for e in set(env[suppressed_timeout].dropna()) if e in init_timeout_envs}
-    init_done = inv["report_init_ms"].notna() | inv["init_status"].eq("success") | inv[
-        "restore_report_ms"].notna()
-    code, names = pd.factorize(env.to_numpy(dtype=object))  # grouped on integer codes
-    keep = code >= 0
-    per_env = pd.DataFrame({
-        "env": code, "timeout": timed_out.to_numpy(), "lines": inv["app_lines"].to_numpy(),
-        "reported": inv["status"].notna().to_numpy(), "init_done": init_done.to_numpy(),
-        "started": inv["stream_started"].to_numpy()})[keep]
-    agg = per_env.groupby("env").agg(all_timeout=("timeout", "all"), lines=("lines", "sum"),
-                                     reported=("reported", "all"), count=("timeout", "size"),
-                                     init_done=("init_done", "any"),
-                                     started=("started", "first"))
-    agg.index = pd.Index(names, dtype=object).take(agg.index.to_numpy())
-    agg["started"] = agg["started"].fillna(False).astype(bool)
-    pattern_b = set(agg.index[agg["all_timeout"] & agg["lines"].eq(0) & agg["reported"]
-                              & ~agg["init_done"] & (agg["count"].ge(2) | agg["started"])])
-    kinds = {e: "init_timeout" for e in pattern_a}
-    kinds.update({e: "silent" for e in pattern_b - pattern_a})
-    ordered = [e for e in names if e in kinds]  # in order of first appearance
+    code, names = environment_codes(inv)
+    valid = code >= 0
+    count = len(names)
+
+    def per_env(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(code[rows & valid], minlength=count,
+                           weights=None if weights is None else weights[rows & valid])
+
+    timed_out = status_is(inv, "timeout")
+    report_init = _present(inv, "report_init_ms")
+    init_status = _Text(_values(inv, "init_status"))
+    init_timeout = per_env(init_status.isin("timeout", "never_polled")) > 0
+    pattern_a = (per_env(timed_out & ~report_init) > 0) & init_timeout
+    init_done = per_env(report_init | init_status.isin("success")
+                        | _present(inv, "restore_report_ms")) > 0
+    every = np.ones(len(code), dtype=bool)
+    rows = per_env(every)
+    lines = inv["app_lines"].to_numpy(dtype=float)
+    started = inv["stream_started"].to_numpy(dtype=bool)[first_of_each(code)]  # per code
+    pattern_b = ((per_env(timed_out) == rows) & (per_env(every, np.nan_to_num(lines)) == 0)
+                 & (per_env(status_is(inv, *STATUSES)) == rows) & ~init_done
+                 & ((rows >= 2) | started) & (rows > 0))
+    kinds = {names[i]: "init_timeout" for i in np.flatnonzero(pattern_a)}
+    kinds.update({names[i]: "silent" for i in np.flatnonzero(pattern_b & ~pattern_a)})
+    ordered = [name for name in names if name in kinds]  # in order of first appearance
     return ordered, kinds
 
 
@@ -234,6 +256,7 @@ def _merge_markers(findings: list[Finding], inv: pd.DataFrame, merged: Merged) -
     markers = merged.frames.get("StuckMarker")
     if markers is None or markers.empty:
         return findings
+    inv = inv.set_index("invocation", drop=False)  # unique; a request id can repeat (retries)
     first_run = inv.drop_duplicates("request_id").set_index("request_id")["invocation"]
     by_env = {f.environment: f for f in findings if f.kind == "never_polled"}
     by_request = {f.request_id: f for f in findings
@@ -306,10 +329,13 @@ def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0,
     """Environments where work after the response takes a large share of billed time; the
     finding carries the billed ms and dollars that work cost over the whole input, and quotes
     what measured it (the wrapper's line or span) next to what billed it (REPORT)."""
-    costs = post_response_cost(inv, request_price_usd)
-    post = inv["post_response_ms"].astype(float)
-    share = post / inv["billed_ms"].astype(float)
-    heavy = inv.loc[post.ge(POST_RESPONSE_MIN_MS) & share.gt(POST_RESPONSE_SHARE)]
+    post = inv["post_response_ms"].to_numpy(dtype=float)
+    if _repeated(post) and np.isnan(post[0]):
+        return []  # (no source measured post-response time: nothing to read per row)
+    share = post / inv["billed_ms"].to_numpy(dtype=float)
+    heavy = inv.loc[(post >= POST_RESPONSE_MIN_MS) & (share > POST_RESPONSE_SHARE)].set_index(
+        "invocation", drop=False)  # (the evidence names rows by their key)
+    costs = post_response_cost(heavy, request_price_usd)  # (per row: only the rows flagged)
     out = []
     for env_name, rows in heavy.groupby("environment", sort=False):
         worst = rows["post_response_ms"].idxmax()

@@ -276,6 +276,8 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
         pos = _open_page(data, pos, end, rows, tokens)
         if pos < 0:
             raise Unsupported("no events array at the start")
+        chunks.append(_columns(rows, tokens))  # the page's opening alone: the events after
+        rows, tokens = [], []  # it may be read by fastscan_lined
     done = start
     wait = 0  # slices to go before the next try of LINED_EVENT_RE (after one of another layout)
     vector_wait = 0  # the same for fastscan_lined

@@ -844,14 +844,15 @@ def _matches(sl: _Slice, positions: np.ndarray, text: bytes) -> np.ndarray:
 
 
 def _text_field(sl: _Slice, start: np.ndarray, end: np.ndarray, ok: np.ndarray, pattern,
-                width: int = 32) -> tuple[np.ndarray, list[bytes]]:
+                most: int = 32) -> tuple[np.ndarray, list[bytes]]:
     """A short text's rows factorized; rows whose text does not fullmatch `pattern` (when
     given; the empty text is absent, never checked) are cleared from `ok` in place."""
-    if np.any(ok & (end - start > width)):
-        raise _Undecided
     start, end = start.copy(), end.copy()
     end[~ok] = start[~ok]
-    codes, values = _texts(sl, start, end, width)
+    longest = int((end - start).max()) if len(start) else 0
+    if longest > most:
+        raise _Undecided
+    codes, values = _texts(sl, start, end, max(8, -(-longest // 8) * 8))
     if pattern is not None:
         bad = np.array([bool(v) and pattern.fullmatch(v) is None for v in values] + [False])
         ok &= ~bad[codes]

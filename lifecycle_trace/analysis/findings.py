@@ -125,9 +125,8 @@ def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) ->
         "runtime_exit": status_is(inv, "crash") & ~out_of_memory,
         "out_of_memory": out_of_memory,
     }
-    keys = inv["invocation"].to_numpy(dtype=object)
-    wanted = set(keys[np.logical_or.reduce([in_np, *masks.values()])])
-    lines = evidence.collect(merged.frames, "owner", wanted)
+    rows = np.flatnonzero(np.logical_or.reduce([in_np, *masks.values()]))
+    lines = _evidence(inv, rows, merged.frames)
     findings: list[Finding] = []
     for env_name in never_envs:
         rows = inv.iloc[np.flatnonzero(env_code == position[env_name])]
@@ -151,6 +150,17 @@ def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) ->
     order = {kind: i for i, kind in enumerate(schema.FINDING_KINDS)}
     findings.sort(key=lambda f: (order[f.kind], f.function or "", f.environment or ""))
     return findings
+
+
+def _evidence(inv: pd.DataFrame, rows: np.ndarray, frames: dict[str, pd.DataFrame]
+              ) -> dict[object, list[tuple[int, str]]]:
+    """The quotable records of the invocations at `rows` (positions in `inv`), by key: found
+    by owner code when the table has them (`evidence.collect_owned`), else by key."""
+    wanted = set(inv["invocation"].to_numpy(dtype=object)[rows])
+    lines = None
+    if "owner_code" in inv:
+        lines = evidence.collect_owned(frames, inv["owner_code"].to_numpy()[rows], wanted)
+    return evidence.collect(frames, "owner", wanted) if lines is None else lines
 
 
 def _never_polled_envs(inv: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
@@ -328,7 +338,8 @@ def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0,
                    merged: Merged | None = None) -> list[Finding]:
     """Environments where work after the response takes a large share of billed time; the
     finding carries the billed ms and dollars that work cost over the whole input, and quotes
-    what measured it (the wrapper's line or span) next to what billed it (REPORT)."""
+    what measured it (the wrapper's line or span) next to what billed it (REPORT). The records
+    of every environment's worst invocations are looked up together, once."""
     post = inv["post_response_ms"].to_numpy(dtype=float)
     if _repeated(post) and np.isnan(post[0]):
         return []  # (no source measured post-response time: nothing to read per row)
@@ -336,8 +347,19 @@ def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0,
     heavy = inv.loc[(post >= POST_RESPONSE_MIN_MS) & (share > POST_RESPONSE_SHARE)].set_index(
         "invocation", drop=False)  # (the evidence names rows by their key)
     costs = post_response_cost(heavy, request_price_usd)  # (per row: only the rows flagged)
+    groups = [(env_name, rows, rows.sort_values("post_response_ms", ascending=False).head(2))
+              for env_name, rows in heavy.groupby("environment", sort=False)]
+    lines = None
+    if merged is not None and groups:
+        frames = {kind: merged.frames[kind] for kind in ("Report", "WrapperInvocation",
+                                                         "RuntimeDone") if kind in merged.frames}
+        spans = merged.frames.get("PhaseSpan")
+        if spans is not None:
+            frames["PhaseSpan"] = spans.loc[spans["phase"].eq(schema.SPAN_POST_RESPONSE)]
+        every = pd.concat([worst for _, _, worst in groups])
+        lines = _evidence(every, np.arange(len(every)), frames)
     out = []
-    for env_name, rows in heavy.groupby("environment", sort=False):
+    for env_name, rows, worst_rows in groups:
         worst = rows["post_response_ms"].idxmax()
         worst_id = rows.at[worst, "request_id"]
         billed = float(costs.loc[rows.index, "billed_ms"].sum())
@@ -348,24 +370,19 @@ def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0,
             f"after the response (worst {rows.at[worst, 'post_response_ms']:.0f} ms of "
             f"{rows.at[worst, 'billed_ms']:.0f} ms billed); {billed:.0f} billed ms after the "
             f"response over the input" + (f", ${cost:.6f}" if pd.notna(cost) else ""),
-            _post_evidence(rows, merged),
+            _post_evidence(worst_rows, lines),
             rows["version"].iloc[0], rows["request_id"].tolist(),
             cost_usd=float(cost) if pd.notna(cost) else None))
     return out
 
 
-def _post_evidence(rows: pd.DataFrame, merged: Merged | None) -> list[str]:
-    """The records of the worst invocations that show the post-response time and the bill."""
-    worst = rows.sort_values("post_response_ms", ascending=False).head(2)
+def _post_evidence(worst: pd.DataFrame, lines: dict[object, list[tuple[int, str]]] | None
+                   ) -> list[str]:
+    """The records of the worst invocations (`lines`: quotable records by key) that show the
+    post-response time and the bill."""
     summary = [f"{rid}: post_response {p:.1f} ms of {b:.0f} ms billed ({src})" for rid, p, b, src
                in worst[["post_response_ms", "billed_ms", "phase_source"]].itertuples()]
-    if merged is None:
+    if lines is None:
         return summary
-    frames = {kind: merged.frames[kind] for kind in ("Report", "WrapperInvocation", "RuntimeDone")
-              if kind in merged.frames}
-    spans = merged.frames.get("PhaseSpan")
-    if spans is not None:
-        frames["PhaseSpan"] = spans.loc[spans["phase"].eq(schema.SPAN_POST_RESPONSE)]
-    lines = evidence.collect(frames, "owner", set(worst["invocation"]))
     quoted = [line for key in worst["invocation"] for line in lines.get(key, [])]
     return summary + evidence.pick(quoted, evidence.MAX_EVIDENCE - len(summary))

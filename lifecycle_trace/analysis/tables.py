@@ -16,7 +16,7 @@ import pandas as pd
 from lifecycle_trace.analysis import billing, classify, coldstart
 from lifecycle_trace.analysis.classify import fill_nan
 from lifecycle_trace.analysis.frames import parse_streams
-from lifecycle_trace.analysis.merge import Merged, stream_facts
+from lifecycle_trace.analysis.merge import INVOCATION_KINDS, Merged, stream_facts
 
 INVOCATION_COLUMNS = [
     "request_id", "function", "version", "environment", "start", "end", "duration_ms",
@@ -122,6 +122,9 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     order = np.argsort(times["start_ms"], kind="stable")  # NaN last, ties in merge order
     empty: dict[object, np.ndarray] = {}
     data = {"invocation": _take(raw.index, order)}
+    owners = _owner_codes(merged)
+    if owners is not None:  # (evidence finds an invocation's records by it)
+        data["owner_code"] = pd.Series(owners[order], copy=False)
     data.update((name, _take(raw[name], order, empty)) for name in RAW_COLUMNS if name in raw)
     data.update((name, _take(facts[name], order)) for name in ("environment", "function",
                                                                   "version"))
@@ -151,6 +154,26 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     started_env = started.reindex(pd.Index(env_names, dtype=object)).fillna(False)
     inv["stream_started"] = np.append(started_env.to_numpy(dtype=bool), False)[env_code]
     return inv
+
+
+def _owner_codes(merged: Merged) -> np.ndarray | None:
+    """Each merged invocation's owner code (what the record frames' `owner_code` holds), or
+    None when the frames kept after the merge do not show every one of them.
+
+    The merge makes one row per owner code that an invocation record names, in code order;
+    when the kept frames name exactly as many codes as there are rows, those are the rows'
+    codes. (`evidence.collect_owned` also checks the names of what it finds.)"""
+    rows = len(merged.invocations)
+    named = [frame["owner_code"].to_numpy() for kind, frame in merged.frames.items()
+             if kind in INVOCATION_KINDS and "owner_code" in frame]
+    codes = np.concatenate(named) if named else np.zeros(0, dtype=np.int64)
+    codes = codes[codes >= 0]
+    if not rows or not len(codes):
+        return None
+    present = np.zeros(int(codes.max()) + 1, dtype=bool)
+    present[codes] = True
+    owners = np.flatnonzero(present)
+    return owners if len(owners) == rows else None
 
 
 def public_invocations(inv: pd.DataFrame) -> pd.DataFrame:

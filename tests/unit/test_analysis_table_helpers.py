@@ -148,3 +148,26 @@ def test_replacement_rule_matches_a_groupby_statement() -> None:
     every = np.arange(n)
     same_env = coldstart._replacements(group, every, np.full(n, np.nan), 1000.0)
     assert same_env.tolist() == _causes_by_groupby(frame)
+
+
+def test_evidence_by_owner_code_is_the_evidence_by_key() -> None:
+    from lifecycle_trace.analysis.merge import merge_records
+    from tests.fixtures.analysis.builders import init_start, invoke, stream, timed_out
+
+    one, two = stream(31), stream(32)
+    records = [init_start(one, 0), *invoke(one, "a", 100, 5.0, 6, init_ms=90.0),
+               *invoke(two, "b", 150, 3000.0, 3000, status="timeout"),
+               timed_out(two, "b", 3150, 3.0), *invoke(one, "c", 400, 2.0, 2),
+               *invoke(two, "b", 5000, 1.0, 1)]  # a retry of b: a second invocation
+    merged = merge_records(records)
+    inv = tables.build_invocations(merged, 1800.0)
+    assert "owner_code" in inv
+    rows = np.flatnonzero(inv["request_id"].isin(["a", "b"]).to_numpy())
+    wanted = set(inv["invocation"].to_numpy(dtype=object)[rows])
+    by_key = evidence.collect(merged.frames, "owner", wanted)
+    by_code = evidence.collect_owned(merged.frames, inv["owner_code"].to_numpy()[rows], wanted)
+    assert by_code == by_key and len(by_key) == 3
+    # codes that are not those keys' are noticed (the caller then looks up by key)
+    others = np.flatnonzero(~inv["request_id"].isin(["a", "b"]).to_numpy())
+    assert evidence.collect_owned(merged.frames, inv["owner_code"].to_numpy()[others],
+                                  wanted) is None

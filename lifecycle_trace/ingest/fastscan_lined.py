@@ -570,7 +570,15 @@ def _chunk(data, sl: _Slice, pos: int, count: int, ts: np.ndarray,
         rows = _Rows(sl, slashes, first_slash[index], msg_s[index], msg_e[index])
         try:
             parsed = globals()[_PARSERS[tag_kind]](rows)
-            found = _vector_fields(sl, rows, parsed)
+            if "_split" in parsed:  # two kinds, each parsed on its own rows
+                found = {}
+                for kind, sub, sub_parsed, sub_index in parsed["_split"]:
+                    (matched, values), = _vector_fields(sl, sub, sub_parsed).values()
+                    full = np.zeros(len(index), dtype=bool)
+                    full[sub_index[matched]] = True
+                    found[kind] = (full, values)
+            else:
+                found = _vector_fields(sl, rows, parsed)
         except _Undecided:
             found = _regex_fields(data, tag_kind, pos + msg_s[index], pos + msg_e[index])
         for kind, (matched, values) in found.items():
@@ -614,12 +622,7 @@ def _vector_fields(sl: _Slice, rows: _Rows, parsed: dict) -> dict[str, tuple]:
             present = spec[4] if len(spec) > 4 else None
             ok &= (end > start) | (False if present is None else ~present)
             texts[name] = _text_field(sl, start, end, ok, pattern)
-    if "_start" in parsed:
-        starts = parsed["_start"]
-        masks = {"jstart": ok & starts, "jreport": ok & ~starts}
-        parsed = {**parsed, "jstart_rid": parsed["_rid"], "jreport_rid": parsed["_rid"]}
-    else:
-        masks = {next(iter(parsed)).split("_")[0]: ok}
+    masks = {next(iter(parsed)).split("_")[0]: ok}
     out = {}
     for kind, matched in masks.items():
         where = np.flatnonzero(matched)
@@ -712,6 +715,12 @@ class _Rows:
         self.p, self.end = start.copy(), end
         self.ok = np.ones(len(start), dtype=bool)
         self.k = np.zeros(len(start), dtype=np.int64)
+
+    def subset(self, index: np.ndarray) -> _Rows:
+        """The cursors of the rows at `index`, on their own."""
+        sub = _Rows(self.sl, self.slashes, self.first[index], self.p[index], self.end[index])
+        sub.ok, sub.k = self.ok[index], self.k[index]
+        return sub
 
     def _moved(self) -> None:
         beyond = self.p > self.end
@@ -973,45 +982,52 @@ def _parse_japp(r: _Rows) -> dict:
 
 
 def _parse_jtime(r: _Rows) -> dict:
+    """`platform.start` and `platform.report`: their common opening, then each of the two on
+    its own rows."""
     r.lit(_q(b'{"time":"'))
     start, end = r.to_slash()
     r.ok &= _all_in(r.sl, start, end, (*_STAMP, (0x2B, 0x2B)), 40) & (end > start)
     r.lit(_q(b'","type":"platform.'))
     starts = r.opt(_q(b'start","record":{"requestId":"'), r.ok)
     reports = r.opt(_q(b'report","record":{"requestId":"'), r.ok & ~starts)
-    r.ok &= starts | reports
+    split = []
+    for kind, rows, parse in (("jstart", starts, _parse_jstart), ("jreport", reports,
+                                                                   _parse_jreport)):
+        index = np.flatnonzero(rows)
+        sub = r.subset(index)
+        split.append((kind, sub, parse(sub), index))
+    return {"_split": split}
+
+
+def _parse_jstart(r: _Rows) -> dict:
     rid = r.uuid()
-    out: dict[str, object] = {"_start": starts, "_rid": rid}
-    # a start: the version, then the end
-    version_at = r.p + len(_q(b'","version":"'))
-    has_version = starts & _matches(r.sl, r.p, _q(b'","version":"'))
-    version_end = np.maximum(r.end - len(_q(b'"}}')), version_at)
-    out["jstart_version"] = ("text", version_at, np.where(starts, version_end, version_at),
-                             _VERSION_RE, starts)
-    start_ok = has_version & _matches(r.sl, version_end, _q(b'"}}')) & (
-        r.end - len(_q(b'"}}')) >= version_at)
-    # a report: its metrics
-    r.lit(_q(b'","metrics":{"durationMs":'), reports)
-    out["jreport_duration"] = ("number", r.number(False, reports), None)
-    r.lit(_q(b',"billedDurationMs":'), reports)
-    out["jreport_billed"] = ("number", r.number(False, reports), None)
-    r.lit(_q(b',"memorySizeMB":'), reports)
-    out["jreport_memory"] = ("int", r.number(True, reports), None)
-    r.lit(_q(b',"maxMemoryUsedMB":'), reports)
-    out["jreport_max_memory"] = ("int", r.number(True, reports), None)
-    has = r.opt(_q(b',"initDurationMs":'), reports & r.ok)
+    r.lit(_q(b'","version":"'))
+    version = r.to_slash()
+    r.lit(_q(b'"}}'))
+    r.done()
+    return {"jstart_rid": rid, "jstart_version": ("text", *version, _VERSION_RE)}
+
+
+def _parse_jreport(r: _Rows) -> dict:
+    out: dict[str, object] = {"jreport_rid": r.uuid()}
+    r.lit(_q(b'","metrics":{"durationMs":'))
+    out["jreport_duration"] = ("number", r.number(False), None)
+    r.lit(_q(b',"billedDurationMs":'))
+    out["jreport_billed"] = ("number", r.number(False), None)
+    r.lit(_q(b',"memorySizeMB":'))
+    out["jreport_memory"] = ("int", r.number(True), None)
+    r.lit(_q(b',"maxMemoryUsedMB":'))
+    out["jreport_max_memory"] = ("int", r.number(True), None)
+    has = r.opt(_q(b',"initDurationMs":'), r.ok)
     out["jreport_init"] = ("number", r.number(False, has), has)
-    r.lit(_q(b'},"status":"'), reports)
-    start, end = r.to_slash()
-    r.p = np.where(reports, end, start)
-    out["jreport_status"] = ("text", start, np.where(reports, end, start), _STATUS_RE, reports)
-    r.lit(_q(b'"'), reports)
-    has = r.opt(_q(b',"errorType":"'), reports & r.ok)
+    r.lit(_q(b'},"status":"'))
+    out["jreport_status"] = ("text", *r.to_slash(), _STATUS_RE)
+    r.lit(_q(b'"'))
+    has = r.opt(_q(b',"errorType":"'), r.ok)
     start, end = r.to_slash()
     r.p = np.where(has, end, start)
     out["jreport_error"] = ("text", start, np.where(has, end, start), _ERROR_RE, has)
     r.lit(_q(b'"'), has)
-    r.lit(_q(b"}}"), reports)
-    report_ok = reports & (r.p == r.end)
-    r.ok &= np.where(starts, start_ok, report_ok)
+    r.lit(_q(b"}}"))
+    r.done()
     return out

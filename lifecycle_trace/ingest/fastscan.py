@@ -136,6 +136,8 @@ PAGE_CLOSE_RE = re.compile(
 )
 ARRAY_CLOSE_RE = re.compile(rb"[\s,]*\]")
 TRAILER_RE = re.compile(rb"\s*")
+LINED_PAGE_END_RE = re.compile(rb"\}[ \t]*\n[ \t]*\]")
+"""An event's end, then a line that closes the events array (a page's end, or the file's)."""
 BOUNDARY_RE = re.compile(rb'\}[\s,]*?\n[ \t]*\{\s*"logStreamName"')
 """Between two events (a newline cannot be inside a JSON string): split points for slices."""
 
@@ -285,10 +287,24 @@ def scan_range(data, start: int, end: int, *, at_file_start: bool,
         if not rows and vector_wait == 0:
             cut = find_boundary(data, min(pos + VECTOR_SLICE_BYTES, end), end)
             chunk = fastscan_lined.scan_slice(data, pos, cut)
+            closing = (None if chunk is not None
+                       else LINED_PAGE_END_RE.search(data, max(start, pos - 1), cut))
+            if closing is not None and closing.start() + 1 > pos:  # events, then a page's end
+                cut = closing.start() + 1
+                chunk = fastscan_lined.scan_slice(data, pos, cut)
             if chunk is not None:  # all events of the one-key-per-line layout, read by numpy
                 chunks.append(chunk)
                 _let_go(data, done, cut)
                 done = pos = cut
+                continue
+            if closing is not None and closing.start() + 1 == pos:
+                # a page's end and the next one's start, up to its first event's end
+                cut = find_boundary(data, pos + 1, end)
+                pos = _slow_slice(data, pos, cut, rows, tokens, at_end=at_file_end and cut == end)
+                chunks.append(_columns(rows, tokens))
+                rows, tokens = [], []
+                _let_go(data, done, pos)
+                done = pos
                 continue
             vector_wait = VECTOR_SLICE_BYTES // SLICE_BYTES
         vector_wait = max(0, vector_wait - 1)

@@ -335,3 +335,49 @@ def test_a_wrong_frame_is_declined(old: bytes, new: bytes) -> None:
     data = data[:where] + data[where:].replace(old, new, 1)
     (pos, cut), = [(pos, cut) for pos, cut in _slices(data, 1 << 20) if pos <= where < cut]
     assert fastscan_lined.scan_slice(data, pos, cut) is None
+
+
+def _resolved(chunk: fastscan.Chunk) -> dict[str, object]:
+    """A merged chunk's columns as values (id tables and codes depend on the slicing)."""
+    out: dict[str, object] = {
+        "kinds": chunk.kinds, "lines": chunk.lines, "ts": chunk.ts,
+        "streams": np.array(chunk.streams, dtype=object)[chunk.stream_codes],
+        "others": chunk.others, "newlines": chunk.newlines, "tokens": chunk.tokens}
+    for name, value in chunk.fields.items():
+        if isinstance(value, fastscan.Ids):
+            out[name] = value.values()
+        elif isinstance(value, tuple):
+            out[name] = np.array([*value[1], b""], dtype=object)[value[0]]
+        else:
+            out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("layout", ["bench", "cli"])
+def test_pages_between_vector_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     layout: str) -> None:
+    """Concatenated pages: the events between page ends read by numpy, the ends by the
+    regexes; the same columns as the regexes alone give."""
+    path = tmp_path / "paged.json"
+    generate_export.write(path, 300, 7, page_size=170)
+    data = path.read_bytes()
+    if layout == "cli":
+        pages = data.decode().replace("}\n{", "}\n\n{").split("\n\n")
+        data = "\n".join(json.dumps(json.loads(page), indent=4) for page in pages).encode()
+    monkeypatch.setattr(fastscan, "VECTOR_SLICE_BYTES", 30_000)
+    calls = []
+    real = fastscan_lined.scan_slice
+
+    def counted(*args):
+        chunk = real(*args)
+        calls.append(chunk is not None)
+        return chunk
+
+    monkeypatch.setattr(fastscan_lined, "scan_slice", counted)
+    scanned = fastscan.merge_chunks(fastscan.scan_range(data, 0, len(data), at_file_start=True,
+                                                        at_file_end=True))
+    assert sum(calls) > 5
+    monkeypatch.setattr(fastscan_lined, "scan_slice", lambda *args: None)
+    expected = fastscan.merge_chunks(fastscan.scan_range(data, 0, len(data),
+                                                         at_file_start=True, at_file_end=True))
+    _same(_resolved(scanned[0]), _resolved(expected[0]), "chunk")

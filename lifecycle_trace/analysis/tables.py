@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 from lifecycle_trace.analysis import billing, classify, coldstart
-from lifecycle_trace.analysis.classify import fill_nan
+from lifecycle_trace.analysis.classify import (
+    STATUSES,
+    _eq,
+    _has,
+    _repeated,
+    environment_codes,
+    fill_nan,
+    first_of_each,
+)
+from lifecycle_trace.analysis.coldstart import _grouped
 from lifecycle_trace.analysis.frames import parse_streams
 from lifecycle_trace.analysis.merge import INVOCATION_KINDS, Merged, stream_facts
 
@@ -184,63 +193,16 @@ def public_invocations(inv: pd.DataFrame) -> pd.DataFrame:
 def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
     """One row per execution environment (log stream), including streams that only ran init.
 
-    Works on the few columns it reads, grouped on integer codes of the environment (in order of
-    first appearance by start time, as a `groupby(sort=False)` on the names would)."""
+    The per-environment figures are worked out on integer codes of the environment (in order
+    of first appearance by start time, as a `groupby(sort=False)` on the names would number
+    them): counts with `np.bincount`, firsts and lasts at positions, float sums by pandas on
+    the codes (its compensated sums, as before)."""
     events = merged.events
     seen = events.groupby("env_code", sort=False)["ts"].agg(["min", "max"])
     names = events.groupby("env_code", sort=False)["env"].first()
     seen.index = names.reindex(seen.index).to_numpy()
     started = merged.started_in_export
-    order = np.argsort(inv["start_ms"].to_numpy(dtype=float), kind="stable")
-    if np.array_equal(order, np.arange(len(order))):
-        order = None  # already in start order (as build_invocations makes it)
-    columns = ("environment", "start_ms", "end_ms", "function", "version", "runtime_version",
-               "cold", "billed_ms", "gb_seconds", "cost_usd", "status", "poll_wait_ms",
-               "init_ms", "cold_type", "cold_cause")
-    data = {name: inv[name].to_numpy() if order is None else inv[name].to_numpy()[order]
-            for name in columns}
-    code, env_names = pd.factorize(data.pop("environment"))
-    keep = code >= 0  # rows without an environment belong to none
-    if keep.all():
-        keep = slice(None)  # (no copy of each column)
-    ordered = pd.DataFrame({name: pd.Series(values[keep], dtype=inv[name].dtype, copy=False)
-                            for name, values in data.items()}, copy=False)
-    del data
-    ordered.insert(0, "environment", code[keep])
-    grouped = ordered.groupby("environment", sort=False)
-    gap = ordered["start_ms"] - grouped["end_ms"].shift(1)
-    ordered["gap_s"] = (gap / 1000.0).round(6)
-    grouped = ordered.groupby("environment", sort=False)
-    env = grouped.agg(
-        function=("function", "first"), version=("version", "first"),
-        runtime_version=("runtime_version", "first"), invocations=("start_ms", "size"),
-        cold_starts=("cold", "sum"), billed_ms=("billed_ms", "sum"),
-        gb_seconds=("gb_seconds", "sum"), cost_usd=("cost_usd", "sum"),
-        idle_gap_max_s=("gap_s", "max"), idle_gap_total_s=("gap_s", "sum"),
-        ended=("status", "last"),
-    )
-    # exact idle: every GET /next wait but the first (after init, not between invocations)
-    later = ordered.loc[grouped.cumcount().gt(0).to_numpy(), ["environment", "poll_wait_ms"]]
-    waits = later["poll_wait_ms"].astype(float) / 1000.0
-    exact = waits.groupby(later["environment"], sort=False).agg(["sum", "max", "count"])
-    env["idle_s"] = exact["sum"].where(exact["count"].gt(0)).round(6)
-    env["idle_max_s"] = exact["max"].round(6)
-    env["idle_source"] = pd.Series("poll_wait", index=exact.index).where(
-        exact["count"].gt(0)).reindex(env.index)
-    inferred = env["idle_source"].isna() & env["idle_gap_total_s"].notna()
-    env.loc[inferred, "idle_source"] = "log_gaps"
-    env["idle_s"] = env["idle_s"].fillna(env["idle_gap_total_s"].where(inferred))
-    env["idle_max_s"] = env["idle_max_s"].fillna(env["idle_gap_max_s"].where(inferred))
-    status = ordered["status"]
-    for name, value in (("timeouts", "timeout"), ("errors", "error"), ("crashes", "crash")):
-        env[name] = status.eq(value).groupby(ordered["environment"], sort=False).sum()
-    cold = ordered["cold"].to_numpy(dtype=bool)
-    first_cold = ordered.loc[cold, ["environment", "init_ms", "cold_type", "cold_cause"]
-                             ].groupby("environment", sort=False).first()
-    env["init_ms"] = first_cold["init_ms"]
-    env["init_type"] = first_cold["cold_type"]
-    env["cold_start_cause"] = first_cold["cold_cause"]
-    env["ended"] = env["ended"].where(env["ended"].isin(coldstart.BAD_END))
+    env, env_names = _per_environment(inv)
     env.index = pd.Index(env_names, dtype=object).take(env.index.to_numpy())
     # streams that only ran init count too; a file's stand-in key ("source:...") only when
     # invocations live in it (X-Ray records, say, have no stream and join the logs' one)
@@ -258,6 +220,133 @@ def build_environments(inv: pd.DataFrame, merged: Merged) -> pd.DataFrame:
     env["function"] = env["function"].fillna(streams["stream_function"]).fillna("unknown")
     env["version"] = env["version"].fillna(streams["stream_version"])
     return env.reindex(columns=ENVIRONMENT_COLUMNS)
+
+
+def _per_environment(inv: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The invocations' part of the environments table: one row per environment code (rows
+    without an environment belong to none), and the environments' names."""
+    order = np.argsort(inv["start_ms"].to_numpy(dtype=float), kind="stable")
+    if np.array_equal(order, np.arange(len(order))):
+        order = None  # already in start order (as build_invocations makes it)
+        code, env_names = environment_codes(inv)
+    else:
+        code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object)[order])
+        env_names = np.asarray(env_names, dtype=object)
+    keep = code >= 0
+    if keep.all():
+        keep = slice(None)  # (no copy of each column)
+    code = code[keep]
+    count = len(env_names)
+
+    def column(name: str) -> np.ndarray:
+        values = inv[name].to_numpy()
+        return (values if order is None else values[order])[keep]
+
+    def typed(name: str, values: np.ndarray) -> pd.Series:
+        return pd.Series(values, dtype=inv[name].dtype)
+
+    first = first_of_each(code)  # each environment's first invocation
+    start, end = column("start_ms").astype(float), column("end_ms").astype(float)
+    # time between an invocation's end and the next start in the same environment
+    by_env = _grouped(code)
+    grouped_code = code[by_env]
+    previous_end = np.full(len(code), np.nan)
+    previous_end[by_env[1:]] = np.where(grouped_code[1:] == grouped_code[:-1],
+                                        end[by_env[:-1]], np.nan)
+    gap_s = np.round((start - previous_end) / 1000.0, 6)
+    floats = pd.DataFrame({"billed_ms": column("billed_ms"), "gb_seconds": column("gb_seconds"),
+                           "cost_usd": column("cost_usd"), "gap_s": gap_s}, copy=False)
+    sums = floats.groupby(code, sort=False).sum()
+    status = column("status")
+    status_code = _status_codes(inv, status, order, keep)
+    ended = np.full(count, np.nan, dtype=object)
+    last = _last_of_each(code, status_code < len(STATUSES), count)
+    has_end = last >= 0
+    ended[has_end] = status[last[has_end]]
+    env = pd.DataFrame({
+        "function": typed("function", _first_valid(column("function"), code, first, count)),
+        "version": typed("version", _first_valid(column("version"), code, first, count)),
+        "runtime_version": typed("runtime_version", _first_valid(
+            column("runtime_version"), code, first, count)),
+        "invocations": np.bincount(code, minlength=count),
+        "cold_starts": np.bincount(code, weights=column("cold"), minlength=count).astype(np.int64),
+        "billed_ms": sums["billed_ms"], "gb_seconds": sums["gb_seconds"],
+        "cost_usd": sums["cost_usd"],
+        "idle_gap_max_s": floats["gap_s"].groupby(code, sort=False).max(),
+        "idle_gap_total_s": sums["gap_s"], "ended": typed("status", ended)})
+    # exact idle: every GET /next wait but the first (after init, not between invocations)
+    exact = _exact_idle(column("poll_wait_ms"), code, first)
+    env["idle_s"] = exact["sum"].where(exact["count"].gt(0)).round(6)
+    env["idle_max_s"] = exact["max"].round(6)
+    env["idle_source"] = pd.Series("poll_wait", index=exact.index).where(
+        exact["count"].gt(0)).reindex(env.index)
+    inferred = env["idle_source"].isna() & env["idle_gap_total_s"].notna()
+    env.loc[inferred, "idle_source"] = "log_gaps"
+    env["idle_s"] = env["idle_s"].fillna(env["idle_gap_total_s"].where(inferred))
+    env["idle_max_s"] = env["idle_max_s"].fillna(env["idle_gap_max_s"].where(inferred))
+    for name, value in (("timeouts", "timeout"), ("errors", "error"), ("crashes", "crash")):
+        env[name] = np.bincount(code[status_code == STATUSES.index(value)], minlength=count)
+    cold = np.flatnonzero(column("cold").astype(bool))
+    first_cold = pd.DataFrame({"environment": code[cold], **{
+        name: typed(name, column(name)[cold]) for name in ("init_ms", "cold_type", "cold_cause")}}
+        ).groupby("environment", sort=False).first()
+    env["init_ms"] = first_cold["init_ms"]
+    env["init_type"] = first_cold["cold_type"]
+    env["cold_start_cause"] = first_cold["cold_cause"]
+    env["ended"] = env["ended"].where(env["ended"].isin(coldstart.BAD_END))
+    return env, env_names
+
+
+def _status_codes(inv: pd.DataFrame, status: np.ndarray, order: np.ndarray | None,
+                  keep: np.ndarray | slice) -> np.ndarray:
+    """Each row's position of its status in `STATUSES` (`len(STATUSES)`: none)."""
+    if "status_code" in inv:
+        codes = inv["status_code"].to_numpy()
+        return (codes if order is None else codes[order])[keep]
+    codes = np.full(len(status), len(STATUSES), dtype=np.int8)
+    for i, name in enumerate(STATUSES):
+        codes[_eq(status, name)] = i
+    return codes
+
+
+def _first_valid(values: np.ndarray, code: np.ndarray, first: np.ndarray,
+                 count: int) -> np.ndarray:
+    """Per code, the first value that is not missing (`groupby(...).first()`): the value of
+    the code's first row when none of those is missing (no pass over the column), else found
+    with a minimum of positions."""
+    at_first = np.asarray(values[first], dtype=object)
+    if not pd.isna(at_first).any():
+        return at_first
+    rows = np.flatnonzero(_has(values))
+    position = np.full(count, len(values))
+    np.minimum.at(position, code[rows], rows)
+    out = np.full(count, np.nan, dtype=object)
+    found = position < len(values)
+    out[found] = values[position[found]]
+    return out
+
+
+def _last_of_each(code: np.ndarray, rows: np.ndarray, count: int) -> np.ndarray:
+    """Per code, the last row where `rows` holds (-1: none)."""
+    position = np.full(count, -1)
+    where = np.flatnonzero(rows)
+    np.maximum.at(position, code[where], where)
+    return position
+
+
+def _exact_idle(poll_wait_ms: np.ndarray, code: np.ndarray, first: np.ndarray
+                ) -> pd.DataFrame:
+    """Per environment with more than one invocation: sum, max and count of its GET /next
+    waits in seconds, leaving out each environment's first (after init)."""
+    later = np.ones(len(code), dtype=bool)
+    later[first] = False
+    waits = poll_wait_ms.astype(float)
+    if _repeated(waits) and np.isnan(waits[0]):  # no trace measured any wait
+        groups = np.flatnonzero(np.bincount(code[later], minlength=len(first)) > 0)
+        return pd.DataFrame({"sum": np.zeros(len(groups)), "max": np.full(len(groups), np.nan),
+                             "count": np.zeros(len(groups), dtype=np.int64)}, index=groups)
+    return (pd.Series(waits[later] / 1000.0).groupby(code[later], sort=False)
+            .agg(["sum", "max", "count"]))
 
 
 def _add_orphans(env: pd.DataFrame, merged: Merged) -> pd.DataFrame:

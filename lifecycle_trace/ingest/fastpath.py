@@ -112,6 +112,7 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
 
                 chunks = scan_file(data, path, workers=workers,
                                    parallel=size >= MIN_PARALLEL_BYTES)
+                _trim_heap()  # the buffers the workers' results came in
                 fastscan.check_tokens([token for chunk in chunks for token in chunk.tokens])
             except (fastscan.Unsupported, UnicodeDecodeError, ValueError):
                 return None
@@ -312,6 +313,7 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
         name, members = parts.popitem()
         columns[name] = _type_columns(name, members, stream_names, functions, source, space)
         del members
+        _trim_heap()  # what the type's pieces held, back before the next type's columns
     # the order `records_to_frames` gives its frames: last type seen first
     order = sorted(columns, key=lambda name: -int(columns[name]["seq"][0]))
     return {name: columns[name] for name in order}, total

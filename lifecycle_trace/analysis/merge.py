@@ -164,97 +164,112 @@ def assign_owners(events: pd.DataFrame, request_ids: np.ndarray | None = None
     integer codes: grouping strings is slow."""
     kind = events["kind"]
     codes, keys, key_request_ids = invocation_keys(events, request_ids)
-    fill = _EnvFill(events["env_code"].to_numpy())
-    rid = np.where(codes >= 0, codes, np.nan)
     has_rid = codes >= 0
-    is_start = kind.eq("Start").to_numpy() & has_rid
-    is_close = kind.eq("Report").to_numpy() & has_rid
-    next_rid = fill.bfill(rid, is_start)
-    marker = np.where(is_start, rid, -1.0)
-    open_rid = fill.ffill(marker, is_start | is_close)
-    is_open = open_rid >= 0
-    open_rid = np.where(is_open, open_rid, np.nan)  # (closed: -1, which the old NaN test read)
-    last_rid = fill.ffill(rid, kind.isin(("Start", "Report")).to_numpy() & has_rid)
-
-    init = kind.isin(INIT_KINDS).to_numpy()
     phase = events["phase"]
-    invoke_phase = (phase.eq("invoke").to_numpy() | (phase.isna().to_numpy() & is_open))
-    owner = np.where(init, np.where(invoke_phase & is_open, open_rid, next_rid), rid)
-    # The wrapper's init line is written once its lifecycle has loaded, after the runtime's init,
-    # often behind later START lines: it belongs to the wrapper's next invocation line (the cold
-    # one), not to whatever invocation is open where it landed; by position only without one.
-    wrapper_init = init & phase.eq(schema.WRAPPER_INIT_PHASE).to_numpy()
-    if wrapper_init.any():
-        wrapped = kind.eq("WrapperInvocation").to_numpy() & has_rid
-        next_wrapped = fill.bfill(rid, wrapped)
-        fallback = np.where(is_open, open_rid, next_rid)
-        owner = np.where(wrapper_init, np.where(np.isnan(next_wrapped), fallback, next_wrapped),
-                         owner)
-        invoke_phase = invoke_phase & ~wrapper_init
+    # Records with an id own themselves; the others (init, output and crash lines without one,
+    # the init span) are placed by position: only those rows are worked out (few, mostly).
+    init = kind.isin(INIT_KINDS).to_numpy()
     app = kind.eq("AppLine").to_numpy() & ~has_rid
-    owner = np.where(app, np.where(is_open, open_rid, np.nan), owner)
     late = kind.isin(LATE_KINDS).to_numpy() & ~has_rid
-    owner = np.where(late, np.where(is_open, open_rid, last_rid), owner)
-    # The wrapper's `lambda.init` span (and X-Ray's, when it lacks an id) names no request: like
-    # INIT_START it belongs to the next invocation of its environment, by a START or a span.
     spans = kind.eq("PhaseSpan").to_numpy()
-    init_span = spans & phase.isin((schema.SPAN_INIT, schema.SPAN_RESTORE)).to_numpy() & ~has_rid
+    init_span = spans & ~has_rid
     if init_span.any():
-        runs = is_start | (spans & phase.isin((schema.SPAN_INVOCATION, schema.SPAN_POLL_WAIT,
-                                               schema.SPAN_HANDLER)).to_numpy() & has_rid)
-        next_run = fill.bfill(rid, runs)
-        owner = np.where(init_span, next_run, owner)
+        init_span &= phase.isin((schema.SPAN_INIT, schema.SPAN_RESTORE)).to_numpy()
+    rows = np.flatnonzero(init | app | late | init_span)
+    owner = codes.astype(np.int64)
+    during = np.zeros(len(events), dtype=bool)
+    init_out = np.zeros(len(events), dtype=bool)
+    if len(rows):
+        fill = _EnvFill(events["env_code"].to_numpy(), rows)
+        rid = np.where(has_rid, codes, np.nan)
+        is_start = kind.eq("Start").to_numpy() & has_rid
+        is_close = kind.eq("Report").to_numpy() & has_rid
+        next_rid = fill.bfill(rid, is_start)
+        open_rid = fill.ffill(np.where(is_start, rid, -1.0), is_start | is_close)
+        is_open = open_rid >= 0
+        open_rid = np.where(is_open, open_rid, np.nan)  # (closed: -1)
+        last_rid = fill.ffill(rid, is_start | is_close)
+        row_init, row_phase = init[rows], phase.iloc[rows]
+        invoke_phase = row_phase.eq("invoke").to_numpy() | (row_phase.isna().to_numpy() & is_open)
+        found = np.where(row_init, np.where(invoke_phase & is_open, open_rid, next_rid),
+                         rid[rows])
+        # The wrapper's init line is written once its lifecycle has loaded, after the runtime's
+        # init, often behind later START lines: it belongs to the wrapper's next invocation line
+        # (the cold one), not to whatever invocation is open where it landed; by position only
+        # without one.
+        wrapper_init = row_init & row_phase.eq(schema.WRAPPER_INIT_PHASE).to_numpy()
+        if wrapper_init.any():
+            wrapped = kind.eq("WrapperInvocation").to_numpy() & has_rid
+            next_wrapped = fill.bfill(rid, wrapped)
+            fallback = np.where(is_open, open_rid, next_rid)
+            found = np.where(wrapper_init,
+                             np.where(np.isnan(next_wrapped), fallback, next_wrapped), found)
+            invoke_phase = invoke_phase & ~wrapper_init
+        row_app = app[rows]
+        found = np.where(row_app, np.where(is_open, open_rid, np.nan), found)
+        found = np.where(late[rows], np.where(is_open, open_rid, last_rid), found)
+        # The wrapper's `lambda.init` span (and X-Ray's, when it lacks an id) names no request:
+        # like INIT_START it belongs to the next invocation of its environment, by a START or a
+        # span.
+        row_span = init_span[rows]
+        if row_span.any():
+            runs = is_start | (spans & phase.isin((
+                schema.SPAN_INVOCATION, schema.SPAN_POLL_WAIT, schema.SPAN_HANDLER)).to_numpy()
+                & has_rid)
+            found = np.where(row_span, fill.bfill(rid, runs), found)
+        owner[rows] = np.nan_to_num(found, nan=-1.0).astype(np.int64)
+        # a suppressed init: `phase: invoke` said outright, or an init line inside an open invoke
+        during[rows] = row_init & invoke_phase
+        init_out[rows] = row_app & ~is_open
     # (columns are added to `events` in place)
-    events["owner_code"] = np.nan_to_num(owner, nan=-1.0).astype(np.int64)
-    # a suppressed init: `phase: invoke` said outright, or an init line inside an open invoke
-    events["during_invoke"] = init & invoke_phase
-    events["init_output"] = app & ~is_open
+    events["owner_code"] = owner
+    events["during_invoke"] = during
+    events["init_output"] = init_out
     return events, keys, key_request_ids
 
 
 class _EnvFill:
     """Forward and backward fill within each environment, as `groupby(env).ffill()` and
-    `.bfill()` do, on plain arrays: the events come ordered by environment, so each one is a
-    run and a fill is a running maximum of positions (sorted first when they are not)."""
+    `.bfill()` do, read at some rows only (`rows`): the value at the last (first) marked row at
+    or before (after) each of them in its environment, found by a binary search among the marked
+    rows. The events come ordered by environment (each one a run); they are sorted first when
+    they are not."""
 
-    def __init__(self, env: np.ndarray) -> None:
-        count = len(env)
+    def __init__(self, env: np.ndarray, rows: np.ndarray) -> None:
         self.order = None
-        if count and (np.diff(env) < 0).any():
+        if len(env) and (np.diff(env) < 0).any():
             self.order = np.argsort(env, kind="stable")
-            env = env[self.order]
-        self.pos = np.arange(count, dtype=np.int32 if count < 2**31 - 1 else np.int64)
-        change = np.ones(count, dtype=bool)
-        change[1:] = env[1:] != env[:-1]
-        self.first = np.maximum.accumulate(np.where(change, self.pos, 0)) if count else self.pos
-        ends = np.ones(count, dtype=bool)
-        ends[:-1] = change[1:]
-        self.last = (np.minimum.accumulate(np.where(ends, self.pos, count - 1)[::-1])[::-1]
-                     if count else self.pos)
+            place = np.empty(len(env), dtype=np.int64)
+            place[self.order] = np.arange(len(env))
+            env, rows = env[self.order], place[rows]
+        self.env, self.rows = env, rows
 
     def _take(self, values: np.ndarray, mask: np.ndarray, forward: bool) -> np.ndarray:
         if self.order is not None:
             values, mask = values[self.order], mask[self.order]
-        count = len(mask)
+        marks = np.flatnonzero(mask)
+        out = np.full(len(self.rows), np.nan)
+        if not len(marks):
+            return out
         if forward:
-            at = np.maximum.accumulate(np.where(mask, self.pos, -1))
-            at = np.where(at >= self.first, at, count)
+            at = np.searchsorted(marks, self.rows, side="right") - 1
+            ok = at >= 0
         else:
-            at = np.minimum.accumulate(np.where(mask, self.pos, count)[::-1])[::-1]
-            at = np.where(at <= self.last, at, count)
-        out = np.append(values.astype(float, copy=False), np.nan)[at]  # (count: none)
-        if self.order is not None:
-            back = np.empty_like(out)
-            back[self.order] = out
-            out = back
+            at = np.searchsorted(marks, self.rows, side="left")
+            ok = at < len(marks)
+        found = marks[np.clip(at, 0, len(marks) - 1)]
+        ok &= self.env[found] == self.env[self.rows]  # not past the environment's run
+        out[ok] = values[found[ok]]
         return out
 
     def ffill(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Per row, `values` at the last row at or before it in its environment where `mask`."""
+        """At each row: `values` at the last row at or before it in its environment where
+        `mask` holds (NaN where none does)."""
         return self._take(values, mask, forward=True)
 
     def bfill(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Per row, `values` at the first row at or after it in its environment where `mask`."""
+        """At each row: `values` at the first row at or after it in its environment where
+        `mask` holds (NaN where none does)."""
         return self._take(values, mask, forward=False)
 
 

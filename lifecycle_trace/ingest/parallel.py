@@ -13,7 +13,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from lifecycle_trace.ingest import fastscan
+# fastscan_lined (and numpy, pandas) imported here, before the workers fork: they inherit it
+from lifecycle_trace.ingest import fastscan, fastscan_lined  # noqa: F401
 
 _DATA = None  # the mapping the forked workers inherit
 RANGES_PER_WORKER = 8

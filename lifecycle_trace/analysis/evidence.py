@@ -117,9 +117,8 @@ def collect(
         hit = _members(frame[key], wanted)
         if not len(hit):
             continue
-        names = [key, *(name for name in RENDERED if name in frame and name != key)]
-        for row in _records(frame, names, hit):
-            out[row[key]].append((int(row["seq"]), render(kind, row)))
+        for owner, seq, line in _rendered(kind, frame, key, hit):
+            out[owner].append((seq, line))
     return out
 
 
@@ -146,12 +145,11 @@ def collect_owned(frames: dict[str, pd.DataFrame], owners: np.ndarray, wanted: s
         hit = np.flatnonzero(table[np.where((codes < 0) | (codes > last), last, codes)])
         if not len(hit):
             continue
-        names = ["owner", *(name for name in RENDERED if name in frame and name != "owner")]
-        rows = _records(frame, names, hit)
-        if not all(row["owner"] in wanted for row in rows):
+        rendered = _rendered(kind, frame, "owner", hit)
+        if not all(owner in wanted for owner, _, _ in rendered):
             return None
-        for row in rows:
-            out[row["owner"]].append((int(row["seq"]), render(kind, row)))
+        for owner, seq, line in rendered:
+            out[owner].append((seq, line))
     return out
 
 
@@ -173,14 +171,74 @@ def _records(frame: pd.DataFrame, names: list[str], rows: np.ndarray | None = No
              ) -> list[dict]:
     """`frame.iloc[rows][names].to_dict("records")` (plain Python numbers, missing text as
     NaN), without its per-value boxing of text columns or a copy of the other columns."""
-    columns = []
+    columns = _columns(frame, names, rows)
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*(columns[name] for name in names), strict=True)]
+
+
+def _columns(frame: pd.DataFrame, names: list[str], rows: np.ndarray | None = None
+             ) -> dict[str, list]:
+    """The `rows` of each column as a list (what `_records` puts in its dicts)."""
+    columns = {}
     for name in names:
-        column = frame[name] if rows is None else frame[name].iloc[rows]
+        column = frame[name]
         if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
-            columns.append(column.to_numpy().tolist())
+            values = column.to_numpy()
         else:
-            columns.append(column.to_numpy(dtype=object).tolist())
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+            values = column.to_numpy(dtype=object)
+        columns[name] = (values if rows is None else values[rows]).tolist()
+    return columns
+
+
+REPORT_FIELDS = (
+    ("RequestId", "request_id", None, ""), ("Duration", "duration_ms", 2, " ms"),
+    ("Billed Duration", "billed_ms", 0, " ms"), ("Memory Size", "memory_mb", 0, " MB"),
+    ("Max Memory Used", "max_memory_mb", 0, " MB"), ("Init Duration", "init_ms", 2, " ms"),
+    ("Restore Duration", "restore_ms", 2, " ms"),
+    ("Billed Restore Duration", "billed_restore_ms", 0, " ms"),
+    ("Status", "status", -1, ""), ("Error Type", "error_type", -1, ""),
+)
+"""The REPORT line's fields as `render` writes them: label, column, digits (None: as is,
+-1: text when present) and unit."""
+
+
+def _rendered(kind: str, frame: pd.DataFrame, key: str, rows: np.ndarray
+              ) -> list[tuple[object, int, str]]:
+    """(key, seq, line) of the records at `rows`: `render` of each row's dict, worked column
+    by column for the two kinds most quoted (START and REPORT lines, one each per
+    invocation; no dict per record)."""
+    names = [key, *(name for name in RENDERED if name in frame and name != key)]
+    columns = _columns(frame, names, rows)
+    n = len(rows)
+    if kind == "Start":
+        version = columns.get("version", [None] * n)
+        texts = [f"START RequestId: {rid} Version: {v}"
+                 for rid, v in zip(columns.get("request_id", [None] * n), version, strict=True)]
+    elif kind == "Report":
+        parts = [_field_texts(label, columns.get(name, [None] * n), digits, unit)
+                 for label, name, digits, unit in REPORT_FIELDS]
+        texts = ["REPORT " + "\t".join(part for part in row if part is not None)
+                 for row in zip(*parts, strict=True)]
+    else:
+        return [(row[key], int(row["seq"]), render(kind, row)) for row in (
+            dict(zip(names, values, strict=True))
+            for values in zip(*(columns[name] for name in names), strict=True))]
+    notes = [f" [{dialect}]" if _present(dialect) and dialect not in ("text", "rie") else ""
+             for dialect in columns.get("dialect", [None] * n)]
+    return [(owner, int(seq), f"{source}:{line}: {text.rstrip()}{note}")
+            for owner, seq, source, line, text, note in zip(
+                columns[key], columns["seq"], columns.get("source", [None] * n),
+                columns.get("line", [None] * n), texts, notes, strict=True)]
+
+
+def _field_texts(label: str, values: list, digits: int | None, unit: str) -> list[str | None]:
+    """`<label>: <value><unit>` per row (None where `_fields` leaves the field out)."""
+    if digits is None:
+        return [None if value is None else f"{label}: {value}{unit}" for value in values]
+    if digits < 0:
+        return [f"{label}: {value}{unit}" if _present(value) else None for value in values]
+    numbers = map(_num, values, [digits] * len(values))
+    return [None if number is None else f"{label}: {number}{unit}" for number in numbers]
 
 
 def pick(lines: list[tuple[int, str]], limit: int = MAX_EVIDENCE) -> list[str]:

@@ -14,6 +14,8 @@ with the log finding about the same environment/request (one finding, both evide
 from __future__ import annotations
 
 import math
+from collections import namedtuple
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,7 +140,7 @@ def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) ->
             evidence.pick(ev), rows["version"].iloc[0], hit["request_id"].tolist(),
             cost_usd=hit["cost_usd"].sum(min_count=1)))
     for kind, mask in masks.items():
-        for row in inv.loc[mask, ROW_FIELDS].itertuples(index=False):
+        for row in _rows(inv, np.flatnonzero(mask)):
             findings.append(Finding(
                 kind, row.function, row.environment, row.request_id, row.billed_ms,
                 _message(kind, row), evidence.pick(lines.get(row.invocation, []))
@@ -150,6 +152,21 @@ def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) ->
     order = {kind: i for i, kind in enumerate(schema.FINDING_KINDS)}
     findings.sort(key=lambda f: (order[f.kind], f.function or "", f.environment or ""))
     return findings
+
+
+_Row = namedtuple("_Row", ROW_FIELDS)
+
+
+def _rows(inv: pd.DataFrame, rows: np.ndarray) -> Iterator[tuple]:
+    """`inv.iloc[rows][ROW_FIELDS].itertuples(index=False)` (the same plain Python values),
+    from one list per column rather than per-value iteration of text arrays."""
+    columns = []
+    for name in ROW_FIELDS:
+        column = inv[name]
+        numeric = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
+        values = column.to_numpy() if numeric else column.to_numpy(dtype=object)
+        columns.append(values[rows].tolist())
+    return map(_Row._make, zip(*columns, strict=True))
 
 
 def _evidence(inv: pd.DataFrame, rows: np.ndarray, frames: dict[str, pd.DataFrame]

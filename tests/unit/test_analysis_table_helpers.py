@@ -171,3 +171,31 @@ def test_evidence_by_owner_code_is_the_evidence_by_key() -> None:
     others = np.flatnonzero(~inv["request_id"].isin(["a", "b"]).to_numpy())
     assert evidence.collect_owned(merged.frames, inv["owner_code"].to_numpy()[others],
                                   wanted) is None
+
+
+def test_start_and_report_lines_rendered_by_column_as_by_row() -> None:
+    frame = pd.DataFrame({
+        "owner": pd.Series(["k1", "k2", "k3"], dtype="str"), "seq": [5, 6, 7],
+        "source": pd.Series(["a.log", "a.log", "b.json"], dtype="str"), "line": [10, 11, 3],
+        "request_id": pd.Series(["r1", np.nan, "r3"], dtype="str"),
+        "duration_ms": [12.345, np.nan, 3000.0], "billed_ms": [13.0, 100.0, np.nan],
+        "memory_mb": [128, 256, 1024], "max_memory_mb": [60, 256, 1024],
+        "init_ms": [190.62, np.nan, np.nan],
+        "restore_ms": pd.Series([None, 2.5, None], dtype=object),
+        "billed_restore_ms": pd.Series([None, 3, None], dtype=object),
+        "status": pd.Series([np.nan, "timeout", "error"], dtype="str"),
+        "error_type": pd.Series([None, None, "Runtime.ExitError"], dtype=object),
+        "version": pd.Series(["$LATEST", None, "7"], dtype=object),
+        "dialect": pd.Series(["text", "json", "rie"], dtype="str"),
+    })
+    rows = np.array([2, 0, 1])
+    names = ["owner", *(n for n in evidence.RENDERED if n in frame and n != "owner")]
+    for kind in ("Start", "Report", "RuntimeDone"):
+        by_row = [(row["owner"], int(row["seq"]), evidence.render(kind, row))
+                  for row in evidence._records(frame, names, rows)]
+        assert evidence._rendered(kind, frame, "owner", rows) == by_row
+    narrow = frame[["owner", "seq", "request_id"]]  # fields a source does not have
+    for kind in ("Start", "Report"):
+        by_row = [(row["owner"], int(row["seq"]), evidence.render(kind, row))
+                  for row in evidence._records(narrow, ["owner", "seq", "request_id"], rows)]
+        assert evidence._rendered(kind, narrow, "owner", rows) == by_row

@@ -209,16 +209,24 @@ class _IdSpace:
                if count):
             self._number_strings()
             return
-        rows = np.zeros((sum(counts), 40), dtype=np.uint8)
-        rows[:, :36] = np.frombuffer(b"\0".join(blob for blob in blobs if blob) + b"\0",
-                                     dtype=np.uint8).reshape(-1, 37)[:, :36]
-        codes, firsts = _factorize_words(rows.view(np.uint64))
+        joined = np.frombuffer(b"\0".join(blob for blob in blobs if blob) + b"\0",
+                               dtype=np.uint8)  # 37 bytes per id: 36, then its NUL
+        total = sum(counts)
+
+        def column(offset: int, width: int) -> np.ndarray:  # bytes at offset of every id
+            return np.ndarray(shape=(total,), dtype=f"V{width}", buffer=joined, offset=offset,
+                              strides=(37,))
+
+        words = np.empty((total, 5), dtype=np.uint64)
+        for k in range(4):
+            words[:, k] = column(8 * k, 8).view("<u8")
+        words[:, 4] = column(32, 4).view("<u4")
+        codes, firsts = _factorize_words(words)
         ends = np.cumsum(counts)
         self.remaps = {id(table): codes[end - count : end].astype(np.int64)
                        for table, count, end in zip(self.tables, counts, ends, strict=True)}
-        distinct = rows[firsts, :37]  # byte 36 is 0: the separator
-        text = distinct.tobytes()[:-1].decode("ascii") if len(distinct) else ""
-        self._values = np.empty(len(distinct), dtype=object)
+        text = column(0, 37)[firsts].tobytes()[:-1].decode("ascii") if len(firsts) else ""
+        self._values = np.empty(len(firsts), dtype=object)
         self._values[:] = text.split("\0") if text else []
 
     def _number_strings(self) -> None:

@@ -110,42 +110,81 @@ def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
         request_ids = np.delete(request_ids, blank)
     has_rid = rid_codes >= 0
     real = has_rid & events["real_env"].to_numpy(dtype=bool)
-    group = env * (len(request_ids) + 1) + rid_codes
-    bounds = real & kind.isin(("Start", "Report")).to_numpy()
-    sub = pd.DataFrame({"g": group[bounds], "start": kind.to_numpy()[bounds] == "Start"})
-    previous = sub.groupby("g", sort=False)["start"].shift(1)
-    opens = sub["start"] & ~previous.fillna(False).astype(bool)
-    runs = opens.astype(int).groupby(sub["g"], sort=False).cumsum().to_numpy()
-    if runs.max(initial=0) <= 1 and not (opens & previous.notna()).any():
-        # no retry, and every START is its group's first bound: every record of a group is one
-        # invocation, so the group is the key (as group + occurrence would number them)
-        key64 = np.where(real, group, -1)
+    is_start = kind.eq("Start").to_numpy()
+    simple = _one_run_per_id(rid_codes, env, real, is_start, kind.eq("Report").to_numpy(),
+                             len(request_ids))
+    if simple is not None:
+        key_codes, key_rid = simple
     else:
-        occurrence = np.full(len(events), np.nan)
-        occurrence[bounds] = runs
-        by_group = pd.Series(occurrence).where(real).groupby(group)
-        occurrence = by_group.ffill().fillna(by_group.bfill()).fillna(0).to_numpy()
-        key64 = np.where(real, group * 1_000_003 + occurrence.astype(np.int64), -1)
-    key_codes = np.full(len(events), -1, dtype=np.int64)
-    key_codes[real], uniques = pd.factorize(key64[real])
-    key_rid = np.empty(len(uniques), dtype=np.int64)
-    key_rid[key_codes[real]] = rid_codes[real]
-    # streamless records: the first key with their request id, else a key of their own
-    first_key = pd.Series(np.arange(len(uniques))).groupby(key_rid).first()
+        key_codes, key_rid = _runs(rid_codes, env, real, is_start, kind, len(request_ids))
     loose = has_rid & ~real
-    if loose.any():
+    if loose.any():  # streamless records: the first key with their id, else a key of their own
+        first_key = pd.Series(np.arange(len(key_rid))).groupby(key_rid).first()
         joined = np.array(first_key.reindex(rid_codes[loose]), dtype=float)
         own = np.isnan(joined)
         extra, extra_rids = pd.factorize(rid_codes[loose][own])
-        joined[own] = len(uniques) + extra
+        joined[own] = len(key_rid) + extra
         key_codes[loose] = joined.astype(np.int64)
         key_rid = np.concatenate([key_rid, np.asarray(extra_rids, dtype=np.int64)])
     names = request_ids[key_rid]
-    nth = pd.Series(key_rid).groupby(key_rid, sort=False).cumcount().to_numpy() + 1  # ints: fast
     keys = np.array(names, dtype=object)  # a retry's later runs: `<id>#2`, `<id>#3`
-    again = np.flatnonzero(nth > 1)
-    keys[again] = [f"{names[i]}#{nth[i]}" for i in again.tolist()]
+    if simple is None or loose.any():
+        nth = pd.Series(key_rid).groupby(key_rid, sort=False).cumcount().to_numpy() + 1
+        again = np.flatnonzero(nth > 1)
+        keys[again] = [f"{names[i]}#{nth[i]}" for i in again.tolist()]
     return key_codes, keys, names
+
+
+def _one_run_per_id(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start: np.ndarray,
+                    is_report: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The keys when every request id is one invocation (the usual input): each id in one
+    environment, and no START of it after one of its REPORTs. Then an id is its key, numbered
+    in order of first appearance (as `_runs` would number them), by scatters on the id codes
+    instead of grouping. None when the input holds a retry or an id in two streams."""
+    at = np.flatnonzero(real)
+    ids = rid[at]
+    env_of = np.full(count, -1, dtype=np.int64)
+    env_of[ids] = env[at]
+    if (env_of[ids] != env[at]).any():
+        return None
+    starts, reports = at[is_start[at]], at[is_report[at]]
+    last_start = np.full(count, -1, dtype=np.int64)
+    last_start[rid[starts]] = starts  # positions rise: the last write is the last START
+    first_report = np.full(count, len(rid), dtype=np.int64)
+    first_report[rid[reports][::-1]] = reports[::-1]
+    if (last_start > first_report).any():
+        return None
+    first = np.full(count, -1, dtype=np.int64)
+    first[ids[::-1]] = at[::-1]  # each id's first row
+    key_rid = ids[first[ids] == at]  # ids in order of first appearance
+    rank = np.full(count, -1, dtype=np.int64)
+    rank[key_rid] = np.arange(len(key_rid))
+    key_codes = np.full(len(rid), -1, dtype=np.int64)
+    key_codes[at] = rank[ids]
+    return key_codes, key_rid
+
+
+def _runs(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start: np.ndarray,
+          kind: pd.Series, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(key code per record, -1 = none; each key's id code) by the full rule: per stream and
+    id, a START whose previous bound is not a START opens a new run; other records join the run
+    before them, else the next one."""
+    group = env * (count + 1) + rid
+    bounds = real & kind.isin(("Start", "Report")).to_numpy()
+    sub = pd.DataFrame({"g": group[bounds], "start": is_start[bounds]})
+    previous = sub.groupby("g", sort=False)["start"].shift(1)
+    opens = sub["start"] & ~previous.fillna(False).astype(bool)
+    runs = opens.astype(int).groupby(sub["g"], sort=False).cumsum().to_numpy()
+    occurrence = np.full(len(rid), np.nan)
+    occurrence[bounds] = runs
+    by_group = pd.Series(occurrence).where(real).groupby(group)
+    occurrence = by_group.ffill().fillna(by_group.bfill()).fillna(0).to_numpy()
+    key64 = np.where(real, group * 1_000_003 + occurrence.astype(np.int64), -1)
+    key_codes = np.full(len(rid), -1, dtype=np.int64)
+    key_codes[real], uniques = pd.factorize(key64[real])
+    key_rid = np.empty(len(uniques), dtype=np.int64)
+    key_rid[key_codes[real]] = rid[real]
+    return key_codes, key_rid
 
 
 def request_id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

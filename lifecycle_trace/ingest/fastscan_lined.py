@@ -148,10 +148,21 @@ def _eight_digits(words: np.ndarray) -> np.ndarray:
     return (value * np.uint64(42949672960001)) >> np.uint64(32)
 
 
+def _swar_popcount(words: np.ndarray) -> np.ndarray:
+    """The set bits of each word (for numpy before 2.0, which has no `bitwise_count`)."""
+    words = words - ((words >> np.uint64(1)) & _each(0x55))
+    words = (words & _each(0x33)) + ((words >> np.uint64(2)) & _each(0x33))
+    words = (words + (words >> np.uint64(4))) & _each(0x0F)
+    return ((words * _each(0x01)) >> np.uint64(56)).astype(np.uint8)
+
+
+_popcount = getattr(np, "bitwise_count", _swar_popcount)
+
+
 def _bytes_below(bits: np.ndarray) -> np.ndarray:
     """How many whole bytes come before each word's lowest set bit 7 (8 when none)."""
     lowest = bits & (~bits + np.uint64(1))
-    return (np.bitwise_count(lowest - np.uint64(1)) >> np.uint8(3)).astype(np.int64)
+    return (_popcount(lowest - np.uint64(1)) >> np.uint8(3)).astype(np.int64)
 
 
 def _fits(sl: _Slice, positions: np.ndarray, shape: bytes) -> np.ndarray:
@@ -781,7 +792,7 @@ class _Rows:
                 values, good, run = self._wide_number(wide, values, good, run, True)
         else:
             inside = dots & _BYTE_MASKS[run]
-            count = np.bitwise_count(inside)
+            count = _popcount(inside)
             at = _bytes_below(inside)  # the dot's byte (run when there is none)
             after = np.where(count == 1, run - at - 1, 0)
             good = (run >= 1) & (run <= 7) & (at >= 1) & (count <= 1) & ((count == 0)

@@ -381,3 +381,11 @@ def test_pages_between_vector_slices(tmp_path: Path, monkeypatch: pytest.MonkeyP
     expected = fastscan.merge_chunks(fastscan.scan_range(data, 0, len(data),
                                                          at_file_start=True, at_file_end=True))
     _same(_resolved(scanned[0]), _resolved(expected[0]), "chunk")
+
+
+def test_popcount_without_numpy_2() -> None:
+    """The bit count used where numpy has no `bitwise_count` counts as Python does."""
+    values = np.random.default_rng(4).integers(0, 2 ** 63, 500, dtype=np.int64).view(np.uint64)
+    values = np.concatenate([values, np.array([0, 2 ** 64 - 1, 1, 2 ** 63], dtype=np.uint64)])
+    counted = fastscan_lined._swar_popcount(values)
+    assert counted.tolist() == [bin(int(v)).count("1") for v in values]

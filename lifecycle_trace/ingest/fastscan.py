@@ -17,6 +17,10 @@ to the slice. Page boundaries (`], "nextToken": ...}{"events": [`) are matched b
 regex. Any other byte (an event in another key order, an escaped stream name, a malformed
 event) makes the scan give up with `Unsupported`, and the caller reads the file the general way.
 
+Slices in the one-key-per-line layout the AWS CLI writes are first offered to `fastscan_lined`,
+which reads them with numpy on their bytes (no object per event) and gives the very same
+`Chunk`; the regexes here read what it declines.
+
 Each slice becomes a `Chunk` of compact columns made in the worker: kind codes, lines, times
 and stream codes per event, numbers parsed, short texts and request ids factorized (an
 invocation's START, END, REPORT and output lines share one id string in the end).

@@ -120,18 +120,13 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     data = {name: np.concatenate(column.pop(name)) for name in list(column)}
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
-    by_seq = np.argsort(data["seq"], kind="stable")
+    by_seq = _input_order(data["seq"])
     env_code, env_names = pd.factorize(data.pop("env")[by_seq])
     ts = data.pop("timestamp_ms")[by_seq]
     if np.isnan(ts).any():  # filled from the record before (or after) in the environment
         stamps = pd.Series(ts).groupby(env_code, sort=False).ffill()
         ts = stamps.fillna(stamps.groupby(env_code, sort=False).bfill()).to_numpy()
-    known = ~np.isnan(ts)
-    # (lexsort is stable: ties keep the by-seq order, so seq needs no key of its own)
-    if known.all():
-        order = np.lexsort((ts, env_code))
-    else:
-        order = np.lexsort((np.where(known, ts, 0.0), known, env_code))
+    order = _env_time_order(env_code, ts)
     take = by_seq[order]
     out: dict[str, object] = {name: data.pop(name)[take] for name in list(data)}
     # Text columns as integer codes: reordering them is far cheaper than reordering millions
@@ -150,6 +145,36 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     names = ("seq", "env", "request_code", "source", "real_env", "kind", "phase", "env_code",
              "ts")
     return pd.DataFrame({name: out[name] for name in names}, copy=False), request_ids
+
+
+def _input_order(seq: np.ndarray) -> np.ndarray:
+    """The positions of `seq` in ascending order (a stable argsort): by one scatter when the
+    sequence numbers are 0..n-1, each once (as a whole input's are)."""
+    count = len(seq)
+    if count and seq.min() == 0 and seq.max() == count - 1:
+        order = np.full(count, -1, dtype=np.int64)
+        order[seq] = np.arange(count)
+        if (order >= 0).all():  # each number once
+            return order
+    return np.argsort(seq, kind="stable")
+
+
+def _env_time_order(env_code: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """The stable order by environment, then time (unknown first), of records in input order.
+    Most inputs are in time order within each stream: then a stable sort by the small
+    environment codes (a radix sort) is the whole order; else a lexsort on both."""
+    small = env_code.astype(np.int32 if len(env_code) and env_code.max() >= 2**15 else np.int16)
+    order = np.argsort(small, kind="stable")
+    stamps = ts[order]
+    same_env = small[order][1:] == small[order][:-1]
+    with np.errstate(invalid="ignore"):
+        rising = (stamps[1:] >= stamps[:-1]) | ~same_env
+    if not np.isnan(ts).any() and rising.all():
+        return order
+    known = ~np.isnan(ts)  # (lexsort is stable: ties keep the input order)
+    if known.all():
+        return np.lexsort((ts, env_code))
+    return np.lexsort((np.where(known, ts, 0.0), known, env_code))
 
 
 def finished_events(events: pd.DataFrame, request_ids: np.ndarray) -> pd.DataFrame:

@@ -1,0 +1,30 @@
+"""The events frame's orderings against the plain sorts they stand for."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifecycle_trace.analysis.frames import _env_time_order, _input_order
+
+TIMES = st.one_of(st.integers(0, 5).map(float), st.just(float("nan")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), TIMES), max_size=40), st.booleans())
+def test_env_time_order_is_the_stable_lexsort(rows: list[tuple], ordered: bool) -> None:
+    if ordered:  # in time order within each stream, as most inputs are
+        rows = sorted(rows, key=lambda row: 0.0 if np.isnan(row[1]) else row[1])
+    env = np.array([row[0] for row in rows], dtype=np.int64)
+    ts = np.array([row[1] for row in rows], dtype=float)
+    known = ~np.isnan(ts)
+    expected = np.lexsort((np.arange(len(ts)), np.where(known, ts, 0.0), known, env))
+    np.testing.assert_array_equal(_env_time_order(env, ts), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.permutations(list(range(12))), st.lists(st.integers(0, 11), max_size=12)))
+def test_input_order_is_the_stable_argsort(seq: list[int]) -> None:
+    values = np.array(seq, dtype=np.int64)
+    np.testing.assert_array_equal(_input_order(values), np.argsort(values, kind="stable"))

@@ -105,12 +105,12 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # would copy every object column twice (most of the time on millions of records).
     kinds = sorted(k for k, f in frames.items() if len(f))  # as `astype("category")` gives
     column: dict[str, list[np.ndarray]] = {name: [] for name in (
-        "seq", "env", "timestamp_ms", "real_env", "kind")}
-    texts: dict[str, list[np.ndarray]] = {"source": [], "phase": []}
+        "seq", "timestamp_ms", "real_env", "kind")}
+    texts: dict[str, list[np.ndarray]] = {"env": [], "source": [], "phase": []}
     for kind, frame in frames.items():
         count = len(frame)
         column["seq"].append(frame["seq"].to_numpy(dtype=np.int64))
-        column["env"].append(frame["env"].to_numpy(dtype=object))
+        texts["env"].append(frame["env"].to_numpy(dtype=object))
         column["timestamp_ms"].append(frame["timestamp_ms"].to_numpy(dtype=float))
         column["real_env"].append(frame["environment"].notna().to_numpy())
         column["kind"].append(np.full(count, kinds.index(kind) if count else 0, dtype=np.int8))
@@ -121,7 +121,10 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
-    env_code, env_names = pd.factorize(data.pop("env")[by_seq])
+    codes, values = _text_codes(texts.pop("env"), runs=False)
+    env_code, firsts = pd.factorize(codes[by_seq])  # numbered by first appearance
+    env_names = np.append(values, None)[firsts]  # (-1, no environment: None)
+    del codes
     ts = data.pop("timestamp_ms")[by_seq]
     if np.isnan(ts).any():  # filled from the record before (or after) in the environment
         stamps = pd.Series(ts).groupby(env_code, sort=False).ffill()
@@ -188,29 +191,39 @@ def finished_events(events: pd.DataFrame, request_ids: np.ndarray) -> pd.DataFra
     return events
 
 
-def _text_codes(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, -1 = missing; the distinct values) of object columns end to end. Each part is
-    factorized on its own, hashing only the first value of each run of one value (the input
-    file of every record, or no phase, are long runs)."""
-    part_codes, part_values = [], []
+def _text_codes(parts: list[np.ndarray], runs: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, -1 = missing; the distinct values) of object columns end to end, codes in the
+    smallest integer type. Each part is factorized on its own; with `runs`, hashing only the
+    first value of each run of one value (the input file of every record, or no phase, are
+    long runs)."""
+    runs_of, lengths, part_values = [], [], []
     for values in parts:
         if not len(values):
             continue
-        change = np.ones(len(values), dtype=bool)
-        change[1:] = values[1:] != values[:-1]  # identical objects compare fast
-        starts = np.flatnonzero(change)
-        run_codes, uniques = pd.factorize(values[starts])
-        part_codes.append(np.repeat(run_codes, np.diff(np.append(starts, len(values)))))
+        if runs:
+            change = np.ones(len(values), dtype=bool)
+            change[1:] = values[1:] != values[:-1]  # identical objects compare fast
+            starts = np.flatnonzero(change)
+            run_codes, uniques = pd.factorize(values[starts])
+            lengths.append(np.diff(np.append(starts, len(values))))
+        else:
+            run_codes, uniques = pd.factorize(values)
+            lengths.append(None)
+        runs_of.append(run_codes)
         part_values.append(np.asarray(uniques, dtype=object))
-    if not part_codes:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    if not runs_of:
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=object)
     mapping, uniques = pd.factorize(np.concatenate(part_values))
+    dtype = np.int8 if len(uniques) < 2**7 else np.int16 if len(uniques) < 2**15 else np.int32
+    mapping = mapping.astype(dtype)
     firsts = np.cumsum([0, *map(len, part_values[:-1])])
-    # a part's code -1 (missing) takes the appended -1
-    codes = np.concatenate([np.append(mapping[first : first + len(values)], -1)[part]
-                            for first, part, values
-                            in zip(firsts, part_codes, part_values, strict=True)])
-    return codes, np.asarray(uniques, dtype=object)
+    codes = []
+    for first, run_codes, length, values in zip(firsts, runs_of, lengths, part_values,
+                                                strict=True):
+        # a part's code -1 (missing) takes the appended -1
+        mapped = np.append(mapping[first : first + len(values)], dtype(-1))[run_codes]
+        codes.append(mapped if length is None else np.repeat(mapped, length))
+    return np.concatenate(codes), np.asarray(uniques, dtype=object)
 
 
 def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +259,8 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
             names[todo] = frame["request_id"].to_numpy(dtype=object)[row[todo]]
             named[todo] = True
     request_ids = names[used]
-    codes = np.append(np.cumsum(used) - 1, -1)[codes]  # compacted (-1 stays -1)
+    if not used.all():
+        codes = np.append(np.cumsum(used) - 1, -1)[codes]  # compacted (-1 stays -1)
     if uncoded:  # their ids, looked up once among the coded ones; the others numbered after
         rows = np.concatenate([start + np.arange(len(ids)) for start, ids in uncoded])
         ids = np.concatenate([ids for _, ids in uncoded])

@@ -215,7 +215,8 @@ def _rendered(kind: str, frame: pd.DataFrame, key: str, rows: np.ndarray
         texts = [f"START RequestId: {rid} Version: {v}"
                  for rid, v in zip(columns.get("request_id", [None] * n), version, strict=True)]
     elif kind == "Report":
-        parts = [_field_texts(label, columns.get(name, [None] * n), digits, unit)
+        parts = [_field_texts(label, columns.get(name, [None] * n), digits, unit,
+                              _is_numeric(frame, name))
                  for label, name, digits, unit in REPORT_FIELDS]
         texts = ["REPORT " + "\t".join(part for part in row if part is not None)
                  for row in zip(*parts, strict=True)]
@@ -231,12 +232,25 @@ def _rendered(kind: str, frame: pd.DataFrame, key: str, rows: np.ndarray
                 columns.get("line", [None] * n), texts, notes, strict=True)]
 
 
-def _field_texts(label: str, values: list, digits: int | None, unit: str) -> list[str | None]:
-    """`<label>: <value><unit>` per row (None where `_fields` leaves the field out)."""
+def _is_numeric(frame: pd.DataFrame, name: str) -> bool:
+    """A numpy int or float column (its values come out as Python ints and floats)."""
+    dtype = frame[name].dtype if name in frame else None
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+
+
+def _field_texts(label: str, values: list, digits: int | None, unit: str,
+                 numeric: bool = False) -> list[str | None]:
+    """`<label>: <value><unit>` per row (None where `_fields` leaves the field out). Values of
+    a `numeric` column (Python ints and floats) are formatted as `_num` formats them, without
+    a call per value."""
     if digits is None:
         return [None if value is None else f"{label}: {value}{unit}" for value in values]
     if digits < 0:
         return [f"{label}: {value}{unit}" if _present(value) else None for value in values]
+    if numeric and digits == 2:  # (a fixed format spec: twice as fast as a computed one)
+        return [None if value != value else f"{label}: {value:.2f}{unit}" for value in values]
+    if numeric and digits == 0:
+        return [None if value != value else f"{label}: {value:g}{unit}" for value in values]
     numbers = map(_num, values, [digits] * len(values))
     return [None if number is None else f"{label}: {number}{unit}" for number in numbers]
 

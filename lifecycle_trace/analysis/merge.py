@@ -425,16 +425,27 @@ def reduced_events(events: pd.DataFrame) -> pd.DataFrame:
     let go after the merge: on a large input it is most of the memory)."""
     if events.empty:
         return events
-    env_code = events["env_code"].to_numpy()
+    env_code = pd.factorize(events["env_code"].to_numpy())[0]
     source_code = pd.factorize(events["source"], use_na_sentinel=False)[0]
-    pair = env_code.astype(np.int64) * (int(source_code.max()) + 1) + source_code
-    ts = events["ts"]
-    first_env = ~pd.Series(env_code).duplicated().to_numpy()
-    first_pair = ~pd.Series(pair).duplicated().to_numpy()
-    pair_min = ts.groupby(pair, sort=False).transform("min")
-    env_max = ts.groupby(env_code, sort=False).transform("max")
-    keep = first_env | first_pair | ts.eq(pair_min).to_numpy() | ts.eq(env_max).to_numpy()
+    pair = pd.factorize(env_code.astype(np.int64) * (int(source_code.max()) + 1)
+                        + source_code)[0]
+    ts = events["ts"].to_numpy(dtype=float)
+    keep = _firsts(env_code) | _firsts(pair)
+    pair_min = np.full(int(pair.max()) + 1, np.nan)
+    np.fmin.at(pair_min, pair, ts)  # (NaN skipped, as groupby's min does)
+    env_max = np.full(int(env_code.max()) + 1, np.nan)
+    np.fmax.at(env_max, env_code, ts)
+    keep |= (ts == pair_min[pair]) | (ts == env_max[env_code])
     return events.loc[keep]
+
+
+def _firsts(codes: np.ndarray) -> np.ndarray:
+    """Per row: the first row of its code (`~duplicated()` of dense codes 0..n-1, by a
+    scatter)."""
+    rows = np.arange(len(codes))
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = rows[::-1]  # the last write is the first row
+    return first[codes] == rows
 
 
 def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:

@@ -1,12 +1,14 @@
-"""The events frame's orderings against the plain sorts they stand for."""
+"""The events frame's orderings and reductions against the plain pandas they stand for."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lifecycle_trace.analysis.frames import _env_time_order, _input_order
+from lifecycle_trace.analysis.merge import reduced_events
 
 TIMES = st.one_of(st.integers(0, 5).map(float), st.just(float("nan")))
 
@@ -28,3 +30,18 @@ def test_env_time_order_is_the_stable_lexsort(rows: list[tuple], ordered: bool) 
 def test_input_order_is_the_stable_argsort(seq: list[int]) -> None:
     values = np.array(seq, dtype=np.int64)
     np.testing.assert_array_equal(_input_order(values), np.argsort(values, kind="stable"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["a.json", "b.json"]), TIMES),
+                min_size=1, max_size=40))
+def test_reduced_events_keeps_the_rows_pandas_grouping_keeps(rows: list[tuple]) -> None:
+    events = pd.DataFrame({"env_code": [row[0] for row in rows],
+                           "source": [row[1] for row in rows],
+                           "ts": [row[2] for row in rows]})
+    env, ts = events["env_code"], events["ts"]
+    pair = env * 2 + events["source"].eq("b.json")
+    expected = (~env.duplicated() | ~pair.duplicated()
+                | ts.eq(ts.groupby(pair).transform("min"))
+                | ts.eq(ts.groupby(env).transform("max")))
+    pd.testing.assert_frame_equal(reduced_events(events), events.loc[expected])

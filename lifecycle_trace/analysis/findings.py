@@ -99,8 +99,20 @@ def _number(value: float | None) -> float | None:
     return float(value)
 
 
+def _known(value: object) -> bool:
+    """`pd.notna` of one value, without its dispatch for the usual ones (text, floats, None):
+    the messages of tens of thousands of findings ask it several times each."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return True
+    if isinstance(value, float):
+        return value == value
+    return bool(pd.notna(value))
+
+
 def _ms(value: object) -> str:
-    return "?" if value is None or pd.isna(value) else f"{float(value):.0f} ms"
+    return "?" if not _known(value) else f"{float(value):.0f} ms"
 
 
 def detect(inv: pd.DataFrame, merged: Merged, request_price_usd: float = 0.0) -> list[Finding]:
@@ -230,24 +242,24 @@ def _message(kind: str, row: object) -> str:
     get = row.__getattribute__
     if kind == "timeout":
         limit = get("timeout_s")
-        past = f" past the {float(limit):.2f} s timeout" if pd.notna(limit) else ""
+        past = f" past the {float(limit):.2f} s timeout" if _known(limit) else ""
         return f"the handler ran {_ms(get('duration_ms'))}{past}; Lambda stopped it"
     if kind == "init_timeout":
         return f"init timed out after {_ms(get('init_report_ms'))}; init re-ran in the invoke"
     if kind == "init_error":
         error = get("init_error_type")
-        error = error if pd.notna(error) else get("suppressed_error_type")
-        error = error if pd.notna(error) else get("error_type")
-        return f"init failed ({error if pd.notna(error) else 'no error type'})"
+        error = error if _known(error) else get("suppressed_error_type")
+        error = error if _known(error) else get("error_type")
+        return f"init failed ({error if _known(error) else 'no error type'})"
     if kind == "out_of_memory":
         return (f"out of memory: used {get('max_memory_mb'):.0f} MB of "
                 f"{get('memory_mb'):.0f} MB; the runtime was killed"
-                if pd.notna(get("max_memory_mb")) and pd.notna(get("memory_mb"))
+                if _known(get("max_memory_mb")) and _known(get("memory_mb"))
                 else "out of memory; the runtime was killed")
     reason = get("exit_reason")
-    reason = reason if pd.notna(reason) and reason else get("exit_text")
-    reason = reason if pd.notna(reason) else get("error_type")
-    return f"the runtime process exited ({reason if pd.notna(reason) else 'no reason given'})"
+    reason = reason if _known(reason) and reason else get("exit_text")
+    reason = reason if _known(reason) else get("error_type")
+    return f"the runtime process exited ({reason if _known(reason) else 'no reason given'})"
 
 
 def _table_evidence(row: object) -> str:

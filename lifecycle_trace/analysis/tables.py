@@ -256,7 +256,8 @@ def _per_environment(inv: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     gap_s = np.round((start - previous_end) / 1000.0, 6)
     floats = pd.DataFrame({"billed_ms": column("billed_ms"), "gb_seconds": column("gb_seconds"),
                            "cost_usd": column("cost_usd"), "gap_s": gap_s}, copy=False)
-    sums = floats.groupby(code, sort=False).sum()
+    by_code = floats.groupby(code, sort=False)  # (the codes are factorized once for both)
+    sums = by_code.sum()
     status = column("status")
     status_code = _status_codes(inv, status, order, keep)
     ended = np.full(count, np.nan, dtype=object)
@@ -272,7 +273,7 @@ def _per_environment(inv: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         "cold_starts": np.bincount(code, weights=column("cold"), minlength=count).astype(np.int64),
         "billed_ms": sums["billed_ms"], "gb_seconds": sums["gb_seconds"],
         "cost_usd": sums["cost_usd"],
-        "idle_gap_max_s": floats["gap_s"].groupby(code, sort=False).max(),
+        "idle_gap_max_s": by_code["gap_s"].max(),
         "idle_gap_total_s": sums["gap_s"], "ended": typed("status", ended)})
     # exact idle: every GET /next wait but the first (after init, not between invocations)
     exact = _exact_idle(column("poll_wait_ms"), code, first)

@@ -199,3 +199,11 @@ def test_start_and_report_lines_rendered_by_column_as_by_row() -> None:
         by_row = [(row["owner"], int(row["seq"]), evidence.render(kind, row))
                   for row in evidence._records(narrow, ["owner", "seq", "request_id"], rows)]
         assert evidence._rendered(kind, narrow, "owner", rows) == by_row
+
+
+def test_known_is_notna_of_one_value() -> None:
+    from lifecycle_trace.analysis import findings
+
+    for value in (None, np.nan, float("nan"), np.float64("nan"), 0.0, 3, "", "x", pd.NA,
+                  pd.NaT, np.int64(2), True):
+        assert findings._known(value) == bool(pd.notna(value))

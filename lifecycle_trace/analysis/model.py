@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,10 @@ class Report:
 
     def to_dict(self, invocations: bool = False) -> dict[str, object]:
         """The report contract as plain JSON-ready data (numbers are numbers, absent = None)."""
+        with collector_paused():  # tens of thousands of findings' dicts and lists
+            return self._to_dict(invocations)
+
+    def _to_dict(self, invocations: bool) -> dict[str, object]:
         out: dict[str, object] = {
             "schema": SCHEMA,
             "sources": [{"path": s.path, "format": s.format, "records": s.records,
@@ -62,6 +67,19 @@ class Report:
 
     def to_json(self, invocations: bool = False, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(invocations), indent=indent, allow_nan=False)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while: building millions of short-lived
+    objects with no cycles, it only costs time (restored as it was)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, object]]:
@@ -95,9 +113,7 @@ def analyze(
     """Read the files (any format lctrace ingests) and analyse them."""
     from lifecycle_trace.ingest import read_sources
 
-    collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived objects and no cycles: collection is pure overhead
-    try:
+    with collector_paused():
         fast = _fast_path(paths, input_format)
         if fast is not None:
             columns, stats = fast
@@ -105,9 +121,6 @@ def analyze(
                                    arch=arch, region=region,
                                    price_per_gb_second=price_per_gb_second,
                                    idle_gap_s=idle_gap_s)
-    finally:
-        if collecting:
-            gc.enable()
     parsed = read_sources(list(paths), input_format=input_format)
     stats = [p.stats for p in parsed]
     return analyze_records(_drain(parsed), sources=stats, function=function, arch=arch,

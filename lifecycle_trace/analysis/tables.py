@@ -133,7 +133,7 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     data = {"invocation": _take(raw.index, order)}
     owners = _owner_codes(merged)
     if owners is not None:  # (evidence finds an invocation's records by it)
-        data["owner_code"] = pd.Series(owners[order], copy=False)
+        data["owner_code"] = pd.Series(_narrow(owners)[order], copy=False)
     data.update((name, _take(raw[name], order, empty)) for name in RAW_COLUMNS if name in raw)
     data.update((name, _take(facts[name], order)) for name in ("environment", "function",
                                                                   "version"))
@@ -143,7 +143,8 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     inv = pd.DataFrame(data, copy=False)
     del data, order
     env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
-    inv["environment_code"] = env_code  # (the later steps group on it: classify.environment_codes)
+    inv["environment_code"] = _narrow(env_code)  # (the later steps group on it:
+    # classify.environment_codes)
     envs = pd.Series(env_names)
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
     started = coldstart.started_in_export(merged.events, dates)
@@ -163,6 +164,12 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     started_env = started.reindex(pd.Index(env_names, dtype=object)).fillna(False)
     inv["stream_started"] = np.append(started_env.to_numpy(dtype=bool), False)[env_code]
     return inv
+
+
+def _narrow(codes: np.ndarray) -> np.ndarray:
+    """Integer codes as int32 when they fit (half the memory of a million int64s)."""
+    fits = not len(codes) or int(codes.max()) < np.iinfo(np.int32).max
+    return codes.astype(np.int32) if fits else codes
 
 
 def _owner_codes(merged: Merged) -> np.ndarray | None:

@@ -171,6 +171,10 @@ def test_post_response_overhead_from_wrapper_lines() -> None:
     finding = report.findings[0]
     assert finding.request_id == "slow" and finding.billed_ms == 298  # ceil(298.0)
     assert finding.cost_usd is not None and finding.cost_usd > 0
+    # the worst invocation named by its key, then what billed it and what measured it
+    assert finding.evidence[0] == "slow: post_response 298.0 ms of 400 ms billed (lctrace)"
+    assert [line.split(": ", 1)[1].split(" ")[0] for line in finding.evidence[1:]] == [
+        "REPORT", "lctrace"]
     rows = report.invocations.set_index("request_id")
     assert rows.loc["slow", ["handler_ms", "post_response_ms", "phase_source"]].tolist() == [
         100.0, 298.0, "lctrace"]

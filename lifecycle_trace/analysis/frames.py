@@ -121,7 +121,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
-    codes, values = _text_codes(texts.pop("env"), runs=False)
+    codes, values = text_codes(texts.pop("env"), runs=False)
     env_code, firsts = pd.factorize(codes[by_seq])  # numbered by first appearance
     env_names = np.append(values, None)[firsts]  # (-1, no environment: None)
     del codes
@@ -138,7 +138,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     rid_codes, request_ids = _request_codes(frames)
     out["request_code"] = rid_codes[take]
     for name, parts in texts.items():
-        codes, values = _text_codes(parts)
+        codes, values = text_codes(parts)
         out[name] = pd.Categorical.from_codes(codes[take], categories=values, validate=False)
     out["env"] = pd.Categorical.from_codes(env_code[order], categories=env_names,
                                            validate=False)
@@ -191,7 +191,7 @@ def finished_events(events: pd.DataFrame, request_ids: np.ndarray) -> pd.DataFra
     return events
 
 
-def _text_codes(parts: list[np.ndarray], runs: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def text_codes(parts: list[np.ndarray], runs: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(codes, -1 = missing; the distinct values) of object columns end to end, codes in the
     smallest integer type. Each part is factorized on its own; with `runs`, hashing only the
     first value of each run of one value (the input file of every record, or no phase, are

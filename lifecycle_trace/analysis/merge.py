@@ -33,6 +33,7 @@ from lifecycle_trace.analysis.frames import (
     finished_events,
     parse_streams,
     records_to_frames,
+    text_codes,
 )
 from lifecycle_trace.records import LCTRACE, RIE
 
@@ -520,8 +521,10 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     inv = pd.concat([_aligned(block, index, rank) for block in blocks], axis=1)
     codes = inv.index.to_numpy()
     inv["sources"] = _dialects(frames, codes, len(keys))
-    inv.insert(0, "request_id", key_request_ids[codes])
-    inv.index = pd.Index(keys[codes], name="invocation")
+    if len(codes) < len(keys):  # (else every key is an invocation, in code order)
+        keys, key_request_ids = keys[codes], key_request_ids[codes]
+    inv.insert(0, "request_id", key_request_ids)
+    inv.index = pd.Index(keys, name="invocation")
     return inv
 
 
@@ -650,11 +653,14 @@ def _dialects(frames: dict[str, pd.DataFrame], codes: np.ndarray, size: int) -> 
         if frame is None or frame.empty:
             continue
         owner = frame["owner_code"].to_numpy()
-        dialect_codes, dialects = pd.factorize(frame["dialect"].to_numpy(dtype=object),
-                                               use_na_sentinel=False)
+        dialect_codes, dialects = text_codes([frame["dialect"].to_numpy(dtype=object)])
+        if (dialect_codes < 0).any():  # a record without one (named as pandas' NaN is)
+            dialect_codes = np.where(dialect_codes < 0, len(dialects), dialect_codes)
+            dialects = np.append(dialects, np.nan)
         for code, name in enumerate(dialects):
             mask = seen.setdefault(str(name), np.zeros(size + 1, dtype=bool))
-            mask[owner[(dialect_codes == code) & (owner >= 0)]] = True
+            rows = owner >= 0 if len(dialects) == 1 else (dialect_codes == code) & (owner >= 0)
+            mask[owner[rows]] = True
     # one bit per dialect, then each distinct combination spelled once
     names = sorted(seen)
     bits = np.zeros(len(codes), dtype=np.int64)

@@ -146,10 +146,12 @@ def _first(values: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 def _fillna(values: pd.Series, other: pd.Series) -> pd.Series:
-    """`values.fillna(other)`; skipped when `other` is a broadcast column with no value (what
-    it fills in is missing too)."""
+    """`values.fillna(other)`; skipped when `other` is a broadcast column with no value and
+    `values` is text (what would be filled in is missing too, and stays text's NaN; an object
+    column's None would become NaN, so that one is filled)."""
     array = other.to_numpy() if other.dtype == object else None
-    if array is not None and _repeated(array) and pd.isna(array[0]):
+    if (array is not None and _repeated(array) and pd.isna(array[0])
+            and isinstance(values.dtype, pd.StringDtype)):
         return values
     return values.fillna(other)
 

@@ -207,3 +207,12 @@ def test_known_is_notna_of_one_value() -> None:
     for value in (None, np.nan, float("nan"), np.float64("nan"), 0.0, 3, "", "x", pd.NA,
                   pd.NaT, np.int64(2), True):
         assert findings._known(value) == bool(pd.notna(value))
+
+
+def test_fillna_from_an_absent_source_is_pandas_fillna() -> None:
+    absent = pd.Series(np.broadcast_to(np.array([np.nan], dtype=object), (3,)), dtype=object)
+    for values in (pd.Series(["x", None, np.nan], dtype=object),
+                   pd.Series(["x", np.nan, np.nan], dtype="str")):
+        got, want = classify._fillna(values, absent), values.fillna(absent)
+        assert got.dtype == want.dtype
+        assert [type(v) for v in got] == [type(v) for v in want]

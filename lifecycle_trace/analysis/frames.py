@@ -28,6 +28,12 @@ REQUEST_CODE = "request_code"
 """A frame's request-id codes when its reader numbered them (`ingest.fastpath`: one code per
 distinct id across every record type of an input, only for types it read entirely)."""
 
+STREAM_CODE = "stream_code"
+"""A frame's log-stream codes when its reader numbered them (`ingest.fastpath`: codes into one
+list of stream names per input, only for types it read entirely; every such record has one)."""
+CODE_COLUMNS = (REQUEST_CODE, STREAM_CODE)
+"""The readers' internal code columns (not record fields)."""
+
 LEAN = {"AppLine": ("level",), "PlatformNote": ("kind", "name")}
 """Types only counted, not quoted: their text stays out of the columns (most records are these)."""
 
@@ -121,7 +127,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
-    codes, values = text_codes(texts.pop("env"), runs=False)
+    codes, values = _stream_codes(frames, texts.pop("env"))
     env_code, firsts = pd.factorize(codes[by_seq])  # numbered by first appearance
     env_names = np.append(values, None)[firsts]  # (-1, no environment: None)
     del codes
@@ -224,6 +230,45 @@ def text_codes(parts: list[np.ndarray], runs: bool = True) -> tuple[np.ndarray, 
         mapped = np.append(mapping[first : first + len(values)], dtype(-1))[run_codes]
         codes.append(mapped if length is None else np.repeat(mapped, length))
     return np.concatenate(codes), np.asarray(uniques, dtype=object)
+
+
+def _stream_codes(frames: dict[str, pd.DataFrame], envs: list[np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, the distinct environments) of the frames' `env` columns (`envs`) end to end.
+    The reader's stream codes are used as they are (each code named from one record that has
+    it), the other frames' environments factorized and looked up among those names: hashing
+    millions of stream names is most of the cost otherwise."""
+    coded = [STREAM_CODE in frame for frame in frames.values()]
+    if not any(coded):
+        return text_codes(envs, runs=False)
+    size = max(int(frame[STREAM_CODE].max()) + 1 for frame in frames.values()
+               if STREAM_CODE in frame and len(frame))
+    names = np.full(size, None, dtype=object)
+    named = np.zeros(size, dtype=bool)
+    for frame, env in zip(frames.values(), envs, strict=True):
+        if STREAM_CODE not in frame or not len(frame):
+            continue
+        codes = frame[STREAM_CODE].to_numpy()
+        row = np.full(size, -1, dtype=np.int64)
+        row[codes] = np.arange(len(codes))
+        todo = np.flatnonzero((row >= 0) & ~named)
+        names[todo], named[todo] = env[row[todo]], True
+    index = {name: code for code, name in enumerate(names) if named[code]}
+    added: list[object] = []  # names the reader's codes do not hold: numbered after them
+    parts = []
+    for frame, env, has in zip(frames.values(), envs, coded, strict=True):
+        if has:
+            parts.append(frame[STREAM_CODE].to_numpy(dtype=np.int64))
+            continue
+        local, uniques = pd.factorize(env, use_na_sentinel=False)
+        mapping = []
+        for name in uniques:
+            if name not in index:
+                index[name] = size + len(added)
+                added.append(name)
+            mapping.append(index[name])
+        parts.append(np.array(mapping, dtype=np.int64)[local])
+    return np.concatenate(parts), np.concatenate([names, np.array(added, dtype=object)])
 
 
 def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:

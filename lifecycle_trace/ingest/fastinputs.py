@@ -20,7 +20,7 @@ def read_inputs(paths: Sequence[str | os.PathLike], input_format: str | None
                 ) -> tuple[dict[str, dict[str, object]], list[SourceStats]] | None:
     """(per-type columns, stats per source) of every input, or None when no input takes the
     fast path (the caller then reads them all the general way)."""
-    from lifecycle_trace.analysis.frames import REQUEST_CODE, records_to_columns
+    from lifecycle_trace.analysis.frames import CODE_COLUMNS, records_to_columns
     from lifecycle_trace.errors import InputFormatError
     from lifecycle_trace.ingest import _check_format, expand_paths, read_source
     from lifecycle_trace.ingest.fastpath import candidate, read_fast
@@ -61,10 +61,11 @@ def read_inputs(paths: Sequence[str | os.PathLike], input_format: str | None
         offset += count
     if not fast_any:
         return None
-    if len(stats) > 1:  # request-id codes are numbered per input: not comparable across them
+    if len(stats) > 1:  # request-id and stream codes are numbered per input: not comparable
         for pieces in parts.values():
             for piece in pieces:
-                piece.pop(REQUEST_CODE, None)
+                for name in CODE_COLUMNS:
+                    piece.pop(name, None)
     order = sorted(parts, key=lambda name: -first_seen[name])  # as records_to_frames orders
     return {name: _joined(parts.pop(name)) for name in order}, stats
 

@@ -25,7 +25,7 @@ from operator import attrgetter
 import numpy as np
 
 from lifecycle_trace import config, records
-from lifecycle_trace.analysis.frames import REQUEST_CODE
+from lifecycle_trace.analysis.frames import REQUEST_CODE, STREAM_CODE
 from lifecycle_trace.ingest import fastscan
 from lifecycle_trace.ingest.base import LogEvent, SourceStats
 from lifecycle_trace.ingest.platform_common import function_for
@@ -406,6 +406,10 @@ def _attribute_others(parts: dict[str, list[dict]], streams: dict[str, int]) -> 
             entry["record"] = replace(entry["record"], request_id=open_rid)
 
 
+CODE_OF = {"request_id": REQUEST_CODE, "environment": STREAM_CODE}
+"""The code column each coded field's codes go to."""
+
+
 def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
                   functions: np.ndarray, source: str, space: _IdSpace) -> dict[str, object]:
     """One type's columns, as `records_to_frames` builds them from records, in seq order."""
@@ -433,8 +437,8 @@ def _type_columns(type_name: str, members: list[dict], stream_names: np.ndarray,
                             coded)
             if column is not None:
                 data[name] = column
-                if name == "request_id" and name in coded:
-                    data[REQUEST_CODE] = coded[name]
+                if name in coded:  # the codes of request ids and streams, for the merge
+                    data[CODE_OF[name]] = coded[name]
                 del column
                 continue
         pieces: list = []
@@ -483,6 +487,8 @@ def _coded(name: str, canonical: list[dict], places: list, total: int,
         codes[place] = piece
     if values is None:  # request ids: their global codes become a column of their own
         values = space.values()
+        coded[name] = codes
+    elif name == "environment":  # so do the streams'
         coded[name] = codes
     return values[codes]
 

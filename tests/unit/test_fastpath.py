@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 
 from lifecycle_trace.analysis import model
-from lifecycle_trace.analysis.frames import REQUEST_CODE, PrebuiltColumns, records_to_frames
+from lifecycle_trace.analysis.frames import (
+    CODE_COLUMNS,
+    REQUEST_CODE,
+    STREAM_CODE,
+    PrebuiltColumns,
+    records_to_frames,
+)
 from lifecycle_trace.ingest import fastpath, fastscan, read_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +34,18 @@ def _general_frames(path: Path) -> tuple[dict[str, pd.DataFrame], object]:
 
 
 def _check_request_codes(frames: dict[str, pd.DataFrame]) -> None:
-    """The fast path's request-id codes (an extra column the merge groups on) name one id each,
-    across every record type; dropped once checked, the frames must equal the general path's."""
-    pairs = pd.concat([frame[[REQUEST_CODE, "request_id"]] for frame in frames.values()
-                       if REQUEST_CODE in frame], ignore_index=True).drop_duplicates()
-    assert pairs[REQUEST_CODE].is_unique and pairs["request_id"].is_unique
+    """The fast path's request-id and stream codes (extra columns the merge groups on) name one
+    id (stream) each, across every record type; dropped once checked, the frames must equal the
+    general path's."""
+    for code, named in ((REQUEST_CODE, "request_id"), (STREAM_CODE, "environment")):
+        pairs = [frame[[code, named]] for frame in frames.values() if code in frame]
+        if not pairs:
+            continue
+        pairs = pd.concat(pairs, ignore_index=True).drop_duplicates()
+        assert pairs[code].is_unique and pairs[named].is_unique
+        assert pairs[named].notna().all()
     for name in frames:
-        frames[name] = frames[name].drop(columns=REQUEST_CODE, errors="ignore")
+        frames[name] = frames[name].drop(columns=list(CODE_COLUMNS), errors="ignore")
 
 
 def _assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, *, workers: int = 2) -> bool:

@@ -50,33 +50,38 @@ _TAGS = (rb"(?:(?=(START |END |REPORT |\d{4}-\d\d-\d\dT|\[|\{" + _Q + rb"time" +
          + rb"timestamp" + _Q + rb"))|)")
 """The message's first bytes, captured (without consuming them) when they open a canonical
 shape: their length tells the kind (`TAG_KINDS`), so the kind takes one look per event."""
-_MESSAGE = (
-    _TAGS + rb"(?:START RequestId: (" + _U + rb") Version: ([\w$.-]+)(?:\\n)?"
-    rb"|END RequestId: (" + _U + rb")(?:\\n)?"
-    rb"|REPORT RequestId: (" + _U + rb")\\tDuration: (" + _N + rb") ms\\tBilled Duration: ("
-    + _N + rb") ms\\tMemory Size: (\d{1,9}) MB\\tMax Memory Used: (\d{1,9}) MB"
-    rb"(?:\\tInit Duration: (" + _N + rb") ms)?(?:\\tStatus: ([a-z]+))?"
-    rb"(?:\\tError Type: ([\w.]+))?(?:\\t)?(?:\\n)?"
-    rb"|" + _ISO + rb"\\t(" + _U + rb")\\t(" + _LEVEL + rb")\\t" + _TEXT
-    + rb"|\[(" + _LEVEL + rb")\]\\t[0-9T:.Z-]{1,40}\\t(" + _U + rb")\\t" + _TEXT
-    + rb"|\{" + _Q + rb"time" + _Q + rb":" + _Q + rb"[0-9T:.Z+-]{1,40}" + _Q + rb"," + _Q
-    + rb"type" + _Q + rb":" + _Q + rb"platform\.(?:"
-    rb"start" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q + rb":"
-    + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"version" + _Q + rb":" + _Q
-    + rb"([\w$.-]+)" + _Q + rb"\}\}"
-    rb"|report" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q
-    + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"metrics" + _Q + rb":\{" + _Q
-    + rb"durationMs" + _Q + rb":(" + _N + rb")," + _Q + rb"billedDurationMs" + _Q + rb":("
-    + _N + rb")," + _Q + rb"memorySizeMB" + _Q + rb":(\d{1,9})," + _Q + rb"maxMemoryUsedMB"
-    + _Q + rb":(\d{1,9})(?:," + _Q + rb"initDurationMs" + _Q + rb":(" + _N + rb"))?\},"
-    + _Q + rb"status" + _Q + rb":" + _Q + rb"([a-z]+)" + _Q + rb"(?:," + _Q + rb"errorType"
-    + _Q + rb":" + _Q + rb"([\w.]+)" + _Q + rb")?\}\})"
-    rb"|\{" + _Q + rb"timestamp" + _Q + rb":" + _Q + rb'[^"\\]{0,40}' + _Q + rb"," + _Q
-    + rb"level" + _Q + rb":" + _Q + rb"([A-Za-z]{1,20})" + _Q + rb"," + _Q + rb"requestId"
-    + _Q + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"message" + _Q + rb":" + _Q
-    + rb'[^"\\]*' + _Q + rb"\}"
-    rb"|(" + _TEXT + rb"))"
-)
+MESSAGE_ALTERNATIVES = {
+    "start": rb"START RequestId: (" + _U + rb") Version: ([\w$.-]+)(?:\\n)?",
+    "end": rb"END RequestId: (" + _U + rb")(?:\\n)?",
+    "report": (
+        rb"REPORT RequestId: (" + _U + rb")\\tDuration: (" + _N + rb") ms\\tBilled Duration: ("
+        + _N + rb") ms\\tMemory Size: (\d{1,9}) MB\\tMax Memory Used: (\d{1,9}) MB"
+        rb"(?:\\tInit Duration: (" + _N + rb") ms)?(?:\\tStatus: ([a-z]+))?"
+        rb"(?:\\tError Type: ([\w.]+))?(?:\\t)?(?:\\n)?"),
+    "node": _ISO + rb"\\t(" + _U + rb")\\t(" + _LEVEL + rb")\\t" + _TEXT,
+    "py": rb"\[(" + _LEVEL + rb")\]\\t[0-9T:.Z-]{1,40}\\t(" + _U + rb")\\t" + _TEXT,
+    "jstart": (
+        rb"\{" + _Q + rb"time" + _Q + rb":" + _Q + rb"[0-9T:.Z+-]{1,40}" + _Q + rb"," + _Q
+        + rb"type" + _Q + rb":" + _Q + rb"platform\.(?:"
+        rb"start" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q + rb":"
+        + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"version" + _Q + rb":" + _Q
+        + rb"([\w$.-]+)" + _Q + rb"\}\}"
+        rb"|report" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q
+        + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"metrics" + _Q + rb":\{" + _Q
+        + rb"durationMs" + _Q + rb":(" + _N + rb")," + _Q + rb"billedDurationMs" + _Q + rb":("
+        + _N + rb")," + _Q + rb"memorySizeMB" + _Q + rb":(\d{1,9})," + _Q + rb"maxMemoryUsedMB"
+        + _Q + rb":(\d{1,9})(?:," + _Q + rb"initDurationMs" + _Q + rb":(" + _N + rb"))?\},"
+        + _Q + rb"status" + _Q + rb":" + _Q + rb"([a-z]+)" + _Q + rb"(?:," + _Q + rb"errorType"
+        + _Q + rb":" + _Q + rb"([\w.]+)" + _Q + rb")?\}\})"),
+    "japp": (
+        rb"\{" + _Q + rb"timestamp" + _Q + rb":" + _Q + rb'[^"\\]{0,40}' + _Q + rb"," + _Q
+        + rb"level" + _Q + rb":" + _Q + rb"([A-Za-z]{1,20})" + _Q + rb"," + _Q + rb"requestId"
+        + _Q + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"message" + _Q + rb":" + _Q
+        + rb'[^"\\]*' + _Q + rb"\}"),
+}
+"""The canonical message shapes, one per tag (jstart covers jreport), in the order of the
+groups they capture (see GROUPS)."""
+_MESSAGE = _TAGS + rb"(?:" + rb"|".join(MESSAGE_ALTERNATIVES.values()) + rb"|(" + _TEXT + rb"))"
 GROUPS = (
     "whole", "sep", "stream", "ts", "tag",
     "start_rid", "start_version",

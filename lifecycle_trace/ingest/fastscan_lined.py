@@ -25,7 +25,7 @@ import pandas as pd
 
 from lifecycle_trace.ingest import fastscan as fs
 
-_U, _N, _Q, _LEVEL, _ISO, _TEXT = fs._U, fs._N, fs._Q, fs._LEVEL, fs._ISO, fs._TEXT
+_LEVEL, _TEXT = fs._LEVEL, fs._TEXT
 
 
 def _lined(pattern: bytes) -> bytes:
@@ -33,37 +33,8 @@ def _lined(pattern: bytes) -> bytes:
     return pattern.replace(rb'[^"\\]', rb'[^"\\\n]')
 
 
-ALTERNATIVES = {kind: _lined(alt) for kind, alt in {
-    "start": rb"START RequestId: (" + _U + rb") Version: ([\w$.-]+)(?:\\n)?",
-    "end": rb"END RequestId: (" + _U + rb")(?:\\n)?",
-    "report": (
-        rb"REPORT RequestId: (" + _U + rb")\\tDuration: (" + _N + rb") ms\\tBilled Duration: ("
-        + _N + rb") ms\\tMemory Size: (\d{1,9}) MB\\tMax Memory Used: (\d{1,9}) MB"
-        rb"(?:\\tInit Duration: (" + _N + rb") ms)?(?:\\tStatus: ([a-z]+))?"
-        rb"(?:\\tError Type: ([\w.]+))?(?:\\t)?(?:\\n)?"),
-    "node": _ISO + rb"\\t(" + _U + rb")\\t(" + _LEVEL + rb")\\t" + _TEXT,
-    "py": rb"\[(" + _LEVEL + rb")\]\\t[0-9T:.Z-]{1,40}\\t(" + _U + rb")\\t" + _TEXT,
-    "jstart": (
-        rb"\{" + _Q + rb"time" + _Q + rb":" + _Q + rb"[0-9T:.Z+-]{1,40}" + _Q + rb"," + _Q
-        + rb"type" + _Q + rb":" + _Q + rb"platform\.(?:"
-        rb"start" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q + rb":"
-        + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"version" + _Q + rb":" + _Q
-        + rb"([\w$.-]+)" + _Q + rb"\}\}"
-        rb"|report" + _Q + rb"," + _Q + rb"record" + _Q + rb":\{" + _Q + rb"requestId" + _Q
-        + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"metrics" + _Q + rb":\{" + _Q
-        + rb"durationMs" + _Q + rb":(" + _N + rb")," + _Q + rb"billedDurationMs" + _Q + rb":("
-        + _N + rb")," + _Q + rb"memorySizeMB" + _Q + rb":(\d{1,9})," + _Q + rb"maxMemoryUsedMB"
-        + _Q + rb":(\d{1,9})(?:," + _Q + rb"initDurationMs" + _Q + rb":(" + _N + rb"))?\},"
-        + _Q + rb"status" + _Q + rb":" + _Q + rb"([a-z]+)" + _Q + rb"(?:," + _Q + rb"errorType"
-        + _Q + rb":" + _Q + rb"([\w.]+)" + _Q + rb")?\}\})"),
-    "japp": (
-        rb"\{" + _Q + rb"timestamp" + _Q + rb":" + _Q + rb'[^"\\]{0,40}' + _Q + rb"," + _Q
-        + rb"level" + _Q + rb":" + _Q + rb"([A-Za-z]{1,20})" + _Q + rb"," + _Q + rb"requestId"
-        + _Q + rb":" + _Q + rb"(" + _U + rb")" + _Q + rb"," + _Q + rb"message" + _Q + rb":" + _Q
-        + rb'[^"\\]*' + _Q + rb"\}"),
-}.items()}
+ALTERNATIVES = {kind: _lined(alt) for kind, alt in fs.MESSAGE_ALTERNATIVES.items()}
 """The canonical message shapes of `fastscan._MESSAGE`, one per tag (jstart covers jreport)."""
-assert all(alt in _lined(fs._MESSAGE) for alt in ALTERNATIVES.values()), "see fastscan._MESSAGE"
 
 _ALT_GROUPS = {
     "start": ("start_rid", "start_version"),

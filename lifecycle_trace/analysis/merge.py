@@ -674,7 +674,8 @@ def _dialects(frames: dict[str, pd.DataFrame], codes: np.ndarray, size: int) -> 
 
 def stream_facts(invocations: pd.DataFrame,
                  env_functions: pd.Series | None = None) -> pd.DataFrame:
-    """Function, version and environment of each invocation, from the best source available:
+    """Function, version and environment (and its code) of each invocation, from the best
+    source available:
     the record's own field, then any record of its environment (`env_functions`), then the log
     stream name, then the input file's name. Worked out per distinct environment and file
     (integer codes), not per row: a large input has a million rows and a few hundred streams."""
@@ -702,13 +703,14 @@ def stream_facts(invocations: pd.DataFrame,
         mapped = pd.Series(env_names, dtype=object).map(env_functions).to_numpy(dtype=object)
         function = _fill(function, per_env(np.append(mapped, np.nan)))
     function = _fill(function, per_env(streams["stream_function"].to_numpy(dtype=object)))
-    function = _fill(_fill(function, file_stem), np.full(len(function), "unknown", dtype=object))
+    function = _fill(_fill(function, file_stem), "unknown")
     version = _coalesce(inv, ["start_version", "init_version", "span_version"])
     version = _fill(version, _first_per_env(version, env_codes, len(env_names)))
     version = _fill(version, per_env(streams["stream_version"].to_numpy(dtype=object)))
     index = inv.index
     return pd.DataFrame({
         "environment": pd.Series(env, index=index, dtype=object, copy=False),
+        "environment_code": pd.Series(env_codes, index=index, copy=False),  # -1: none
         "function": pd.Series(function, index=index, dtype=object, copy=False),
         "version": pd.Series(version, index=index, dtype=object, copy=False),
         "stream_date_ms": pd.Series(per_env(streams["stream_date_ms"].to_numpy(dtype=float)),
@@ -723,19 +725,21 @@ def _coalesce(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         if column not in frame or not missing.any():
             continue
         values = frame[column].to_numpy(dtype=object)
+        if len(values) and values.strides[0] == 0 and pd.isna(values[0]):
+            continue  # one missing value broadcast: a record type the input does not hold
         take = missing & pd.notna(values)
         out[take] = values[take]
         missing &= ~take
     return out
 
 
-def _fill(values: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """`values` with its missing entries taken from `other` (object arrays)."""
+def _fill(values: np.ndarray, other: np.ndarray | str) -> np.ndarray:
+    """`values` with its missing entries taken from `other` (an object array, or one value)."""
     missing = pd.isna(values)
     if not missing.any():
         return values
     out = values.copy()
-    out[missing] = other[missing]
+    out[missing] = other if isinstance(other, str) else other[missing]
     return out
 
 

@@ -137,12 +137,13 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     data.update((name, _take(raw[name], order, empty)) for name in RAW_COLUMNS if name in raw)
     data.update((name, _take(facts[name], order)) for name in ("environment", "function",
                                                                   "version"))
+    env_code, env_names = _first_seen(facts["environment_code"].to_numpy()[order],
+                                      data["environment"].to_numpy(dtype=object))
     del facts
     data.update((name, pd.Series(times.pop(name)[order], copy=False)) for name in (
         "duration_ms", "memory_mb", "start_ms", "end_ms"))
     inv = pd.DataFrame(data, copy=False)
     del data, order
-    env_code, env_names = pd.factorize(inv["environment"].to_numpy(dtype=object))
     inv["environment_code"] = _narrow(env_code)  # (the later steps group on it:
     # classify.environment_codes)
     envs = pd.Series(env_names)
@@ -164,6 +165,17 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     started_env = started.reindex(pd.Index(env_names, dtype=object)).fillna(False)
     inv["stream_started"] = np.append(started_env.to_numpy(dtype=bool), False)[env_code]
     return inv
+
+
+def _first_seen(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize(names)` (codes by first appearance, -1 for none; the distinct names),
+    worked out on `codes`, integer codes of the same names in another numbering (-1: none)."""
+    out = np.full(len(codes), -1, dtype=np.int64)
+    has = np.flatnonzero(codes >= 0)
+    out[has], firsts = pd.factorize(codes[has])
+    rows = np.full(len(firsts), -1, dtype=np.int64)
+    rows[out[has][::-1]] = has[::-1]  # each code's first row
+    return out, names[rows]
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from lifecycle_trace.analysis.frames import _env_time_order, _input_order
 from lifecycle_trace.analysis.merge import reduced_events
+from lifecycle_trace.analysis.tables import _first_seen
 
 TIMES = st.one_of(st.integers(0, 5).map(float), st.just(float("nan")))
 
@@ -45,3 +46,18 @@ def test_reduced_events_keeps_the_rows_pandas_grouping_keeps(rows: list[tuple]) 
                 | ts.eq(ts.groupby(pair).transform("min"))
                 | ts.eq(ts.groupby(env).transform("max")))
     pd.testing.assert_frame_equal(reduced_events(events), events.loc[expected])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["s1", "s2", "s3"])), max_size=30),
+       st.randoms())
+def test_first_seen_is_factorize_of_the_names(names: list, rng) -> None:
+    values = np.array(names, dtype=object)
+    other, _ = pd.factorize(values)  # the same names in another numbering
+    shuffled = np.arange(other.max() + 2 if len(other) else 1)
+    rng.shuffle(shuffled[:-1])
+    codes = np.where(other >= 0, shuffled[other], -1)
+    expected_codes, expected_names = pd.factorize(values)
+    got_codes, got_names = _first_seen(codes, values)
+    np.testing.assert_array_equal(got_codes, expected_codes)
+    assert list(got_names) == list(expected_names)

@@ -128,7 +128,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
     codes, values = _stream_codes(frames, texts.pop("env"))
-    env_code, firsts = pd.factorize(codes[by_seq])  # numbered by first appearance
+    env_code, firsts = _by_first_appearance(codes[by_seq])
     env_names = np.append(values, None)[firsts]  # (-1, no environment: None)
     del codes
     ts = data.pop("timestamp_ms")[by_seq]
@@ -160,12 +160,30 @@ def _input_order(seq: np.ndarray) -> np.ndarray:
     """The positions of `seq` in ascending order (a stable argsort): by one scatter when the
     sequence numbers are 0..n-1, each once (as a whole input's are)."""
     count = len(seq)
-    if count and seq.min() == 0 and seq.max() == count - 1:
-        order = np.full(count, -1, dtype=np.int64)
-        order[seq] = np.arange(count)
+    if count and count < 2**31 and seq.min() == 0 and seq.max() == count - 1:
+        order = np.full(count, -1, dtype=np.int32)
+        order[seq] = np.arange(count, dtype=np.int32)
         if (order >= 0).all():  # each number once
             return order
     return np.argsort(seq, kind="stable")
+
+
+def _by_first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize(codes)` for small integer codes (-1 counted as a value, as there): new
+    codes numbered by first appearance (int16 when they fit), and the old code of each; by
+    scatters, not a hash table."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int16), np.zeros(0, dtype=np.int64)
+    shifted = codes.astype(np.int64) + 1  # (-1 -> 0)
+    size = int(shifted.max()) + 1
+    rows = np.arange(len(codes), dtype=np.int64)
+    first = np.full(size, len(codes), dtype=np.int64)
+    first[shifted[::-1]] = rows[::-1]  # the last write is each code's first row
+    olds = np.flatnonzero(first < len(codes))
+    olds = olds[np.argsort(first[olds], kind="stable")]  # in order of first appearance
+    rank = np.zeros(size, dtype=np.int16 if len(olds) < 2**15 else np.int32)
+    rank[olds] = np.arange(len(olds))
+    return rank[shifted], olds - 1
 
 
 def _env_time_order(env_code: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -287,8 +305,9 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
     codes = np.concatenate(parts)
     # the reader numbers ids across types: keep the ones these frames use, in code order
     size = int(codes.max()) + 1
-    used = np.zeros(size, dtype=bool)
-    used[codes[codes >= 0]] = True
+    used = np.zeros(size + 1, dtype=bool)
+    used[codes] = True  # (-1, no id, marks the extra last slot)
+    used = used[:size]
     names = np.empty(size, dtype=object)
     named = np.zeros(size, dtype=bool)
     uncoded, start = [], 0

@@ -128,7 +128,7 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
     codes, values = _stream_codes(frames, texts.pop("env"))
-    env_code, firsts = _by_first_appearance(codes[by_seq])
+    env_code, firsts = by_first_appearance(codes[by_seq])
     env_names = np.append(values, None)[firsts]  # (-1, no environment: None)
     del codes
     ts = data.pop("timestamp_ms")[by_seq]
@@ -168,20 +168,22 @@ def _input_order(seq: np.ndarray) -> np.ndarray:
     return np.argsort(seq, kind="stable")
 
 
-def _by_first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """Per row, whether it is the first row of its code (`~duplicated()`), for non-negative
+    integer codes: one scatter, not a hash table."""
+    rows = np.arange(len(codes))
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = rows[::-1]  # the last write is each code's first row
+    return first[codes] == rows
+
+
+def by_first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`pd.factorize(codes)` for small integer codes (-1 counted as a value, as there): new
-    codes numbered by first appearance (int16 when they fit), and the old code of each; by
-    scatters, not a hash table."""
-    if not len(codes):
-        return np.zeros(0, dtype=np.int16), np.zeros(0, dtype=np.int64)
+    codes numbered by first appearance (int16 when they fit), and the old code of each."""
     shifted = codes.astype(np.int64) + 1  # (-1 -> 0)
-    size = int(shifted.max()) + 1
-    rows = np.arange(len(codes), dtype=np.int64)
-    first = np.full(size, len(codes), dtype=np.int64)
-    first[shifted[::-1]] = rows[::-1]  # the last write is each code's first row
-    olds = np.flatnonzero(first < len(codes))
-    olds = olds[np.argsort(first[olds], kind="stable")]  # in order of first appearance
-    rank = np.zeros(size, dtype=np.int16 if len(olds) < 2**15 else np.int32)
+    olds = shifted[first_rows(shifted)]  # in order of first appearance
+    rank = np.zeros(int(shifted.max()) + 1 if len(codes) else 0,
+                    dtype=np.int16 if len(olds) < 2**15 else np.int32)
     rank[olds] = np.arange(len(olds))
     return rank[shifted], olds - 1
 
@@ -261,16 +263,7 @@ def _stream_codes(frames: dict[str, pd.DataFrame], envs: list[np.ndarray]
         return text_codes(envs, runs=False)
     size = max(int(frame[STREAM_CODE].max()) + 1 for frame in frames.values()
                if STREAM_CODE in frame and len(frame))
-    names = np.full(size, None, dtype=object)
-    named = np.zeros(size, dtype=bool)
-    for frame, env in zip(frames.values(), envs, strict=True):
-        if STREAM_CODE not in frame or not len(frame):
-            continue
-        codes = frame[STREAM_CODE].to_numpy()
-        row = np.full(size, -1, dtype=np.int64)
-        row[codes] = np.arange(len(codes))
-        todo = np.flatnonzero((row >= 0) & ~named)
-        names[todo], named[todo] = env[row[todo]], True
+    names, named = _code_names(frames, STREAM_CODE, "env", size)
     index = {name: code for code, name in enumerate(names) if named[code]}
     added: list[object] = []  # names the reader's codes do not hold: numbered after them
     parts = []
@@ -287,6 +280,26 @@ def _stream_codes(frames: dict[str, pd.DataFrame], envs: list[np.ndarray]
             mapping.append(index[name])
         parts.append(np.array(mapping, dtype=np.int64)[local])
     return np.concatenate(parts), np.concatenate([names, np.array(added, dtype=object)])
+
+
+def _code_names(frames: dict[str, pd.DataFrame], code: str, column: str, size: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(the value of each of a reader's `size` codes, whether it was found): each code named
+    from one record that has it (its records all hold that value), across the frames."""
+    names = np.full(size, None, dtype=object)
+    named = np.zeros(size, dtype=bool)
+    for frame in frames.values():
+        if code not in frame or not len(frame):
+            continue
+        codes = frame[code].to_numpy()
+        has = np.flatnonzero(codes >= 0)
+        row = np.full(size, -1, dtype=np.int64)
+        row[codes[has]] = has
+        todo = np.flatnonzero((row >= 0) & ~named)
+        if len(todo):
+            names[todo] = frame[column].to_numpy(dtype=object)[row[todo]]
+            named[todo] = True
+    return names, named
 
 
 def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
@@ -308,20 +321,12 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
     used = np.zeros(size + 1, dtype=bool)
     used[codes] = True  # (-1, no id, marks the extra last slot)
     used = used[:size]
-    names = np.empty(size, dtype=object)
-    named = np.zeros(size, dtype=bool)
+    names, _ = _code_names(frames, REQUEST_CODE, "request_id", size)
     uncoded, start = [], 0
-    for frame, frame_codes in zip(frames.values(), parts, strict=True):
+    for frame in frames.values():
         if REQUEST_CODE not in frame:
             uncoded.append((start, frame["request_id"].to_numpy(dtype=object)))
         start += len(frame)
-        has = np.flatnonzero(frame_codes >= 0)
-        row = np.full(size, -1, dtype=np.int64)
-        row[frame_codes[has]] = has  # one record per code (its records hold one id)
-        todo = np.flatnonzero((row >= 0) & ~named)
-        if len(todo):
-            names[todo] = frame["request_id"].to_numpy(dtype=object)[row[todo]]
-            named[todo] = True
     request_ids = names[used]
     if not used.all():
         codes = np.append(np.cumsum(used) - 1, -1)[codes]  # compacted (-1 stays -1)

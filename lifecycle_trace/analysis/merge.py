@@ -29,8 +29,10 @@ import pandas as pd
 from lifecycle_trace import schema
 from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
 from lifecycle_trace.analysis.frames import (
+    by_first_appearance,
     events_frame,
     finished_events,
+    first_rows,
     parse_streams,
     records_to_frames,
     text_codes,
@@ -155,13 +157,8 @@ def _one_run_per_id(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start
     first_report[rid[reports][::-1]] = reports[::-1]
     if (last_start > first_report).any():
         return None
-    first = np.full(count, -1, dtype=np.int64)
-    first[ids[::-1]] = at[::-1]  # each id's first row
-    key_rid = ids[first[ids] == at]  # ids in order of first appearance
-    rank = np.full(count, -1, dtype=np.int64)
-    rank[key_rid] = np.arange(len(key_rid))
     key_codes = np.full(len(rid), -1, dtype=np.int64)
-    key_codes[at] = rank[ids]
+    key_codes[at], key_rid = by_first_appearance(ids)
     return key_codes, key_rid
 
 
@@ -431,22 +428,13 @@ def reduced_events(events: pd.DataFrame) -> pd.DataFrame:
     pair = pd.factorize(env_code.astype(np.int64) * (int(source_code.max()) + 1)
                         + source_code)[0]
     ts = events["ts"].to_numpy(dtype=float)
-    keep = _firsts(env_code) | _firsts(pair)
+    keep = first_rows(env_code) | first_rows(pair)
     pair_min = np.full(int(pair.max()) + 1, np.nan)
     np.fmin.at(pair_min, pair, ts)  # (NaN skipped, as groupby's min does)
     env_max = np.full(int(env_code.max()) + 1, np.nan)
     np.fmax.at(env_max, env_code, ts)
     keep |= (ts == pair_min[pair]) | (ts == env_max[env_code])
     return events.loc[keep]
-
-
-def _firsts(codes: np.ndarray) -> np.ndarray:
-    """Per row: the first row of its code (`~duplicated()` of dense codes 0..n-1, by a
-    scatter)."""
-    rows = np.arange(len(codes))
-    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
-    first[codes[::-1]] = rows[::-1]  # the last write is the first row
-    return first[codes] == rows
 
 
 def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:

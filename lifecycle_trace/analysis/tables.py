@@ -24,7 +24,7 @@ from lifecycle_trace.analysis.classify import (
     first_of_each,
 )
 from lifecycle_trace.analysis.coldstart import _grouped
-from lifecycle_trace.analysis.frames import parse_streams
+from lifecycle_trace.analysis.frames import by_first_appearance, first_rows, parse_streams
 from lifecycle_trace.analysis.merge import INVOCATION_KINDS, Merged, stream_facts
 
 INVOCATION_COLUMNS = [
@@ -172,10 +172,8 @@ def _first_seen(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.nd
     worked out on `codes`, integer codes of the same names in another numbering (-1: none)."""
     out = np.full(len(codes), -1, dtype=np.int64)
     has = np.flatnonzero(codes >= 0)
-    out[has], firsts = pd.factorize(codes[has])
-    rows = np.full(len(firsts), -1, dtype=np.int64)
-    rows[out[has][::-1]] = has[::-1]  # each code's first row
-    return out, names[rows]
+    out[has], _ = by_first_appearance(codes[has])
+    return out, names[has[first_rows(codes[has])]]
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle_trace.analysis.frames import _by_first_appearance, _env_time_order, _input_order
+from lifecycle_trace.analysis.frames import _env_time_order, _input_order, by_first_appearance
 from lifecycle_trace.analysis.merge import reduced_events
 from lifecycle_trace.analysis.tables import _first_seen
 
@@ -68,6 +68,6 @@ def test_first_seen_is_factorize_of_the_names(names: list, rng) -> None:
 def test_by_first_appearance_is_factorize(codes: list[int]) -> None:
     values = np.array(codes, dtype=np.int64)
     expected_codes, expected_olds = pd.factorize(values)
-    got_codes, got_olds = _by_first_appearance(values)
+    got_codes, got_olds = by_first_appearance(values)
     np.testing.assert_array_equal(got_codes, expected_codes)
     np.testing.assert_array_equal(got_olds, expected_olds)

@@ -168,7 +168,7 @@ def _input_order(seq: np.ndarray) -> np.ndarray:
     return np.argsort(seq, kind="stable")
 
 
-def first_rows(codes: np.ndarray) -> np.ndarray:
+def first_row_mask(codes: np.ndarray) -> np.ndarray:
     """Per row, whether it is the first row of its code (`~duplicated()`), for non-negative
     integer codes: one scatter, not a hash table."""
     rows = np.arange(len(codes))
@@ -181,7 +181,7 @@ def by_first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`pd.factorize(codes)` for small integer codes (-1 counted as a value, as there): new
     codes numbered by first appearance (int16 when they fit), and the old code of each."""
     shifted = codes.astype(np.int64) + 1  # (-1 -> 0)
-    olds = shifted[first_rows(shifted)]  # in order of first appearance
+    olds = shifted[first_row_mask(shifted)]  # in order of first appearance
     rank = np.zeros(int(shifted.max()) + 1 if len(codes) else 0,
                     dtype=np.int16 if len(olds) < 2**15 else np.int32)
     rank[olds] = np.arange(len(olds))

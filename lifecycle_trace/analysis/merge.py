@@ -32,7 +32,7 @@ from lifecycle_trace.analysis.frames import (
     by_first_appearance,
     events_frame,
     finished_events,
-    first_rows,
+    first_row_mask,
     parse_streams,
     records_to_frames,
     text_codes,
@@ -428,7 +428,7 @@ def reduced_events(events: pd.DataFrame) -> pd.DataFrame:
     pair = pd.factorize(env_code.astype(np.int64) * (int(source_code.max()) + 1)
                         + source_code)[0]
     ts = events["ts"].to_numpy(dtype=float)
-    keep = first_rows(env_code) | first_rows(pair)
+    keep = first_row_mask(env_code) | first_row_mask(pair)
     pair_min = np.full(int(pair.max()) + 1, np.nan)
     np.fmin.at(pair_min, pair, ts)  # (NaN skipped, as groupby's min does)
     env_max = np.full(int(env_code.max()) + 1, np.nan)

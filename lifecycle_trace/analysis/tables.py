@@ -24,7 +24,7 @@ from lifecycle_trace.analysis.classify import (
     first_of_each,
 )
 from lifecycle_trace.analysis.coldstart import _grouped
-from lifecycle_trace.analysis.frames import by_first_appearance, first_rows, parse_streams
+from lifecycle_trace.analysis.frames import by_first_appearance, first_row_mask, parse_streams
 from lifecycle_trace.analysis.merge import INVOCATION_KINDS, Merged, stream_facts
 
 INVOCATION_COLUMNS = [
@@ -173,7 +173,7 @@ def _first_seen(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.nd
     out = np.full(len(codes), -1, dtype=np.int64)
     has = np.flatnonzero(codes >= 0)
     out[has], _ = by_first_appearance(codes[has])
-    return out, names[has[first_rows(codes[has])]]
+    return out, names[has[first_row_mask(codes[has])]]
 
 
 def _narrow(codes: np.ndarray) -> np.ndarray:

@@ -50,17 +50,9 @@ def render(kind: str, row: dict) -> str:
     if kind in ("TimedOut", "RuntimeExit", "StuckMarker") and _present(get("text")):
         text = str(get("text"))
     elif kind == "Report":
-        text = "REPORT " + _fields([
-            ("RequestId", rid, ""), ("Duration", _num(get("duration_ms")), " ms"),
-            ("Billed Duration", _num(get("billed_ms"), 0), " ms"),
-            ("Memory Size", _num(get("memory_mb"), 0), " MB"),
-            ("Max Memory Used", _num(get("max_memory_mb"), 0), " MB"),
-            ("Init Duration", _num(get("init_ms")), " ms"),
-            ("Restore Duration", _num(get("restore_ms")), " ms"),
-            ("Billed Restore Duration", _num(get("billed_restore_ms"), 0), " ms"),
-            ("Status", get("status") if _present(get("status")) else None, ""),
-            ("Error Type", get("error_type") if _present(get("error_type")) else None, ""),
-        ])
+        fields = (_field_texts(label, [get(name)], digits, unit)[0]
+                  for label, name, digits, unit in REPORT_FIELDS)
+        text = "REPORT " + "\t".join(field for field in fields if field is not None)
     elif kind == "InitReport":
         text = "INIT_REPORT " + _fields([
             ("Init Duration", _num(get("duration_ms")), " ms"),
@@ -97,9 +89,13 @@ def render(kind: str, row: dict) -> str:
                 f'"elapsed_ms": {_num(get("elapsed_ms"), 0)}}}')
     else:
         text = f"{kind} " + _fields([("RequestId", rid, ""), ("Status", get("status"), "")])
-    dialect = get("dialect")
+    return _located(get("source"), get("line"), text, get("dialect"))
+
+
+def _located(source: object, line: object, text: str, dialect: object) -> str:
+    """The quoted line: where it is, what it says, and its dialect unless plain text."""
     note = f" [{dialect}]" if _present(dialect) and dialect not in ("text", "rie") else ""
-    return f"{get('source')}:{get('line')}: {text.rstrip()}{note}"
+    return f"{source}:{line}: {text.rstrip()}{note}"
 
 
 def collect(
@@ -224,12 +220,11 @@ def _rendered(kind: str, frame: pd.DataFrame, key: str, rows: np.ndarray
         return [(row[key], int(row["seq"]), render(kind, row)) for row in (
             dict(zip(names, values, strict=True))
             for values in zip(*(columns[name] for name in names), strict=True))]
-    notes = [f" [{dialect}]" if _present(dialect) and dialect not in ("text", "rie") else ""
-             for dialect in columns.get("dialect", [None] * n)]
-    return [(owner, int(seq), f"{source}:{line}: {text.rstrip()}{note}")
-            for owner, seq, source, line, text, note in zip(
+    return [(owner, int(seq), _located(source, line, text, dialect))
+            for owner, seq, source, line, text, dialect in zip(
                 columns[key], columns["seq"], columns.get("source", [None] * n),
-                columns.get("line", [None] * n), texts, notes, strict=True)]
+                columns.get("line", [None] * n), texts, columns.get("dialect", [None] * n),
+                strict=True)]
 
 
 def _is_numeric(frame: pd.DataFrame, name: str) -> bool:

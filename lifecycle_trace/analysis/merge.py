@@ -404,7 +404,9 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     else:
         events = reduced_events(events)
     events = finished_events(events, request_ids)
-    invocations = merge_invocations(frames, keys, key_request_ids)
+    invocations, codes = _merge_invocations(frames, keys, key_request_ids)
+    if not keep_events:
+        _cut_to_quotable(frames, invocations, codes, len(keys))
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
@@ -415,6 +417,84 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     frames.clear()
     return Merged(frames=quoted, events=events, invocations=invocations, orphans=orphans,
                   joined_environments=joined, environment_functions=env_functions)
+
+
+QUOTED_PER_INVOCATION = ("Start", "Report", "RuntimeDone", "TimedOut", "RuntimeExit",
+                         "WrapperInvocation", "PhaseSpan")
+"""Record types kept for quoting that come (about) once per invocation: cut to the invocations
+a finding may quote (`quotable`) once the merge is done."""
+
+
+def _cut_to_quotable(frames: dict[str, pd.DataFrame], inv: pd.DataFrame, codes: np.ndarray,
+                     size: int) -> None:
+    """Keep, of the per-invocation record types, only the records of invocations a finding may
+    quote (in place). On a large input these frames are a third of the memory after the merge,
+    and a few percent of their rows are ever quoted. Records without an owner are kept."""
+    keep = np.zeros(size + 1, dtype=bool)  # the last slot: owner code -1
+    keep[-1] = True
+    keep[codes[quotable(inv)]] = True
+    for kind in QUOTED_PER_INVOCATION:
+        frame = frames.get(kind)
+        if frame is None or frame.empty:
+            continue
+        rows = keep[frame["owner_code"].to_numpy()]
+        if not rows.all():
+            frames[kind] = frame.loc[rows]
+
+
+def quotable(inv: pd.DataFrame) -> np.ndarray:
+    """Per merged invocation (raw rows): may a finding quote its records? A superset of what
+    `findings.detect` quotes, read off the raw facts: every invocation with any sign of
+    something other than a plain success (an outcome other than `success`, an error type, a
+    timeout, an exit, a suppressed or failed init, no REPORT, memory at its limit, post-response
+    work of `POST_RESPONSE_MIN_MS` or more), and every invocation of an environment whose init
+    did not simply succeed (`never_polled` quotes the whole stream)."""
+    from lifecycle_trace.analysis.findings import POST_RESPONSE_MIN_MS
+
+    n = len(inv)
+
+    def values(name: str) -> np.ndarray | None:
+        if name not in inv:
+            return None
+        column = inv[name].to_numpy()
+        if len(column) and column.strides[0] == 0 and pd.isna(column[0]):
+            return None  # one missing value broadcast: the input has no such record
+        return column
+
+    def given(name: str) -> np.ndarray:
+        column = values(name)
+        return np.zeros(n, dtype=bool) if column is None else pd.notna(column)
+
+    def not_success(name: str) -> np.ndarray:
+        column = values(name)
+        if column is None:
+            return np.zeros(n, dtype=bool)
+        return pd.notna(column) & (column != "success")
+
+    def floats(name: str) -> np.ndarray:
+        column = values(name)
+        return np.full(n, np.nan) if column is None else column.astype(float, copy=False)
+
+    flag = np.isnan(floats("duration_ms"))  # no REPORT: the outcome comes from elsewhere
+    for name in ("report_status", "rd_status", "wr_outcome", "span_outcome"):
+        flag |= not_success(name)
+    for name in ("report_error_type", "rd_error_type", "exit_error_type", "exit_reason",
+                 "exit_text", "exit_signal", "exit_status", "timed_out_text", "timeout_s",
+                 "stuck_kind"):
+        flag |= given(name)
+    with np.errstate(invalid="ignore"):
+        flag |= floats("max_memory_mb") >= floats("memory_mb")
+        for source in ("wr", "span", "span_alt", "rd"):
+            flag |= floats(f"{source}_post_response_ms") >= POST_RESPONSE_MIN_MS
+    init = not_success("init_status") | not_success("init_rd_status") | not_success(
+        "restore_status")
+    for name in ("init_error_type", "restore_error_type", "suppressed_start_ts",
+                 "suppressed_init_ms", "suppressed_status", "suppressed_error_type"):
+        init |= given(name)
+    if init.any():  # every invocation of such an environment
+        env = pd.Series(_coalesce(inv, ENV_COLUMNS), dtype=object)
+        flag |= init | env.isin(set(env[init].dropna())).to_numpy()
+    return flag
 
 
 def reduced_events(events: pd.DataFrame) -> pd.DataFrame:
@@ -455,6 +535,12 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
                       key_request_ids: np.ndarray) -> pd.DataFrame:
     """One row per invocation (index: its key) with its request id and the raw facts every
     source gave (before any inference)."""
+    return _merge_invocations(frames, keys, key_request_ids)[0]
+
+
+def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
+                       key_request_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """`merge_invocations`, and the owner code of each of its rows."""
     present = np.zeros(len(keys) + 1, dtype=bool)  # the last slot takes code -1 (no owner)
     for kind in INVOCATION_KINDS:
         if kind in frames:
@@ -513,7 +599,7 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
         keys, key_request_ids = keys[codes], key_request_ids[codes]
     inv.insert(0, "request_id", key_request_ids)
     inv.index = pd.Index(keys, name="invocation")
-    return inv
+    return inv, codes
 
 
 def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray) -> pd.DataFrame:
@@ -660,6 +746,11 @@ def _dialects(frames: dict[str, pd.DataFrame], codes: np.ndarray, size: int) -> 
     return labels[combos] if len(codes) else np.full(0, "", dtype=object)
 
 
+ENV_COLUMNS = ["start_env", "report_env", "rd_env", "wr_env", "to_env", "exit_env", "stuck_env",
+               "span_env"]
+"""The raw columns that name an invocation's environment, best first."""
+
+
 def stream_facts(invocations: pd.DataFrame,
                  env_functions: pd.Series | None = None) -> pd.DataFrame:
     """Function, version and environment (and its code) of each invocation, from the best
@@ -668,8 +759,7 @@ def stream_facts(invocations: pd.DataFrame,
     stream name, then the input file's name. Worked out per distinct environment and file
     (integer codes), not per row: a large input has a million rows and a few hundred streams."""
     inv = invocations
-    env = _coalesce(inv, ["start_env", "report_env", "rd_env", "wr_env", "to_env", "exit_env",
-                          "stuck_env", "span_env"])
+    env = _coalesce(inv, ENV_COLUMNS)
     env_codes, env_names = pd.factorize(env)
     env_names = np.asarray(env_names, dtype=object)
     streams = parse_streams(pd.Series(np.append(env_names, ""), dtype=object))

@@ -88,6 +88,27 @@ class Finding:
         }
 
 
+FINDING_FIELDS = ("kind", "severity", "function", "version", "environment", "request_id",
+                  "billed_ms", "cost_usd", "message", "evidence", "request_ids", "related_kinds")
+"""The keys of `Finding.to_dict`, in order."""
+
+
+def finding_columns(findings: list[Finding]) -> list[list[object]]:
+    """`[f.to_dict() for f in findings]` column by column (`FINDING_FIELDS`): the values of
+    each key, without a dict per finding (the JSON writer reads them so)."""
+    return [
+        [f.kind for f in findings], [SEVERITY[f.kind] for f in findings],
+        [v if isinstance(v := f.function, str) else None for f in findings],
+        [v if isinstance(v := f.version, str) else None for f in findings],
+        [v if isinstance(v := f.environment, str) else None for f in findings],
+        [v if isinstance(v := f.request_id, str) else None for f in findings],
+        [_number(f.billed_ms) for f in findings], [_number(f.cost_usd) for f in findings],
+        [f.message for f in findings], [list(f.evidence) for f in findings],
+        [[r for r in f.request_ids if isinstance(r, str)] for f in findings],
+        [list(f.related_kinds) for f in findings],
+    ]
+
+
 def _text(value: object) -> str | None:
     """A name, or None for absent values (NaN from a table counts as absent)."""
     return value if isinstance(value, str) else None

@@ -9,12 +9,14 @@ contract (ARCHITECTURE.md, "The report contract").
 from __future__ import annotations
 
 import gc
+import io
 import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -49,7 +51,12 @@ class Report:
         with collector_paused():  # tens of thousands of findings' dicts and lists
             return self._to_dict(invocations)
 
-    def _to_dict(self, invocations: bool) -> dict[str, object]:
+    def _to_dict(self, invocations: bool, rows: bool = False) -> dict[str, object]:
+        """`rows`: the tables and findings as `jsonfmt.Rows` (their columns, for `write_json`),
+        not as a list of dicts."""
+        from lifecycle_trace.report import jsonfmt
+
+        records = jsonfmt.frame_rows if rows else frame_records
         out: dict[str, object] = {
             "schema": SCHEMA,
             "sources": [{"path": s.path, "format": s.format, "records": s.records,
@@ -58,15 +65,30 @@ class Report:
             "pricing": self.pricing,
             "summary": self.summary,
             "functions": self.functions,
-            "environments": frame_records(self.environments),
-            "findings": [f.to_dict() for f in self.findings],
+            "environments": records(self.environments),
+            "findings": (jsonfmt.Rows(findings_mod.FINDING_FIELDS, len(self.findings),
+                                      findings_mod.finding_columns(self.findings)) if rows
+                         else [f.to_dict() for f in self.findings]),
         }
         if invocations:
-            out["invocations"] = frame_records(self.invocations)
+            out["invocations"] = records(self.invocations)
         return out
 
     def to_json(self, invocations: bool = False, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(invocations), indent=indent, allow_nan=False)
+        """`json.dumps(self.to_dict(invocations), indent=indent, allow_nan=False)`."""
+        if not isinstance(indent, int):
+            return json.dumps(self.to_dict(invocations), indent=indent, allow_nan=False)
+        buffer = io.StringIO()
+        self.write_json(buffer, invocations, indent)
+        return buffer.getvalue()
+
+    def write_json(self, out: IO[str], invocations: bool = False, indent: int = 2) -> None:
+        """`to_json` written to `out` in pieces: the same text, without a dict per row or the
+        whole text in memory (`report.jsonfmt`)."""
+        from lifecycle_trace.report import jsonfmt
+
+        with collector_paused():
+            jsonfmt.write(self._to_dict(invocations, rows=True), out, indent)
 
 
 @contextmanager
@@ -193,9 +215,7 @@ def analyze_merged(
     `consume`: the caller hands `merged` over, and its raw invocations (the largest frame of a
     large input) are let go once the invocations table is built from them."""
     gap = float(idle_gap_s) if idle_gap_s is not None else float(config.get_int(config.IDLE_GAP_S))
-    inv = tables.build_invocations(merged, gap)
-    if consume:
-        merged.invocations = merged.invocations.iloc[:0]
+    inv = tables.build_invocations(merged, gap, consume=consume)
     pricing = Pricing.build(arch, region, _detect_region(inv), price_per_gb_second)
     rate = pricing.blended_rate(float(inv["gb_seconds"].sum()))
     inv["cost_usd"] = inv["gb_seconds"].fillna(0.0) * rate + pricing.request_price_per_million / 1e6

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lifecycle_trace import schema
 from lifecycle_trace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lifecycle_trace.analysis.model import Report
 
 FORMATS = ("table", "json", "csv", "markdown", "html", "otlp")
 
@@ -28,6 +31,18 @@ def parse_fail_on(value: str | None) -> set[str]:
         raise ConfigError(f"--fail-on {','.join(unknown)}: expected finding kinds from "
                           f"{', '.join(schema.FINDING_KINDS)}")
     return kinds
+
+
+def write_json(report: Report, output: Path | None, invocations: bool) -> None:
+    """`render(report, "json")` written to `output` (None: stdout) as it is made."""
+    if output is None:
+        report.write_json(sys.stdout, invocations=invocations)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return
+    with output.open("w", encoding="utf-8") as out:
+        report.write_json(out, invocations=invocations)
+        out.write("\n")
 
 
 def register(app: typer.Typer) -> None:
@@ -153,12 +168,15 @@ def register(app: typer.Typer) -> None:
             import shutil
 
             width = shutil.get_terminal_size((120, 40)).columns
-        text = render(report, output_format, invocations=invocations, width=width,
-                      color=to_terminal)
-        if output is None:
-            typer.echo(text, nl=False)
+        if output_format == "json":  # (written in pieces: a large report is not held whole)
+            write_json(report, output, invocations)
         else:
-            output.write_text(text, encoding="utf-8")
+            text = render(report, output_format, invocations=invocations, width=width,
+                          color=to_terminal)
+            if output is None:
+                typer.echo(text, nl=False)
+            else:
+                output.write_text(text, encoding="utf-8")
         for source in report.sources:
             for error in source.errors:
                 typer.echo(f"lctrace: skipped {error}", err=True)

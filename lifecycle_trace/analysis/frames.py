@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from operator import attrgetter
 
 import numpy as np
@@ -100,37 +100,72 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     `request_code` numbers (-1: none). A record without a time takes the time of the one before
     it. `env_code` is an integer per environment (grouping on ints is fast); text columns are
     categoricals (`finished_events` makes them plain once the frame is small)."""
+    events, request_ids, _ = events_of(frames)
+    return events, request_ids
+
+
+@dataclass
+class LeftOut:
+    """Records of one type kept out of the events frame (`events_of`), as the frame would
+    number them: their rows in the type's frame, request and environment codes, times and
+    sequence numbers."""
+
+    rows: np.ndarray
+    request_code: np.ndarray
+    env_code: np.ndarray
+    ts: np.ndarray
+    seq: np.ndarray
+
+
+def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] | None = None
+              ) -> tuple[pd.DataFrame, np.ndarray, dict[str, LeftOut]]:
+    """`events_frame`, leaving out the rows `leave_out` marks (per type, a mask) -- returned
+    apart, with the codes the frame would give them. Environments and request ids are numbered
+    over every record either way, so the frame is the full one with those rows taken out."""
     if not frames:
         return pd.DataFrame({
             "seq": pd.Series(dtype=np.int64), "env": pd.Series(dtype=object),
             "env_code": pd.Series(dtype=np.int64), "ts": pd.Series(dtype=float),
             "request_code": pd.Series(dtype=np.int64), "source": pd.Series(dtype=object),
             "kind": pd.Series(dtype=object), "real_env": pd.Series(dtype=bool),
-            "phase": pd.Series(dtype=object)}), np.zeros(0, dtype=object)
+            "phase": pd.Series(dtype=object)}), np.zeros(0, dtype=object), {}
+    leave_out = leave_out or {}
     # Plain arrays, reordered once at the end: a frame per type concatenated and then taken
     # would copy every object column twice (most of the time on millions of records).
     kinds = sorted(k for k, f in frames.items() if len(f))  # as `astype("category")` gives
     column: dict[str, list[np.ndarray]] = {name: [] for name in (
         "seq", "timestamp_ms", "real_env", "kind")}
-    texts: dict[str, list[np.ndarray]] = {"env": [], "source": [], "phase": []}
+    texts: dict[str, list[np.ndarray]] = {"source": [], "phase": []}
+    envs, seqs, picks, offset = [], [], [], 0
     for kind, frame in frames.items():
         count = len(frame)
-        column["seq"].append(frame["seq"].to_numpy(dtype=np.int64))
-        texts["env"].append(frame["env"].to_numpy(dtype=object))
-        column["timestamp_ms"].append(frame["timestamp_ms"].to_numpy(dtype=float))
-        column["real_env"].append(frame["environment"].notna().to_numpy())
-        column["kind"].append(np.full(count, kinds.index(kind) if count else 0, dtype=np.int8))
-        texts["source"].append(frame["source"].to_numpy(dtype=object))
-        texts["phase"].append(frame["phase"].to_numpy(dtype=object) if "phase" in frame
-                              else np.full(count, None, dtype=object))
+        seq = frame["seq"].to_numpy(dtype=np.int64)
+        envs.append(frame["env"].to_numpy(dtype=object))
+        seqs.append(seq)
+        pick = None if kind not in leave_out else np.flatnonzero(~leave_out[kind])
+        picks.append(offset + (np.arange(count) if pick is None else pick))
+        offset += count
+
+        def some(values: np.ndarray, pick: np.ndarray | None = pick) -> np.ndarray:
+            return values if pick is None else values[pick]
+
+        column["seq"].append(some(seq))
+        column["timestamp_ms"].append(some(frame["timestamp_ms"].to_numpy(dtype=float)))
+        column["real_env"].append(some(frame["environment"].notna().to_numpy()))
+        kept = count if pick is None else len(pick)
+        column["kind"].append(np.full(kept, kinds.index(kind) if count else 0, dtype=np.int8))
+        texts["source"].append(some(frame["source"].to_numpy(dtype=object)))
+        texts["phase"].append(some(frame["phase"].to_numpy(dtype=object)) if "phase" in frame
+                              else np.full(kept, None, dtype=object))
     data = {name: np.concatenate(column.pop(name)) for name in list(column)}
+    picked = np.concatenate(picks) if len(picks) > 1 else picks[0]
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
-    codes, values = _stream_codes(frames, texts.pop("env"))
-    env_code, firsts = by_first_appearance(codes[by_seq])
+    codes, values = _stream_codes(frames, envs)
+    rank, firsts = _by_first_seq(codes, seqs)
     env_names = np.append(values, None)[firsts]  # (-1, no environment: None)
-    del codes
+    env_code = rank[codes[picked][by_seq] + 1]
     ts = data.pop("timestamp_ms")[by_seq]
     if np.isnan(ts).any():  # filled from the record before (or after) in the environment
         stamps = pd.Series(ts).groupby(env_code, sort=False).ffill()
@@ -142,10 +177,10 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     # of string objects (request ids stay codes: they are what the merge groups on, and a
     # categorical of a million ids costs a uniqueness check of them).
     rid_codes, request_ids = _request_codes(frames)
-    out["request_code"] = rid_codes[take]
+    out["request_code"] = rid_codes[picked][take]
     for name, parts in texts.items():
-        codes, values = text_codes(parts)
-        out[name] = pd.Categorical.from_codes(codes[take], categories=values, validate=False)
+        text, values = text_codes(parts)
+        out[name] = pd.Categorical.from_codes(text[take], categories=values, validate=False)
     out["env"] = pd.Categorical.from_codes(env_code[order], categories=env_names,
                                            validate=False)
     out["kind"] = pd.Categorical.from_codes(out["kind"], categories=kinds, validate=False)
@@ -153,18 +188,49 @@ def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndar
     out["ts"] = ts[order]
     names = ("seq", "env", "request_code", "source", "real_env", "kind", "phase", "env_code",
              "ts")
-    return pd.DataFrame({name: out[name] for name in names}, copy=False), request_ids
+    left: dict[str, LeftOut] = {}
+    starts = np.cumsum([0, *map(len, frames.values())])
+    for (kind, frame), start in zip(frames.items(), starts, strict=False):
+        if kind in leave_out:
+            rows = np.flatnonzero(leave_out[kind])
+            left[kind] = LeftOut(rows, rid_codes[start + rows], rank[codes[start + rows] + 1],
+                                 frame["timestamp_ms"].to_numpy(dtype=float)[rows],
+                                 frame["seq"].to_numpy(dtype=np.int64)[rows])
+    return pd.DataFrame({name: out[name] for name in names}, copy=False), request_ids, left
+
+
+def _by_first_seq(codes: np.ndarray, seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 counted as a value) renumbered by the first record that has each, in input
+    order: (the new code of each old code + 1, the old code of each new code) -- what
+    `by_first_appearance(codes[input order])` gives, without reordering every record: each
+    type's records are in input order already, so only each code's first record per type is
+    compared."""
+    shifted = codes.astype(np.int64) + 1  # (-1 -> 0)
+    first = np.full(int(shifted.max()) + 1 if len(shifted) else 0, np.iinfo(np.int64).max)
+    start = 0
+    for seq in seqs:
+        part = shifted[start : start + len(seq)]
+        rows = np.flatnonzero(first_row_mask(part)) if len(part) else np.zeros(0, np.int64)
+        np.minimum.at(first, part[rows], seq[rows])
+        start += len(seq)
+    present = np.flatnonzero(first < np.iinfo(np.int64).max)
+    olds = present[np.argsort(first[present], kind="stable")]
+    rank = np.zeros(len(first), dtype=np.int16 if len(olds) < 2**15 else np.int32)
+    rank[olds] = np.arange(len(olds))
+    return rank, olds - 1
 
 
 def _input_order(seq: np.ndarray) -> np.ndarray:
     """The positions of `seq` in ascending order (a stable argsort): by one scatter when the
-    sequence numbers are 0..n-1, each once (as a whole input's are)."""
+    sequence numbers are distinct and not far more spread than their count (a whole input's
+    are 0..n-1; some types left out leave gaps)."""
     count = len(seq)
-    if count and count < 2**31 and seq.min() == 0 and seq.max() == count - 1:
-        order = np.full(count, -1, dtype=np.int32)
+    if count and seq.max() < min(2**31, 3 * count) and seq.min() >= 0:
+        order = np.full(int(seq.max()) + 1, -1, dtype=np.int32)
         order[seq] = np.arange(count, dtype=np.int32)
-        if (order >= 0).all():  # each number once
-            return order
+        found = order[order >= 0]
+        if len(found) == count:  # each number once
+            return found
     return np.argsort(seq, kind="stable")
 
 

@@ -29,8 +29,11 @@ import pandas as pd
 from lifecycle_trace import schema
 from lifecycle_trace.analysis.evidence import EVIDENCE_KINDS
 from lifecycle_trace.analysis.frames import (
+    REQUEST_CODE,
+    STREAM_CODE,
+    LeftOut,
     by_first_appearance,
-    events_frame,
+    events_of,
     finished_events,
     first_row_mask,
     parse_streams,
@@ -81,6 +84,7 @@ class Merged:
     started_in_export: pd.Series | None = None  # per environment, set by the tables step
     joined_environments: dict[str, str] = field(default_factory=dict)  # stand-in -> real
     environment_functions: pd.Series | None = None  # env -> a function name a record gives
+    owner_codes: np.ndarray | None = None  # each `invocations` row's owner code (`owner_code`)
 
 
 def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
@@ -377,9 +381,18 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     event, with its `owner`)."""
     frames = records_to_frames(records)
     joined = join_stand_ins(frames)
-    events, request_ids = events_frame(frames)
+    # Function output and END lines that name their request (most of a large input) own
+    # themselves: they are left out of the ordered events when that changes no owner.
+    leave_out = None if keep_events else _counted_with_ids(frames)
+    events, request_ids, left = events_of(frames, leave_out)
     events, keys, key_request_ids = assign_owners(events, request_ids)
-    size = int(events["seq"].max()) + 1 if len(events) else 0
+    left_owners = _left_out_owners(events, left, len(request_ids)) if left else {}
+    if left_owners is None:  # (an id run twice, or written before its first record: in full)
+        left = {}
+        events, request_ids, _ = events_of(frames)
+        events, keys, key_request_ids = assign_owners(events, request_ids)
+    size = max((int(frame["seq"].max()) + 1 for frame in frames.values() if len(frame)),
+               default=0)
     owner_by_seq = np.full(size, -1, dtype=np.int64)
     during = np.zeros(size, dtype=bool)
     init_out = np.zeros(size, dtype=bool)
@@ -387,7 +400,18 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     owner_by_seq[seq] = events["owner_code"].to_numpy()
     during[seq] = events["during_invoke"].to_numpy()
     init_out[seq] = events["init_output"].to_numpy()
+    del seq
+    for kind, rows in left.items():
+        owner_by_seq[rows.seq] = left_owners[kind]
     lookup = np.append(keys, None)  # code -1 -> None
+    if keep_events:
+        events["owner"] = lookup[events["owner_code"].to_numpy()]
+    else:  # (the ordered events are most of the memory of the merge: reduced first)
+        events = reduced_events(events)
+        if left:
+            events = _with_left_out_ends(events, left)
+    events = finished_events(events, request_ids)
+    del left, left_owners
     for kind in list(frames):
         frame = frames[kind]
         frame_seq = frame["seq"].to_numpy()
@@ -395,18 +419,13 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
             # quoted: only what the invocation blocks read of it is kept
             frame = frames[kind] = frame[[c for c in frame if c in COUNTED_COLUMNS]]
         frame["owner_code"] = owner_by_seq[frame_seq]
-        if kind in NAMED_OWNER_KINDS:
-            frame["owner"] = lookup[frame["owner_code"].to_numpy()]
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]
-    if keep_events:
-        events["owner"] = lookup[events["owner_code"].to_numpy()]
-    else:
-        events = reduced_events(events)
-    events = finished_events(events, request_ids)
-    invocations, codes = _merge_invocations(frames, keys, key_request_ids)
-    if not keep_events:
-        _cut_to_quotable(frames, invocations, codes, len(keys))
+        del frame, frame_seq
+    del owner_by_seq, during, init_out
+    invocations, codes = _merge_invocations(frames, keys, key_request_ids, cut=not keep_events)
+    for kind in NAMED_OWNER_KINDS.intersection(frames):  # (once cut: a string per record)
+        frames[kind]["owner"] = lookup[frames[kind]["owner_code"].to_numpy()]
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
                     for k in INIT_KINDS if k in frames]
     orphans = pd.concat(orphan_parts, ignore_index=True) if orphan_parts else pd.DataFrame()
@@ -416,30 +435,119 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     quoted = {kind: frame for kind, frame in frames.items() if kind in NAMED_OWNER_KINDS}
     frames.clear()
     return Merged(frames=quoted, events=events, invocations=invocations, orphans=orphans,
-                  joined_environments=joined, environment_functions=env_functions)
+                  joined_environments=joined, environment_functions=env_functions,
+                  owner_codes=codes)
+
+
+COUNTED_ONLY = ("AppLine", "End")
+"""Record types the merge only counts per invocation (never quoted, no fields read)."""
+
+
+def _counted_with_ids(frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray] | None:
+    """Per counted-only type, the records to leave out of the ordered events: those with a
+    request id and a stream the reader numbered. Only for one input file with a time on every
+    record (so the events' order and the per-stream facts can be told without them); None
+    otherwise."""
+    counted = [frames[kind] for kind in COUNTED_ONLY if kind in frames and len(frames[kind])]
+    if not counted or not all(REQUEST_CODE in frame and STREAM_CODE in frame
+                              for frame in counted):
+        return None
+    sources = set()
+    for frame in frames.values():
+        if len(frame) and np.isnan(frame["timestamp_ms"].to_numpy(dtype=float)).any():
+            return None
+        if len(frame):
+            values = frame["source"].to_numpy(dtype=object)
+            if (values[1:] != values[:-1]).any():
+                return None
+            sources.add(values[0])
+    if len(sources) != 1:
+        return None
+    out = {}
+    for kind in COUNTED_ONLY:
+        frame = frames.get(kind)
+        if frame is not None and len(frame):
+            out[kind] = ((frame[REQUEST_CODE].to_numpy() >= 0)
+                         & (frame[STREAM_CODE].to_numpy() >= 0)
+                         & frame["environment"].notna().to_numpy())
+    return out or None
+
+
+def _left_out_owners(events: pd.DataFrame, left: dict[str, LeftOut], count: int
+                     ) -> dict[str, np.ndarray] | None:
+    """The owner of each left-out record: the one invocation of its request id. None when that
+    is not what the full events would give: an id with more than one invocation (a retry), with
+    no record in the events, in another environment, or a left-out record ordered before the
+    id's first record in the events (then the keys' numbering could differ)."""
+    rid = events["request_code"].to_numpy()
+    owner = events["owner_code"].to_numpy()
+    has = np.flatnonzero((rid >= 0) & (owner >= 0))
+    key_of = np.full(count + 1, -1, dtype=np.int64)  # (the last slot: code -1)
+    key_of[rid[has]] = owner[has]
+    if (key_of[rid[has]] != owner[has]).any():
+        return None
+    env_of = np.full(count + 1, -1, dtype=np.int64)
+    env_of[rid[has]] = events["env_code"].to_numpy()[has]
+    first = np.full(count + 1, -1, dtype=np.int64)  # each id's first row in the events
+    first[rid[has][::-1]] = has[::-1]
+    first_ts = np.append(events["ts"].to_numpy(dtype=float), np.nan)[first]
+    first_seq = np.append(events["seq"].to_numpy(), -1)[first]
+    out = {}
+    for kind, rows in left.items():
+        code = rows.request_code
+        keys = key_of[code]
+        after = (rows.ts > first_ts[code]) | ((rows.ts == first_ts[code])
+                                              & (rows.seq > first_seq[code]))
+        if (keys < 0).any() or (env_of[code] != rows.env_code).any() or not after.all():
+            return None
+        out[kind] = keys
+    return out
+
+
+def _with_left_out_ends(reduced: pd.DataFrame, left: dict[str, LeftOut]) -> pd.DataFrame:
+    """`reduced_events` of the full events, from that of the events without the left-out
+    records (`reduced`) and those of them that can change it: at or before the earliest time
+    of their environment (they are never its first record) or at or after its latest."""
+    env = reduced["env_code"].to_numpy()
+    ts = reduced["ts"].to_numpy(dtype=float)
+    size = int(max(env.max(initial=-1), *(rows.env_code.max(initial=-1)
+                                           for rows in left.values()))) + 1
+    low = np.full(size, np.inf)
+    high = np.full(size, -np.inf)
+    np.fmin.at(low, env, ts)
+    np.fmax.at(high, env, ts)
+    parts = []
+    kinds = reduced["kind"].cat.categories
+    source = reduced["source"].cat.codes.iloc[0]  # (one input: every record's source)
+    for kind, rows in left.items():
+        near = np.flatnonzero((rows.ts <= low[rows.env_code]) | (rows.ts >= high[rows.env_code]))
+        if not len(near):
+            continue
+        parts.append(pd.DataFrame({
+            "seq": rows.seq[near],
+            "env": pd.Categorical.from_codes(rows.env_code[near], dtype=reduced["env"].dtype),
+            "request_code": rows.request_code[near],
+            "source": pd.Categorical.from_codes(np.full(len(near), source),
+                                                dtype=reduced["source"].dtype),
+            "real_env": np.ones(len(near), dtype=bool),
+            "kind": pd.Categorical.from_codes(np.full(len(near), kinds.get_loc(kind)),
+                                              dtype=reduced["kind"].dtype),
+            "phase": pd.Categorical.from_codes(np.full(len(near), -1),
+                                               dtype=reduced["phase"].dtype),
+            "env_code": rows.env_code[near].astype(reduced["env_code"].dtype),
+            "ts": rows.ts[near]}))
+    if not parts:
+        return reduced
+    both = pd.concat([reduced, *parts], ignore_index=True)
+    order = np.lexsort((both["seq"].to_numpy(), both["ts"].to_numpy(dtype=float),
+                        both["env_code"].to_numpy()))
+    return reduced_events(both.iloc[order])
 
 
 QUOTED_PER_INVOCATION = ("Start", "Report", "RuntimeDone", "TimedOut", "RuntimeExit",
                          "WrapperInvocation", "PhaseSpan")
 """Record types kept for quoting that come (about) once per invocation: cut to the invocations
 a finding may quote (`quotable`) once the merge is done."""
-
-
-def _cut_to_quotable(frames: dict[str, pd.DataFrame], inv: pd.DataFrame, codes: np.ndarray,
-                     size: int) -> None:
-    """Keep, of the per-invocation record types, only the records of invocations a finding may
-    quote (in place). On a large input these frames are a third of the memory after the merge,
-    and a few percent of their rows are ever quoted. Records without an owner are kept."""
-    keep = np.zeros(size + 1, dtype=bool)  # the last slot: owner code -1
-    keep[-1] = True
-    keep[codes[quotable(inv)]] = True
-    for kind in QUOTED_PER_INVOCATION:
-        frame = frames.get(kind)
-        if frame is None or frame.empty:
-            continue
-        rows = keep[frame["owner_code"].to_numpy()]
-        if not rows.all():
-            frames[kind] = frame.loc[rows]
 
 
 def quotable(inv: pd.DataFrame) -> np.ndarray:
@@ -538,27 +646,43 @@ def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     return _merge_invocations(frames, keys, key_request_ids)[0]
 
 
+START_COLUMNS = {"env": "start_env", "timestamp_ms": "start_ts", "version": "start_version",
+                 "function": "start_function", "trace_id": "start_trace_id",
+                 "source": "start_file"}
+REPORT_COLUMNS = {
+    "env": "report_env", "timestamp_ms": "report_ts", "duration_ms": "duration_ms",
+    "billed_ms": "reported_billed_ms", "memory_mb": "memory_mb",
+    "max_memory_mb": "max_memory_mb", "init_ms": "report_init_ms",
+    "restore_ms": "report_restore_ms", "billed_restore_ms": "billed_restore_ms",
+    "status": "report_status", "error_type": "report_error_type", "trace_id": "trace_id",
+    "dialect": "report_dialect", "function": "report_function", "source": "report_file"}
+REPORT_SIGNS = ("env", "duration_ms", "memory_mb", "max_memory_mb", "status", "error_type")
+"""What `quotable` reads of REPORT records."""
+
+
 def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
-                       key_request_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """`merge_invocations`, and the owner code of each of its rows."""
+                       key_request_ids: np.ndarray, cut: bool = False
+                       ) -> tuple[pd.DataFrame, np.ndarray]:
+    """`merge_invocations`, and the owner code of each of its rows. With `cut`, the
+    per-invocation record frames are also cut to the invocations a finding may quote
+    (`quotable`, in place), and START and REPORT records become columns one column at a
+    time: on a large input the full frames and the merged columns are never held together."""
     present = np.zeros(len(keys) + 1, dtype=bool)  # the last slot takes code -1 (no owner)
     for kind in INVOCATION_KINDS:
         if kind in frames:
             present[frames[kind]["owner_code"].to_numpy()] = True
-    inv = pd.DataFrame(index=pd.Index(np.flatnonzero(present[:-1]), name="owner_code"))
+    index = pd.Index(np.flatnonzero(present[:-1]), name="owner_code")
+    rank = np.full(len(keys) + 1, -1, dtype=np.int64)  # owner code -> row (code -1: none)
+    rank[index.to_numpy()] = np.arange(len(index))
+    codes = index.to_numpy()
     g = frames.get
-    blocks = [
-        _by_owner(g("Start"), {"env": "start_env", "timestamp_ms": "start_ts",
-                               "version": "start_version", "function": "start_function",
-                               "trace_id": "start_trace_id", "source": "start_file"}),
+    # one concat of blocks aligned to the invocations, not a join per block: each join copies
+    # every column joined before it (most of the time of a large merge); START and REPORT
+    # (the two large blocks) are made last
+    blocks: list[pd.DataFrame | None] = [
+        None,  # START
         _by_owner(g("End"), {"timestamp_ms": "end_ts"}),
-        _by_owner(g("Report"), {
-            "env": "report_env", "timestamp_ms": "report_ts", "duration_ms": "duration_ms",
-            "billed_ms": "reported_billed_ms", "memory_mb": "memory_mb",
-            "max_memory_mb": "max_memory_mb", "init_ms": "report_init_ms",
-            "restore_ms": "report_restore_ms", "billed_restore_ms": "billed_restore_ms",
-            "status": "report_status", "error_type": "report_error_type", "trace_id": "trace_id",
-            "dialect": "report_dialect", "function": "report_function", "source": "report_file"}),
+        None,  # REPORT
         _by_owner(g("RuntimeDone"), {
             "env": "rd_env", "timestamp_ms": "rd_ts", "status": "rd_status",
             "error_type": "rd_error_type", "duration_ms": "rd_duration_ms",
@@ -587,14 +711,37 @@ def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
                                      "env": "stuck_env"}),
         _app_block(g("AppLine")),
     ]
-    # one concat of blocks aligned to the invocations, not a join per block: each join copies
-    # every column joined before it (most of the time of a large merge)
-    index = inv.index
-    rank = np.full(len(keys) + 1, -1, dtype=np.int64)  # owner code -> row (code -1: none)
-    rank[index.to_numpy()] = np.arange(len(index))
-    inv = pd.concat([_aligned(block, index, rank) for block in blocks], axis=1)
-    codes = inv.index.to_numpy()
-    inv["sources"] = _dialects(frames, codes, len(keys))
+    blocks = [None if block is None else _aligned(block, index, rank) for block in blocks]
+    sources = _dialects(frames, codes, len(keys))
+    quoted: dict[str, pd.DataFrame] = {}
+    if cut:
+        probe = pd.concat([*(block for block in blocks if block is not None),
+                           _aligned(_by_owner(g("Report"), {
+                               name: REPORT_COLUMNS[name] for name in REPORT_SIGNS}), index, rank),
+                           _aligned(_by_owner(g("Start"), {"env": "start_env"}), index, rank)],
+                          axis=1)
+        keep = np.zeros(len(keys) + 1, dtype=bool)  # the last slot: owner code -1 (kept)
+        keep[-1] = True
+        keep[codes[quotable(probe)]] = True
+        del probe
+        for kind in QUOTED_PER_INVOCATION:
+            frame = frames.get(kind)
+            if frame is not None and len(frame):
+                rows = keep[frame["owner_code"].to_numpy()]
+                quoted[kind] = frame if rows.all() else frame.loc[rows]
+    for slot, kind, columns in ((0, "Start", START_COLUMNS), (2, "Report", REPORT_COLUMNS)):
+        if cut and kind in quoted:  # the full frame lives on only in its block, which is
+            frame = frames[kind]    # emptied as its columns are aligned
+            frames[kind] = quoted[kind]
+            block = _by_owner(frame, columns)
+            del frame
+            blocks[slot] = _aligned(block, index, rank, consume=True)
+            del block
+        else:
+            blocks[slot] = _aligned(_by_owner(g(kind), columns), index, rank)
+    frames.update((kind, frame) for kind, frame in quoted.items() if kind in frames)
+    inv = pd.concat(blocks, axis=1)
+    inv["sources"] = sources
     if len(codes) < len(keys):  # (else every key is an invocation, in code order)
         keys, key_request_ids = keys[codes], key_request_ids[codes]
     inv.insert(0, "request_id", key_request_ids)
@@ -602,10 +749,12 @@ def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     return inv, codes
 
 
-def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray) -> pd.DataFrame:
+def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray, consume: bool = False
+             ) -> pd.DataFrame:
     """`block` (indexed by owner code) reindexed to the invocations (`rank`: code -> row); a
     block of an absent record type becomes all-NaN object columns (as reindexing it would
-    give, without allocating them)."""
+    give, without allocating them). `consume`: each column is dropped from `block` once it is
+    taken (so a block that alone holds its arrays lets each go in turn)."""
     if len(block) == 0 and all(map(pd.api.types.is_object_dtype, block.dtypes)):
         # a read-only broadcast of one NaN: no memory per row (pandas copies it only if a
         # later step writes into it); a large merge has dozens of such columns
@@ -624,6 +773,9 @@ def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray) -> pd.DataF
         values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
         taken = pd.api.extensions.take(values, indexer, allow_fill=True)
         columns[name] = pd.Series(taken, index=index, dtype=taken.dtype, copy=False)
+        if consume:
+            del column, values
+            del block[name]
     return pd.DataFrame(columns, index=index, copy=False)
 
 

@@ -42,8 +42,10 @@ if TYPE_CHECKING:
 
 INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
 """A wrapper marker's `instance` (log stream): the merge joins an RIE stand-in stream to it."""
-BUILT = frozenset({"frames", "events", "invocations", "orphans", "started_in_export"})
-"""`Merged` fields `combine` rebuilds itself; any other field is a per-stream extra."""
+BUILT = frozenset({"frames", "events", "invocations", "orphans", "started_in_export",
+                   "owner_codes"})
+"""`Merged` fields `combine` rebuilds itself (or leaves unset: owner codes are a partition's
+own numbering); any other field is a per-stream extra."""
 KEEP_WHOLE = ("StuckMarker",)
 """Record types every partition ships in full (few, and read across request ids)."""
 _ORDER = ("_lc_streamless", "_lc_env_first", "_lc_pos")

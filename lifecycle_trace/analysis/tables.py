@@ -120,21 +120,34 @@ def _times(raw: pd.DataFrame) -> dict[str, np.ndarray]:
     return {"duration_ms": duration, "memory_mb": memory, "start_ms": start, "end_ms": end}
 
 
-def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
+def build_invocations(merged: Merged, idle_gap_s: float, *, consume: bool = False
+                      ) -> pd.DataFrame:
     """Merged raw facts -> the invocations table (without cost, added once prices are known).
 
     Times are worked out on plain arrays in the merge's order; the table is then made once, in
-    start order, from the few raw columns the later steps read (the merged frame is wide)."""
+    start order, from the few raw columns the later steps read (the merged frame is wide).
+    `consume`: `merged.invocations` is the caller's to give away: it is replaced by an empty
+    frame, and each raw column is let go as soon as it has been read (the raw frame and the
+    table are not both held whole)."""
     raw = merged.invocations
     facts = stream_facts(raw, merged.environment_functions)
     times = _times(raw)
     order = np.argsort(times["start_ms"], kind="stable")  # NaN last, ties in merge order
     empty: dict[object, np.ndarray] = {}
-    data = {"invocation": _take(raw.index, order)}
     owners = _owner_codes(merged)
+    if consume:
+        merged.invocations = _emptied(raw)
+        for name in raw.columns.difference(RAW_COLUMNS, sort=False):
+            del raw[name]  # (read above: times, stream facts)
+    data = {"invocation": _take(raw.index, order)}
     if owners is not None:  # (evidence finds an invocation's records by it)
         data["owner_code"] = pd.Series(_narrow(owners)[order], copy=False)
-    data.update((name, _take(raw[name], order, empty)) for name in RAW_COLUMNS if name in raw)
+    for name in RAW_COLUMNS:
+        if name in raw:
+            data[name] = _take(raw[name], order, empty)
+            if consume:
+                del raw[name]
+    del raw
     data.update((name, _take(facts[name], order)) for name in ("environment", "function",
                                                                   "version"))
     env_code, env_names = _first_seen(facts["environment_code"].to_numpy()[order],
@@ -167,6 +180,12 @@ def build_invocations(merged: Merged, idle_gap_s: float) -> pd.DataFrame:
     return inv
 
 
+def _emptied(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with no rows, holding none of its arrays (`frame.iloc[:0]` is a view: it would
+    keep every column of a million rows alive)."""
+    return frame.iloc[:0].copy(deep=True)
+
+
 def _first_seen(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`pd.factorize(names)` (codes by first appearance, -1 for none; the distinct names),
     worked out on `codes`, integer codes of the same names in another numbering (-1: none)."""
@@ -191,8 +210,9 @@ def _owner_codes(merged: Merged) -> np.ndarray | None:
     codes. (`evidence.collect_owned` also checks the names of what it finds.) The merge gives
     them outright (`Merged.owner_codes`) once it has cut the frames kept for quoting."""
     rows = len(merged.invocations)
-    if merged.owner_codes is not None and len(merged.owner_codes) == rows:
-        return merged.owner_codes
+    given = getattr(merged, "owner_codes", None)
+    if given is not None and len(given) == rows:
+        return given
     named = [frame["owner_code"].to_numpy() for kind, frame in merged.frames.items()
              if kind in INVOCATION_KINDS and "owner_code" in frame]
     codes = np.concatenate(named) if named else np.zeros(0, dtype=np.int64)

@@ -159,7 +159,8 @@ def test_evidence_by_owner_code_is_the_evidence_by_key() -> None:
                *invoke(two, "b", 150, 3000.0, 3000, status="timeout"),
                timed_out(two, "b", 3150, 3.0), *invoke(one, "c", 400, 2.0, 2),
                *invoke(two, "b", 5000, 1.0, 1)]  # a retry of b: a second invocation
-    merged = merge_records(records, keep_events=True)
+    merged = merge_records(records, keep_events=True)  # (no cut of the quoted frames: every
+    # invocation's records are there, and with them every owner code)
     inv = tables.build_invocations(merged, 1800.0)
     assert "owner_code" in inv
     rows = np.flatnonzero(inv["request_id"].isin(["a", "b"]).to_numpy())
@@ -216,3 +217,41 @@ def test_fillna_from_an_absent_source_is_pandas_fillna() -> None:
         got, want = classify._fillna(values, absent), values.fillna(absent)
         assert got.dtype == want.dtype
         assert [type(v) for v in got] == [type(v) for v in want]
+
+
+def test_consumed_build_is_the_build_and_lets_go_of_the_raw_frame() -> None:
+    import weakref
+
+    from lifecycle_trace.analysis.merge import merge_records
+    from tests.fixtures.analysis.builders import init_start, invoke, stream, timed_out
+
+    one, two = stream(41), stream(42)
+    records = [init_start(one, 0), *invoke(one, "a", 100, 5.0, 6, init_ms=90.0),
+               *invoke(two, "b", 150, 3000.0, 3000, status="timeout"),
+               timed_out(two, "b", 3150, 3.0), *invoke(one, "c", 400, 2.0, 2)]
+    kept = merge_records(records)
+    expected = tables.build_invocations(kept, 1800.0)
+    assert len(kept.invocations) == 3  # not consumed: left as it was
+    given = merge_records(records)
+    raw = weakref.ref(given.invocations)
+    columns = given.invocations.dtypes
+    actual = tables.build_invocations(given, 1800.0, consume=True)
+    pd.testing.assert_frame_equal(actual, expected)
+    assert len(given.invocations) == 0 and given.invocations.dtypes.equals(columns)
+    assert raw() is None  # nothing holds the raw frame
+
+
+def test_emptied_frame_holds_none_of_the_arrays() -> None:
+    import weakref
+
+    frame = pd.DataFrame({"x": np.arange(4.0), "y": pd.Series(["a", None, "c", "d"], dtype=object)})
+    arrays = [weakref.ref(block.values) for block in frame._mgr.blocks
+              if isinstance(block.values, np.ndarray)]
+    assert arrays
+    view = frame.iloc[:0]
+    emptied = tables._emptied(frame)
+    del frame
+    assert all(array() is not None for array in arrays)  # the view keeps them
+    del view
+    assert all(array() is None for array in arrays)
+    assert emptied.empty and emptied.dtypes.tolist() == [np.dtype(float), np.dtype(object)]

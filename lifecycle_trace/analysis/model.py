@@ -8,6 +8,7 @@ contract (ARCHITECTURE.md, "The report contract").
 
 from __future__ import annotations
 
+import copy
 import gc
 import io
 import json
@@ -24,6 +25,7 @@ import pandas as pd
 from lifecycle_trace import config
 from lifecycle_trace.analysis import findings as findings_mod
 from lifecycle_trace.analysis import tables
+from lifecycle_trace.analysis.classify import STATUSES, _repeated
 from lifecycle_trace.analysis.findings import Finding
 from lifecycle_trace.analysis.frames import PrebuiltColumns
 from lifecycle_trace.analysis.merge import Merged, merge_records
@@ -229,17 +231,21 @@ def analyze_merged(
     public = tables.public_invocations(inv)
     described = pricing.describe()
     described["blended_price_per_gb_second"] = rate
+    summary = summarize(inv, envs, found, pricing)  # (the table's status codes are counted)
+    functions = []
+    for (fn, ver), rows in _by_function(public):
+        env_rows = envs.loc[envs["function"].eq(fn) & (
+            envs["version"].eq(ver) if ver is not None else envs["version"].isna())]
+        own = [f for f in found if f.function == fn and f.version == ver]
+        whole = rows is public and len(env_rows) == len(envs) and len(own) == len(found)
+        # (one function and version: its summary is the summary, not worked out twice)
+        functions.append({"function": fn, "version": ver, **(
+            copy.deepcopy(summary) if whole else summarize(rows, env_rows, own, pricing))})
     return Report(
         invocations=public,
         environments=envs.reset_index(drop=True),
-        summary=summarize(public, envs, found, pricing),
-        functions=[
-            {"function": fn, "version": ver,
-             **summarize(rows, envs.loc[envs["function"].eq(fn) & (
-                 envs["version"].eq(ver) if ver is not None else envs["version"].isna())],
-                 [f for f in found if f.function == fn and f.version == ver], pricing)}
-            for (fn, ver), rows in _by_function(public)
-        ],
+        summary=summary,
+        functions=functions,
         findings=found,
         sources=list(sources or []),
         pricing=described,
@@ -247,6 +253,18 @@ def analyze_merged(
 
 
 def _by_function(inv: pd.DataFrame) -> list[tuple[tuple[str, str | None], pd.DataFrame]]:
+    """The rows of each function and version, sorted; a table of one function and one version
+    is its own group (no grouping of a million rows).
+
+    (A missing version was meant to be a group of its own with version None; with pandas 3 the
+    "\0" stand-in comes back from the grouping as "": kept as it is, to be decided apart.)"""
+    if len(inv):
+        function = inv["function"].to_numpy(dtype=object)
+        version = inv["version"].to_numpy(dtype=object)
+        first, first_version = function[0], version[0]
+        if (isinstance(first, str) and isinstance(first_version, str)
+                and bool((function == first).all()) and bool((version == first_version).all())):
+            return [((first, first_version), inv)]
     keys = inv["version"].astype(object).where(inv["version"].notna(), None)
     out = []
     for (fn, ver), rows in inv.groupby([inv["function"], keys.fillna("\0")], sort=True):
@@ -256,8 +274,9 @@ def _by_function(inv: pd.DataFrame) -> list[tuple[tuple[str, str | None], pd.Dat
 
 def _detect_region(inv: pd.DataFrame) -> str | None:
     """The region in INIT_START's runtime ARN, when the input holds exactly one."""
-    arns = inv["runtime_arn"].dropna().astype(str) if "runtime_arn" in inv else pd.Series()
-    regions = {m.group(1) for m in map(REGION_RE.match, arns.unique()) if m}
+    arns = pd.unique(inv["runtime_arn"].to_numpy(dtype=object)) if "runtime_arn" in inv else []
+    regions = {m.group(1) for m in (REGION_RE.match(str(arn)) for arn in arns if pd.notna(arn))
+               if m}
     return regions.pop() if len(regions) == 1 else None
 
 
@@ -275,7 +294,7 @@ def summarize(inv: pd.DataFrame, envs: pd.DataFrame, found: list[Finding],
     """The summary block (also used per function/version)."""
     n = int(len(inv))
     cold = int(inv["cold"].sum())
-    statuses = inv["status"].value_counts()  # one pass, not one comparison per status
+    statuses = _status_counts(inv)
     kinds = {k: 0 for k in findings_mod.SEVERITY}
     for f in found:
         kinds[f.kind] += 1
@@ -299,21 +318,43 @@ def summarize(inv: pd.DataFrame, envs: pd.DataFrame, found: list[Finding],
         "findings": sum(kinds.values()),
         "findings_by_kind": kinds,
         "post_response": _post_response_totals(inv, found, pricing),
-        "source_disagreements": int(inv["disagreements"].notna().sum())
+        "source_disagreements": _count_present(inv["disagreements"])
         if "disagreements" in inv else 0,
     }
+
+
+def _status_counts(inv: pd.DataFrame) -> dict[str, int]:
+    """How many rows have each status: from the integer `status_code` the table carries (a
+    count per code), else by `value_counts` of the names."""
+    if "status_code" in inv:
+        counts = np.bincount(inv["status_code"].to_numpy(), minlength=len(STATUSES) + 1)
+        return {name: int(counts[i]) for i, name in enumerate(STATUSES)}
+    return {str(k): int(v) for k, v in inv["status"].value_counts().items()}
+
+
+def _count_present(column: pd.Series) -> int:
+    """`column.notna().sum()`; a column that repeats one value (the merge's broadcast of an
+    absent source) is read once."""
+    values = column.to_numpy()
+    if _repeated(values):
+        return 0 if pd.isna(values[0]) else len(values)
+    return int(column.notna().sum())
 
 
 def _post_response_totals(inv: pd.DataFrame, found: list[Finding],
                           pricing: Pricing) -> dict[str, object]:
     """Billed ms and dollars spent after responses over the whole input, and the part of it the
     `post_response_overhead` findings flag."""
-    costs = findings_mod.post_response_cost(inv, pricing.request_price_per_million / 1e6)
     flagged = [f for f in found if f.kind == "post_response_overhead"]
+    measured = _count_present(inv["post_response_ms"])
+    billed_ms = cost = 0.0  # (the sums of nothing measured)
+    if measured:
+        costs = findings_mod.post_response_cost(inv, pricing.request_price_per_million / 1e6)
+        billed_ms, cost = float(costs["billed_ms"].sum()), float(costs["cost_usd"].sum())
     return {
-        "invocations_measured": int(inv["post_response_ms"].notna().sum()),
-        "billed_ms": float(costs["billed_ms"].sum()),
-        "cost_usd": round(float(costs["cost_usd"].sum()), 9),
+        "invocations_measured": measured,
+        "billed_ms": billed_ms,
+        "cost_usd": round(cost, 9),
         "flagged_billed_ms": float(sum(f.billed_ms or 0.0 for f in flagged)),
         "flagged_cost_usd": round(float(sum(f.cost_usd or 0.0 for f in flagged)), 9),
     }

@@ -15,6 +15,7 @@ caller reads the file the general way. `LCTRACE_FASTPATH=0` turns the fast path 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import mmap
 import os
@@ -111,7 +112,8 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
                 from lifecycle_trace.ingest.parallel import scan_file
 
                 chunks = scan_file(data, path, workers=workers,
-                                   parallel=size >= MIN_PARALLEL_BYTES)
+                                   parallel=size >= MIN_PARALLEL_BYTES,
+                                   started=_heap_returning)
                 fastscan.check_tokens([token for chunk in chunks for token in chunk.tokens])
             except (fastscan.Unsupported, UnicodeDecodeError, ValueError):
                 return None
@@ -120,7 +122,8 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
     finally:
         if frozen:
             gc.enable()
-    _trim_heap()
+        _trim_heap()
+        _heap_keeping()
     if built is None:
         return None
     columns, count = built
@@ -130,17 +133,59 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
     return stats, columns, count
 
 
-def _trim_heap() -> None:
-    """Hand the memory the read let go of back to the system: glibc keeps freed heap memory
-    for reuse (here ~250 MB at 1 M invocations: the scanned chunks, the id rows), and the
-    later stages' peak would be counted on top of it. Once, at the end: trimmed within the
-    read (after each type's columns), its own peak fell by ~170 MB but the pages handed back
-    were faulted in again at a cost of ~0.3 s. Nothing where there is no glibc."""
+RETURNED_BLOCK = 128 << 10
+"""During the read (in this process, not in the scanning workers), blocks from this size up
+are mapped on their own, so each goes back to the system when freed. glibc's own threshold
+starts there but rises to the largest block freed (up to 32 MB): then the scanned chunks and
+the pieces made of them (blocks of 0.1-8 MB, freed while every column is being built) stay in
+the heap, and the read's peak at 1 M invocations was ~1010 MB for ~630 MB of columns (the
+trim at its end then handed back ~390 MB). The workers keep the rising threshold: they are
+forked before it is set (mapped blocks there cost ~40% more scan time in faulted pages)."""
+KEPT_BLOCK = 32 << 20
+"""After the read: the threshold glibc's own would have risen to (its maximum), so the later
+stages keep their speed (128 KB there made them ~0.5-1 s slower at 1 M invocations)."""
+
+
+@functools.cache
+def _libc():
+    """The C library (for glibc's malloc settings), or None."""
     import ctypes
     import ctypes.util
 
     with contextlib.suppress(OSError, AttributeError, TypeError):
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c"))
+    return None
+
+
+def _set_mmap_threshold(size: int) -> None:
+    """glibc's M_MMAP_THRESHOLD (and M_TRIM_THRESHOLD, twice it, as glibc sets it itself)."""
+    libc = _libc()
+    with contextlib.suppress(AttributeError, TypeError, OSError):
+        if libc is not None:
+            libc.mallopt(-3, size)  # M_MMAP_THRESHOLD
+            libc.mallopt(-1, 2 * size)  # M_TRIM_THRESHOLD
+
+
+def _heap_returning() -> None:
+    """Large blocks freed during the read go back to the system at once (`RETURNED_BLOCK`)."""
+    _set_mmap_threshold(RETURNED_BLOCK)
+
+
+def _heap_keeping() -> None:
+    """After the read: large blocks kept for reuse again (`KEPT_BLOCK`)."""
+    _set_mmap_threshold(KEPT_BLOCK)
+
+
+def _trim_heap() -> None:
+    """Hand the memory the read let go of back to the system: glibc keeps freed heap memory
+    for reuse (the small objects and blocks below `RETURNED_BLOCK`), and the later stages'
+    peak would be counted on top of it. Once, at the end: trimmed within the read (after each
+    type's columns), its own peak fell but the pages handed back were faulted in again at a
+    cost of ~0.3 s. Nothing where there is no glibc."""
+    libc = _libc()
+    with contextlib.suppress(AttributeError, TypeError, OSError):
+        if libc is not None:
+            libc.malloc_trim(0)
 
 
 def _parse_others(chunks: list[fastscan.Chunk], line_bases: list[int], source: str,
@@ -210,25 +255,32 @@ class _IdSpace:
                if count):
             self._number_strings()
             return
-        joined = np.frombuffer(b"\0".join(blob for blob in blobs if blob) + b"\0",
-                               dtype=np.uint8)  # 37 bytes per id: 36, then its NUL
         total = sum(counts)
-
-        def column(offset: int, width: int) -> np.ndarray:  # bytes at offset of every id
-            return np.ndarray(shape=(total,), dtype=f"V{width}", buffer=joined, offset=offset,
-                              strides=(37,))
-
-        words = np.empty((total, 5), dtype=np.uint64)
-        for k in range(4):
-            words[:, k] = column(8 * k, 8).view("<u8")
-        words[:, 4] = column(32, 4).view("<u4")
+        words = np.empty((total, 5), dtype=np.uint64)  # an id's 36 bytes, 4 bytes of zeros
+        at = 0
+        for blob, count in zip(blobs, counts, strict=True):  # 37 bytes per id (36, a NUL)
+            for k, width in enumerate((8, 8, 8, 8, 4) if count else ()):
+                words[at : at + count, k] = np.ndarray(
+                    shape=(count,), dtype=f"V{width}", buffer=blob, offset=8 * k,
+                    strides=(37,)).view("<u8" if width == 8 else "<u4")
+            at += count
+        del blobs
         codes, firsts = _factorize_words(words)
         ends = np.cumsum(counts)
         self.remaps = {id(table): codes[end - count : end].astype(np.int64)
                        for table, count, end in zip(self.tables, counts, ends, strict=True)}
-        text = column(0, 37)[firsts].tobytes()[:-1].decode("ascii") if len(firsts) else ""
+        del codes
+        rows = np.zeros((len(firsts), 40), dtype=np.uint8)  # each distinct id, then a NUL
+        rows.view(np.uint64)[:] = words[firsts]
+        del words
+        rows = rows[:, :37]
+        text = str(memoryview(np.ascontiguousarray(rows)).cast("B")[:-1], "ascii")
+        del rows
         self._values = np.empty(len(firsts), dtype=object)
         self._values[:] = text.split("\0") if text else []
+        del text
+        for table in self.tables:  # numbered: their bytes are not needed again
+            table.numbered(self._values, self.remaps[id(table)])
 
     def _number_strings(self) -> None:
         """The ids as strings, one dict (for ids of another length than 36: never made by the
@@ -245,9 +297,9 @@ class _IdSpace:
 
 
 def _blob(table: fastscan.IdTable) -> bytes:
-    """A table's NUL-joined ids (rejoined when they were decoded already)."""
-    if table.strings is not None:
-        return "\0".join(table.strings.tolist()).encode("utf-8")
+    """A table's NUL-joined ids (rejoined when they were decoded or numbered already)."""
+    if table.strings is not None or not table.blob:
+        return "\0".join(table.decoded().tolist()).encode("utf-8")
     return table.blob
 
 
@@ -318,13 +370,19 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     functions = np.array([function_for(None, name) for name in streams], dtype=object)
     columns = {}
     space = _IdSpace(tables)
-    while parts:  # each type's pieces are let go once they are its columns
-        name, members = parts.popitem()
+    # each type's pieces are let go once they are its columns: the type of fewest rows last
+    # (the read's peak is when its pieces are held with every other type's columns)
+    for name in sorted(parts, key=lambda name: -_rows(parts[name])):
+        members = parts.pop(name)
         columns[name] = _type_columns(name, members, stream_names, functions, source, space)
         del members
     # the order `records_to_frames` gives its frames: last type seen first
     order = sorted(columns, key=lambda name: -int(columns[name]["seq"][0]))
     return {name: columns[name] for name in order}, total
+
+
+def _rows(members: list[dict]) -> int:
+    return sum(len(part["seq"]) if "record" not in part else 1 for part in members)
 
 
 def _ints_with_none(values: np.ndarray) -> list:

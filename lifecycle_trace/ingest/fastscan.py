@@ -193,20 +193,30 @@ versions, statuses, error types: few distinct values) are sent factorized too.""
 class IdTable:
     """The distinct request ids of one slice, NUL-joined; decoded once, when first needed."""
 
-    __slots__ = ("blob", "strings")
+    __slots__ = ("blob", "strings", "space")
 
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
         self.strings = None
+        self.space = None
 
     def __getstate__(self):
         return self.blob
 
     def __setstate__(self, blob: bytes) -> None:
-        self.blob, self.strings = blob, None
+        self.blob, self.strings, self.space = blob, None, None
+
+    def numbered(self, values: np.ndarray, codes: np.ndarray) -> None:
+        """Its ids are `values[codes]` (numbered with other tables'): its bytes let go."""
+        if self.strings is None:
+            self.blob, self.space = b"", (values, codes)
 
     def decoded(self) -> np.ndarray:
         if self.strings is None:
+            if self.space is not None:
+                values, codes = self.space
+                self.strings, self.space = values[codes], None
+                return self.strings
             strings = self.blob.decode("utf-8").split("\0") if self.blob else []
             self.strings = np.empty(len(strings), dtype=object)
             self.strings[:] = strings

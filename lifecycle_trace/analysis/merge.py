@@ -62,7 +62,9 @@ INSTANCE_RE = re.compile(r'"instance"\s*:\s*"([^"]+)"')
 """The environment a wrapper line names (its `instance` field = the log stream name)."""
 COUNTED_COLUMNS = frozenset(("seq", "timestamp_ms", "dialect"))
 """What the merge keeps of a record type that is not quoted (END lines, function output) once
-owners are known: its time and dialect (for the invocation blocks), besides the owner."""
+owners are known: its time and dialect (for the invocation blocks), besides the owner.
+Function output keeps only its owner: it is counted, and says nothing of its invocation's
+sources (`INVOCATION_KINDS`) or times."""
 PHASE_COLUMNS = {
     schema.SPAN_POLL_WAIT: "poll_wait_ms",
     schema.SPAN_HANDLER: "handler_ms",
@@ -341,7 +343,8 @@ def join_stand_ins(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
     """
     stand_ins: set[str] = set()
     for frame in frames.values():
-        if "dialect" in frame:
+        # (the distinct dialects first, from runs of one value: most frames hold no RIE line)
+        if "dialect" in frame and RIE in text_codes([frame["dialect"].to_numpy(dtype=object)])[1]:
             stand_ins.update(frame.loc[frame["dialect"].eq(RIE), "env"].astype(str).unique())
     if not stand_ins:
         return {}
@@ -417,7 +420,8 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
         frame_seq = frame["seq"].to_numpy()
         if kind not in NAMED_OWNER_KINDS:  # function output (most rows) is counted, never
             # quoted: only what the invocation blocks read of it is kept
-            frame = frames[kind] = frame[[c for c in frame if c in COUNTED_COLUMNS]]
+            kept = () if kind == "AppLine" else COUNTED_COLUMNS
+            frame = frames[kind] = frame[[c for c in frame if c in kept]]
         frame["owner_code"] = owner_by_seq[frame_seq]
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]

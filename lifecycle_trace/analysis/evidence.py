@@ -94,8 +94,12 @@ def render(kind: str, row: dict) -> str:
 
 def _located(source: object, line: object, text: str, dialect: object) -> str:
     """The quoted line: where it is, what it says, and its dialect unless plain text."""
-    note = f" [{dialect}]" if _present(dialect) and dialect not in ("text", "rie") else ""
-    return f"{source}:{line}: {text.rstrip()}{note}"
+    return f"{source}:{line}: {text.rstrip()}{_note(dialect)}"
+
+
+def _note(dialect: object) -> str:
+    """What follows a quoted line: its dialect, unless plain text."""
+    return f" [{dialect}]" if _present(dialect) and dialect not in ("text", "rie") else ""
 
 
 def collect(
@@ -141,10 +145,9 @@ def collect_owned(frames: dict[str, pd.DataFrame], owners: np.ndarray, wanted: s
         hit = np.flatnonzero(table[np.where((codes < 0) | (codes > last), last, codes)])
         if not len(hit):
             continue
-        rendered = _rendered(kind, frame, "owner", hit)
-        if not all(owner in wanted for owner, _, _ in rendered):
-            return None
-        for owner, seq, line in rendered:
+        for owner, seq, line in _rendered(kind, frame, "owner", hit):
+            if owner not in wanted:
+                return None
             out[owner].append((seq, line))
     return out
 
@@ -220,11 +223,13 @@ def _rendered(kind: str, frame: pd.DataFrame, key: str, rows: np.ndarray
         return [(row[key], int(row["seq"]), render(kind, row)) for row in (
             dict(zip(names, values, strict=True))
             for values in zip(*(columns[name] for name in names), strict=True))]
-    return [(owner, int(seq), _located(source, line, text, dialect))
+    dialects = columns.get("dialect", [None] * n)
+    notes = {dialect: _note(dialect) for dialect in set(dialects) if isinstance(dialect, str)}
+    return [(owner, int(seq), f"{source}:{line}: {text.rstrip()}"
+             f"{notes[dialect] if type(dialect) is str else _note(dialect)}")
             for owner, seq, source, line, text, dialect in zip(
                 columns[key], columns["seq"], columns.get("source", [None] * n),
-                columns.get("line", [None] * n), texts, columns.get("dialect", [None] * n),
-                strict=True)]
+                columns.get("line", [None] * n), texts, dialects, strict=True)]
 
 
 def _is_numeric(frame: pd.DataFrame, name: str) -> bool:

@@ -103,9 +103,9 @@ def finding_columns(findings: list[Finding]) -> list[list[object]]:
         [v if isinstance(v := f.environment, str) else None for f in findings],
         [v if isinstance(v := f.request_id, str) else None for f in findings],
         [_number(f.billed_ms) for f in findings], [_number(f.cost_usd) for f in findings],
-        [f.message for f in findings], [list(f.evidence) for f in findings],
+        [f.message for f in findings], [f.evidence for f in findings],  # (read, not copied)
         [[r for r in f.request_ids if isinstance(r, str)] for f in findings],
-        [list(f.related_kinds) for f in findings],
+        [f.related_kinds for f in findings],
     ]
 
 

@@ -75,16 +75,26 @@ def _frame_column(series: pd.Series) -> Callable[[int, int, int, int], list[str]
 
     def texts(start: int, stop: int, level: int, indent: int) -> list[str]:
         part, absent = values[start:stop], missing[start:stop]
-        if not absent.any():
-            return [cell_text(value, level, indent) for value in part]
-        return ["null" if none else cell_text(value, level, indent)
+        encode = encode_basestring_ascii
+        if not absent.any():  # (text inline, anything else by `cell_text`)
+            return [encode(value) if type(value) is str else cell_text(value, level, indent)
+                    for value in part]
+        return ["null" if none else encode(value) if type(value) is str
+                else cell_text(value, level, indent)
                 for value, none in zip(part, absent.tolist(), strict=True)]
 
     return texts
 
 
 def _float_texts(values: np.ndarray) -> list[str]:
-    """`json` texts of floats, non-finite ones as null (`frame_records` makes them None)."""
+    """`json` texts of floats, non-finite ones as null (`frame_records` makes them None). A
+    column of few distinct values (sizes, whole milliseconds) has each written once."""
+    if len(values) > 64 and not (np.signbit(values) & (values == 0)).any():  # (-0.0 is 0.0
+        # to `np.unique`, not to `repr`)
+        distinct, inverse = np.unique(values, return_inverse=True)
+        if len(distinct) * 4 < len(values):
+            texts = np.array(_float_texts(distinct), dtype=object)
+            return texts[inverse].tolist()
     out = list(map(float.__repr__, values.tolist()))
     for row in np.flatnonzero(~np.isfinite(values)):
         out[row] = "null"
@@ -96,9 +106,10 @@ def _time_column(series: pd.Series) -> Callable[[int, int, int, int], list[str]]
     the millisecond, plus "Z" (numpy's ISO text of the UTC instant at millisecond precision
     is that text, for years 1000-9999 and instants after 1970; else pandas makes it)."""
     utc = series.array._ndarray  # the UTC instants, datetime64 of the column's unit
-    known = ~np.isnat(utc)
-    low, high = np.datetime64("1970-01-01"), np.datetime64("9999-12-31T23:59:59")
-    if known.any() and (utc[known].min() < low or utc[known].max() > high):
+    known = utc[~np.isnat(utc)]
+    years = known[[known.argmin(), known.argmax()]].astype("datetime64[Y]").astype(np.int64) \
+        + 1970 if len(known) else np.array([1970])
+    if years.min() < 1970 or years.max() > 9999:
         texts = (series.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.slice(0, 23) + "Z")
         shown = [None if not isinstance(text, str) else encode_basestring_ascii(text)
                  for text in texts.to_numpy(dtype=object)]
@@ -217,24 +228,28 @@ def _holds_rows(value: object) -> bool:
 
 
 def _rows(rows: Rows, level: int, indent: int) -> Iterator[str]:
-    """A `Rows` as the JSON list of its dicts, a batch of rows at a time."""
+    """A `Rows` as the JSON list of its dicts, a batch of rows at a time. Each batch's rows are
+    filled into one template of the keys, in which a column with the same text in every row of
+    the batch (a source the input does not have: null throughout) is written once."""
     if rows.length == 0:
         yield "[]"
         return
     row_pad = "\n" + " " * (indent * (level + 1))
-    key_pad = "\n" + " " * (indent * (level + 2))
-    if rows.names:
-        template = ("{" + ",".join(key_pad + encode_basestring_ascii(name).replace("%", "%%")
-                                   + ": %s" for name in rows.names)
-                    + row_pad + "}")
-    else:
-        template = "{}"
+    heads = ["\n" + " " * (indent * (level + 2)) + encode_basestring_ascii(name) + ": "
+             for name in rows.names]
     yield "["
     for start in range(0, rows.length, BATCH):
         stop = min(start + BATCH, rows.length)
-        columns = [rows.texts(i, start, stop, level + 2, indent)
-                   for i in range(len(rows.names))]
-        texts = ([template % values for values in zip(*columns, strict=True)] if columns
-                 else [template] * (stop - start))
-        yield ("," if start else "") + row_pad + ("," + row_pad).join(texts)
+        parts, varying = [], []
+        for i, head in enumerate(heads):
+            texts = rows.texts(i, start, stop, level + 2, indent)
+            if texts.count(texts[0]) == len(texts):
+                parts.append((head + texts[0]).replace("%", "%%"))
+            else:
+                parts.append(head.replace("%", "%%") + "%s")
+                varying.append(texts)
+        template = "{" + ",".join(parts) + row_pad + "}" if parts else "{}"
+        filled = ([template % values for values in zip(*varying, strict=True)] if varying
+                  else [template % ()] * (stop - start))
+        yield ("," if start else "") + row_pad + ("," + row_pad).join(filled)
     yield "\n" + " " * (indent * level) + "]"

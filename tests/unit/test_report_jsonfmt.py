@@ -61,6 +61,16 @@ def test_batches_and_empty_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     assert written(jsonfmt.frame_rows(frame)) == json.dumps(frame_records(frame), indent=2)
 
 
+def test_repeated_values_and_constant_columns() -> None:
+    n = 300
+    frame = pd.DataFrame({
+        "few": np.tile([128.0, -0.0, 0.0, np.nan, 1e20, 2.5, -np.inf], n // 7 + 1)[:n],
+        "many": np.linspace(-1, 1, n), "p%s": pd.Series(["50%s"] * n, dtype=object),
+        "%d": np.full(n, 1.5), "zeros": np.zeros(n),
+    })
+    assert written(jsonfmt.frame_rows(frame)) == json.dumps(frame_records(frame), indent=2)
+
+
 def test_times_outside_the_quick_range_are_written_as_pandas_writes_them() -> None:
     old = pd.Series(pd.to_datetime([-1, 5, 1.5e12], unit="ms", utc=True))
     frame = pd.DataFrame({"t": old + pd.Timedelta(microseconds=250)})

@@ -143,7 +143,8 @@ def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] 
         envs.append(frame["env"].to_numpy(dtype=object))
         seqs.append(seq)
         pick = None if kind not in leave_out else np.flatnonzero(~leave_out[kind])
-        picks.append(offset + (np.arange(count) if pick is None else pick))
+        picks.append(np.arange(offset, offset + count, dtype=np.int64) if pick is None
+                     else offset + pick)
         offset += count
 
         def some(values: np.ndarray, pick: np.ndarray | None = pick) -> np.ndarray:
@@ -158,7 +159,8 @@ def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] 
         texts["phase"].append(some(frame["phase"].to_numpy(dtype=object)) if "phase" in frame
                               else np.full(kept, None, dtype=object))
     data = {name: np.concatenate(column.pop(name)) for name in list(column)}
-    picked = np.concatenate(picks) if len(picks) > 1 else picks[0]
+    picked = _narrow(np.concatenate(picks) if len(picks) > 1 else picks[0])
+    del picks
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
     by_seq = _input_order(data["seq"])
@@ -192,10 +194,11 @@ def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] 
     starts = np.cumsum([0, *map(len, frames.values())])
     for (kind, frame), start in zip(frames.items(), starts, strict=False):
         if kind in leave_out:
-            rows = np.flatnonzero(leave_out[kind])
-            left[kind] = LeftOut(rows, rid_codes[start + rows], rank[codes[start + rows] + 1],
+            rows = _narrow(np.flatnonzero(leave_out[kind]))
+            at = start + rows
+            left[kind] = LeftOut(rows, rid_codes[at], rank[codes[at] + 1],
                                  frame["timestamp_ms"].to_numpy(dtype=float)[rows],
-                                 frame["seq"].to_numpy(dtype=np.int64)[rows])
+                                 _narrow(frame["seq"].to_numpy()[rows]))
     return pd.DataFrame({name: out[name] for name in names}, copy=False), request_ids, left
 
 
@@ -205,11 +208,10 @@ def _by_first_seq(codes: np.ndarray, seqs: list[np.ndarray]) -> tuple[np.ndarray
     `by_first_appearance(codes[input order])` gives, without reordering every record: each
     type's records are in input order already, so only each code's first record per type is
     compared."""
-    shifted = codes.astype(np.int64) + 1  # (-1 -> 0)
-    first = np.full(int(shifted.max()) + 1 if len(shifted) else 0, np.iinfo(np.int64).max)
+    first = np.full(int(codes.max()) + 2 if len(codes) else 0, np.iinfo(np.int64).max)
     start = 0
     for seq in seqs:
-        part = shifted[start : start + len(seq)]
+        part = codes[start : start + len(seq)] + 1  # (-1 -> 0; one type at a time)
         rows = np.flatnonzero(first_row_mask(part)) if len(part) else np.zeros(0, np.int64)
         np.minimum.at(first, part[rows], seq[rows])
         start += len(seq)
@@ -345,7 +347,7 @@ def _stream_codes(frames: dict[str, pd.DataFrame], envs: list[np.ndarray]
                 added.append(name)
             mapping.append(index[name])
         parts.append(np.array(mapping, dtype=np.int64)[local])
-    return np.concatenate(parts), np.concatenate([names, np.array(added, dtype=object)])
+    return _joined(parts), np.concatenate([names, np.array(added, dtype=object)])
 
 
 def _code_names(frames: dict[str, pd.DataFrame], code: str, column: str, size: int
@@ -379,9 +381,9 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
                                for frame in frames.values()])
                if frames else np.zeros(0, dtype=object))
         return pd.factorize(ids)
-    parts = [frame[REQUEST_CODE].to_numpy(dtype=np.int64) if REQUEST_CODE in frame
+    parts = [frame[REQUEST_CODE].to_numpy() if REQUEST_CODE in frame
              else np.full(len(frame), -1, dtype=np.int64) for frame in frames.values()]
-    codes = np.concatenate(parts)
+    codes = _joined(parts)
     # the reader numbers ids across types: keep the ones these frames use, in code order
     size = int(codes.max()) + 1
     used = np.zeros(size + 1, dtype=bool)
@@ -394,8 +396,8 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
             uncoded.append((start, frame["request_id"].to_numpy(dtype=object)))
         start += len(frame)
     request_ids = names[used]
-    if not used.all():
-        codes = np.append(np.cumsum(used) - 1, -1)[codes]  # compacted (-1 stays -1)
+    if not used.all():  # compacted (-1 stays -1)
+        codes = np.append(np.cumsum(used) - 1, -1).astype(codes.dtype)[codes]
     if uncoded:  # their ids, looked up once among the coded ones; the others numbered after
         rows = np.concatenate([start + np.arange(len(ids)) for start, ids in uncoded])
         ids = np.concatenate([ids for _, ids in uncoded])
@@ -411,6 +413,19 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
                                               np.asarray(extra_ids, dtype=object)])
             codes[rows] = found
     return codes, request_ids
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Integer code columns end to end, as int32 when every code fits (half the memory of the
+    int64 columns the readers give, over every record of a large input)."""
+    fits = all(not len(part) or (part.max() < 2**31 and part.min() >= -1) for part in parts)
+    return np.concatenate(parts, dtype=np.int32 if fits else np.int64, casting="same_kind")
+
+
+def _narrow(positions: np.ndarray) -> np.ndarray:
+    """Row positions (or sequence numbers) as int32 when they fit."""
+    fits = not len(positions) or int(positions.max()) < 2**31
+    return positions.astype(np.int32) if fits else positions
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

@@ -110,7 +110,7 @@ def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
     if request_ids is None:
         rid_codes, request_ids = request_id_codes(events["request_id"])
     else:
-        rid_codes = events["request_code"].to_numpy(dtype=np.int64)
+        rid_codes = events["request_code"].to_numpy()  # (int32 or int64)
         request_ids = np.asarray(request_ids, dtype=object)
     empty = np.flatnonzero(request_ids == "")
     if len(empty):
@@ -163,7 +163,7 @@ def _one_run_per_id(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start
     first_report[rid[reports][::-1]] = reports[::-1]
     if (last_start > first_report).any():
         return None
-    key_codes = np.full(len(rid), -1, dtype=np.int64)
+    key_codes = np.full(len(rid), -1, dtype=np.int32 if count < 2**31 else np.int64)
     key_codes[at], key_rid = by_first_appearance(ids)
     return key_codes, key_rid
 
@@ -219,7 +219,7 @@ def assign_owners(events: pd.DataFrame, request_ids: np.ndarray | None = None
     if init_span.any():
         init_span &= phase.isin((schema.SPAN_INIT, schema.SPAN_RESTORE)).to_numpy()
     rows = np.flatnonzero(init | app | late | init_span)
-    owner = codes.astype(np.int64)
+    owner = codes.astype(np.int32 if len(keys) < 2**31 else np.int64)
     during = np.zeros(len(events), dtype=bool)
     init_out = np.zeros(len(events), dtype=bool)
     if len(rows):
@@ -396,7 +396,7 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
         events, keys, key_request_ids = assign_owners(events, request_ids)
     size = max((int(frame["seq"].max()) + 1 for frame in frames.values() if len(frame)),
                default=0)
-    owner_by_seq = np.full(size, -1, dtype=np.int64)
+    owner_by_seq = np.full(size, -1, dtype=np.int32 if len(keys) < 2**31 else np.int64)
     during = np.zeros(size, dtype=bool)
     init_out = np.zeros(size, dtype=bool)
     seq = events["seq"].to_numpy()

@@ -100,6 +100,21 @@ def _contains(values: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def factorized(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize(values)` of an object array; one text through every row (one function or
+    version in a large input) is found by a comparison pass, several times cheaper than
+    pandas' hashing of every string."""
+    if len(values) and isinstance(values[0], str):
+        try:
+            same = bool((values == values[0]).all())
+        except TypeError:  # (a value that does not compare to text as a plain bool: pd.NA)
+            same = False
+        if same:
+            return np.zeros(len(values), dtype=np.intp), values[:1].copy()
+    codes, uniques = pd.factorize(values)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 class _Text:
     """A text column's distinct values and per-row codes (-1: missing), factorized once: any
     number of `isin` tests then cost a table lookup each instead of a pass of object
@@ -111,7 +126,7 @@ class _Text:
             self.uniques = values[:0] if missing else values[:1]
             self.codes = np.broadcast_to(np.intp(-1 if missing else 0), values.shape)
         else:
-            self.codes, self.uniques = pd.factorize(values)
+            self.codes, self.uniques = factorized(values)
 
     def isin(self, *options: object) -> np.ndarray:
         """`_eq(values, *options)`: rows whose value is one of `options`."""

@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifecycle_trace.analysis.classify import _floats_of, environment_codes, fill_nan, status_is
+from lifecycle_trace.analysis.classify import (
+    _floats_of,
+    environment_codes,
+    factorized,
+    fill_nan,
+    status_is,
+)
 from lifecycle_trace.analysis.merge import INIT_KINDS
 
 BAD_END = ("timeout", "crash")
@@ -86,7 +92,7 @@ def cold_start_causes(inv: pd.DataFrame, idle_gap_s: float) -> pd.Series:
         "provisioned": _provisioned(inv["cold_type"].to_numpy(dtype=object), cold_all),
         "version": _version_codes(inv["version"].to_numpy(dtype=object))}
     # rows without a function belong to no group (as `groupby` drops them)
-    function, names = pd.factorize(inv["function"].to_numpy(dtype=object))
+    function, names = factorized(inv["function"].to_numpy(dtype=object))
     for code in np.unique(function[cold_all]):
         if code < 0:
             continue
@@ -108,7 +114,7 @@ def _provisioned(cold_type: np.ndarray, cold: np.ndarray) -> np.ndarray:
 
 def _version_codes(version: np.ndarray) -> np.ndarray:
     """Integer codes of the version, a missing version counting as "" (`fillna("")`)."""
-    codes, names = pd.factorize(version)
+    codes, names = factorized(version)
     blank = np.flatnonzero(np.asarray(names, dtype=object) == "")
     return np.where(codes < 0, blank[0] if len(blank) else len(names), codes)
 

@@ -255,3 +255,14 @@ def test_emptied_frame_holds_none_of_the_arrays() -> None:
     del view
     assert all(array() is None for array in arrays)
     assert emptied.empty and emptied.dtypes.tolist() == [np.dtype(float), np.dtype(object)]
+
+
+def test_factorized_is_factorize() -> None:
+    cases = [["v1"] * 5, ["v1", "v1", None], ["a", "b", "a"], [None, "a"], [np.nan] * 3, [],
+             ["a", pd.NA, "a"], ["x", np.nan, "x", "y"]]
+    for values in cases:
+        array = np.array(values, dtype=object)
+        codes, names = classify.factorized(array)
+        expected_codes, expected_names = pd.factorize(array)
+        assert codes.tolist() == expected_codes.tolist(), values
+        assert list(names) == list(expected_names) and names.dtype == object, values

@@ -50,12 +50,17 @@ class PrebuiltColumns:
         raise TypeError("PrebuiltColumns holds columns, not records")
 
 
-def records_to_frames(records: Iterable[object]) -> dict[str, pd.DataFrame]:
+def records_to_frames(records: Iterable[object], plain: Iterable[str] = ()
+                      ) -> dict[str, pd.DataFrame]:
     """Bucket records by type name; each bucket becomes a frame with a global `seq` column
-    (position in the input) so file order can break timestamp ties."""
+    (position in the input) so file order can break timestamp ties. Prebuilt columns of the
+    types in `plain` keep their text columns as the reader made them (object arrays, missing =
+    None): for types whose text only the merge reads, pandas' `str` inference (a scan and a
+    copy of every column of millions of rows) is skipped."""
     if isinstance(records, PrebuiltColumns):
         columns, records.columns = records.columns, {}
-        return {name: _frame(columns.pop(name)) for name in list(columns)}
+        plain = frozenset(plain)
+        return {name: _frame(columns.pop(name), name in plain) for name in list(columns)}
     return {name: _frame(data) for name, data in records_to_columns(records)}
 
 
@@ -83,7 +88,11 @@ def records_to_columns(records: Iterable[object], start: int = 0
         yield cls.__name__, data
 
 
-def _frame(data: dict[str, object]) -> pd.DataFrame:
+def _frame(data: dict[str, object], plain: bool = False) -> pd.DataFrame:
+    if plain:
+        data = {name: pd.Series(values, dtype=object, copy=False)
+                if isinstance(values, np.ndarray) and values.dtype == object else values
+                for name, values in data.items()}
     frame = pd.DataFrame(data, copy=False)  # no consolidating copy of every column
     frame["timestamp_ms"] = pd.to_numeric(frame["timestamp_ms"], errors="coerce").astype(float)
     env = frame["environment"].astype(object)

@@ -382,7 +382,7 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     """Run both merge steps over records from any number of sources. `Merged.events` keeps
     only what the analysis reads of it (`reduced_events`) unless `keep_events` (then every
     event, with its `owner`)."""
-    frames = records_to_frames(records)
+    frames = records_to_frames(records, plain=() if keep_events else COUNTED_ONLY)
     joined = join_stand_ins(frames)
     # Function output and END lines that name their request (most of a large input) own
     # themselves: they are left out of the ordered events when that changes no owner.

@@ -161,7 +161,9 @@ def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] 
 
         column["seq"].append(some(seq))
         column["timestamp_ms"].append(some(frame["timestamp_ms"].to_numpy(dtype=float)))
-        column["real_env"].append(some(frame["environment"].notna().to_numpy()))
+        column["real_env"].append(some(
+            frame[STREAM_CODE].to_numpy() >= 0 if STREAM_CODE in frame  # (every such record
+            else frame["environment"].notna().to_numpy()))  # with a stream has a code)
         kept = count if pick is None else len(pick)
         column["kind"].append(np.full(kept, kinds.index(kind) if count else 0, dtype=np.int8))
         texts["source"].append(some(frame["source"].to_numpy(dtype=object)))

@@ -472,8 +472,7 @@ def _counted_with_ids(frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray] 
         frame = frames.get(kind)
         if frame is not None and len(frame):
             out[kind] = ((frame[REQUEST_CODE].to_numpy() >= 0)
-                         & (frame[STREAM_CODE].to_numpy() >= 0)
-                         & frame["environment"].notna().to_numpy())
+                         & (frame[STREAM_CODE].to_numpy() >= 0))  # (coded: a stream named)
     return out or None
 
 

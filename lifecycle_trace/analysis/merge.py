@@ -747,8 +747,10 @@ def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     inv["sources"] = sources
     if len(codes) < len(keys):  # (else every key is an invocation, in code order)
         keys, key_request_ids = keys[codes], key_request_ids[codes]
-    inv.insert(0, "request_id", key_request_ids)
-    inv.index = pd.Index(keys, name="invocation")
+    ids = pd.Index(key_request_ids).array  # (pandas' text dtype, inferred once)
+    inv.insert(0, "request_id", ids)
+    same = len(keys) == len(ids) and bool((keys == key_request_ids).all())  # (no retries)
+    inv.index = pd.Index(ids if same else keys, name="invocation")
     return inv, codes
 
 

@@ -717,12 +717,13 @@ def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     blocks = [None if block is None else _aligned(block, index, rank) for block in blocks]
     sources = _dialects(frames, codes, len(keys))
     quoted: dict[str, pd.DataFrame] = {}
+    signs = {}  # what `quotable` reads of START and REPORT, aligned once
     if cut:
+        signs = {"Report": _aligned(_by_owner(g("Report"), {
+                     name: REPORT_COLUMNS[name] for name in REPORT_SIGNS}), index, rank),
+                 "Start": _aligned(_by_owner(g("Start"), {"env": "start_env"}), index, rank)}
         probe = pd.concat([*(block for block in blocks if block is not None),
-                           _aligned(_by_owner(g("Report"), {
-                               name: REPORT_COLUMNS[name] for name in REPORT_SIGNS}), index, rank),
-                           _aligned(_by_owner(g("Start"), {"env": "start_env"}), index, rank)],
-                          axis=1)
+                           *signs.values()], axis=1)
         keep = np.zeros(len(keys) + 1, dtype=bool)  # the last slot: owner code -1 (kept)
         keep[-1] = True
         keep[codes[quotable(probe)]] = True
@@ -738,7 +739,7 @@ def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
             frames[kind] = quoted[kind]
             block = _by_owner(frame, columns)
             del frame
-            blocks[slot] = _aligned(block, index, rank, consume=True)
+            blocks[slot] = _aligned(block, index, rank, consume=True, taken=signs[kind])
             del block
         else:
             blocks[slot] = _aligned(_by_owner(g(kind), columns), index, rank)
@@ -754,12 +755,13 @@ def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
     return inv, codes
 
 
-def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray, consume: bool = False
-             ) -> pd.DataFrame:
+def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray, consume: bool = False,
+             taken: pd.DataFrame | None = None) -> pd.DataFrame:
     """`block` (indexed by owner code) reindexed to the invocations (`rank`: code -> row); a
     block of an absent record type becomes all-NaN object columns (as reindexing it would
     give, without allocating them). `consume`: each column is dropped from `block` once it is
-    taken (so a block that alone holds its arrays lets each go in turn)."""
+    taken (so a block that alone holds its arrays lets each go in turn). `taken`: columns of
+    the block aligned already (used as they are)."""
     if len(block) == 0 and all(map(pd.api.types.is_object_dtype, block.dtypes)):
         # a read-only broadcast of one NaN: no memory per row (pandas copies it only if a
         # later step writes into it); a large merge has dozens of such columns
@@ -773,13 +775,16 @@ def _aligned(block: pd.DataFrame, index: pd.Index, rank: np.ndarray, consume: bo
     indexer = np.full(len(index), -1, dtype=np.int64)
     indexer[rows[kept]] = np.flatnonzero(kept)
     columns = {}
-    for name in block.columns:
-        column = block[name]
-        values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
-        taken = pd.api.extensions.take(values, indexer, allow_fill=True)
-        columns[name] = pd.Series(taken, index=index, dtype=taken.dtype, copy=False)
-        if consume:
+    for name in list(block.columns):
+        if taken is not None and name in taken:
+            columns[name] = taken[name]
+        else:
+            column = block[name]
+            values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+            out = pd.api.extensions.take(values, indexer, allow_fill=True)
+            columns[name] = pd.Series(out, index=index, dtype=out.dtype, copy=False)
             del column, values
+        if consume:
             del block[name]
     return pd.DataFrame(columns, index=index, copy=False)
 

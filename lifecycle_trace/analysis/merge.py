@@ -396,6 +396,10 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
         events, keys, key_request_ids = assign_owners(events, request_ids)
     size = max((int(frame["seq"].max()) + 1 for frame in frames.values() if len(frame)),
                default=0)
+    for kind in list(frames):  # function output (most rows) is counted, never quoted: only
+        if kind not in NAMED_OWNER_KINDS:  # what the invocation blocks read of it is kept
+            kept = ("seq",) if kind == "AppLine" else COUNTED_COLUMNS
+            frames[kind] = frames[kind][[c for c in frames[kind] if c in kept]]
     owner_by_seq = np.full(size, -1, dtype=np.int32 if len(keys) < 2**31 else np.int64)
     during = np.zeros(size, dtype=bool)
     init_out = np.zeros(size, dtype=bool)
@@ -418,10 +422,8 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     for kind in list(frames):
         frame = frames[kind]
         frame_seq = frame["seq"].to_numpy()
-        if kind not in NAMED_OWNER_KINDS:  # function output (most rows) is counted, never
-            # quoted: only what the invocation blocks read of it is kept
-            kept = () if kind == "AppLine" else COUNTED_COLUMNS
-            frame = frames[kind] = frame[[c for c in frame if c in kept]]
+        if kind == "AppLine":  # (its owner is all the blocks read of it)
+            frame = frames[kind] = frame[[]]
         frame["owner_code"] = owner_by_seq[frame_seq]
         frame["during_invoke"] = during[frame_seq]
         frame["init_output"] = init_out[frame_seq]

@@ -14,7 +14,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO
@@ -68,8 +68,7 @@ class Report:
             "summary": self.summary,
             "functions": self.functions,
             "environments": records(self.environments),
-            "findings": (jsonfmt.Rows(findings_mod.FINDING_FIELDS, len(self.findings),
-                                      findings_mod.finding_columns(self.findings)) if rows
+            "findings": (_finding_rows(self.findings) if rows
                          else [f.to_dict() for f in self.findings]),
         }
         if invocations:
@@ -91,6 +90,49 @@ class Report:
 
         with collector_paused():
             jsonfmt.write(self._to_dict(invocations, rows=True), out, indent)
+
+
+def _finding_rows(findings: list[Finding]) -> object:
+    """The findings for the JSON writer (a `jsonfmt.Rows`): each key's JSON texts made straight
+    from the findings, a batch at a time -- what `Finding.to_dict` gives (`finding_columns`),
+    then `json` writes, without the values' lists in between."""
+    from json.encoder import encode_basestring_ascii as encode
+    from operator import attrgetter
+
+    from lifecycle_trace.report.jsonfmt import Rows, texts_of, value_text
+
+    kinds = {kind: encode(kind) for kind in findings_mod.SEVERITY}
+    severities = {kind: encode(level) for kind, level in findings_mod.SEVERITY.items()}
+
+    def name(field: str) -> Callable[[int, int, int, int], list[str]]:
+        get = attrgetter(field)
+        return lambda start, stop, level, indent: [
+            encode(value) if isinstance(value, str) else "null"
+            for value in map(get, findings[start:stop])]
+
+    def number(field: str) -> Callable[[int, int, int, int], list[str]]:
+        get = attrgetter(field)
+        return lambda start, stop, level, indent: [
+            float.__repr__(value) if type(value) is float and -math.inf < value < math.inf
+            else value_text(findings_mod._number(value), level, indent)
+            for value in map(get, findings[start:stop])]
+
+    def lists(values: Callable[[Finding], object]) -> Callable[[int, int, int, int], list[str]]:
+        return lambda start, stop, level, indent: texts_of(
+            [values(f) for f in findings[start:stop]], level, indent)
+
+    columns = [
+        lambda start, stop, level, indent: [kinds[f.kind] for f in findings[start:stop]],
+        lambda start, stop, level, indent: [severities[f.kind] for f in findings[start:stop]],
+        name("function"), name("version"), name("environment"), name("request_id"),
+        number("billed_ms"), number("cost_usd"),
+        lambda start, stop, level, indent: texts_of([f.message for f in findings[start:stop]],
+                                                    level, indent),
+        lists(attrgetter("evidence")),
+        lists(lambda f: [r for r in f.request_ids if isinstance(r, str)]),
+        lists(attrgetter("related_kinds")),
+    ]
+    return Rows(findings_mod.FINDING_FIELDS, len(findings), columns)
 
 
 @contextmanager

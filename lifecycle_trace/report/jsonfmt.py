@@ -41,7 +41,7 @@ class Rows:
         column = self.columns[index]
         if callable(column):
             return column(start, stop, level, indent)
-        return _texts(column[start:stop], level, indent)
+        return texts_of(column[start:stop], level, indent)
 
 
 def frame_rows(frame: pd.DataFrame) -> Rows:
@@ -143,7 +143,7 @@ def cell_text(value: object, level: int, indent: int) -> str:
     return value_text(value, level, indent)
 
 
-def _texts(values: Sequence[object], level: int, indent: int) -> list[str]:
+def texts_of(values: Sequence[object], level: int, indent: int) -> list[str]:
     """`value_text` of each value, the usual kinds (text, None, lists of text) inline."""
     encode = encode_basestring_ascii
     inner = "\n" + " " * (indent * (level + 1))

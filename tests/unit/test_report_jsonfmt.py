@@ -112,3 +112,18 @@ def test_report_json_is_json_dumps_of_its_dict() -> None:
         report.write_json(out, invocations)
         assert out.getvalue() == expected
     assert report.to_json(indent=None) == json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_findings_written_from_their_fields_are_their_dicts() -> None:
+    found = [Finding("timeout", "f", "env", "r1", 12.0, "m \\u00e9", ["l1", "l2"], "1",
+                     ["r1", np.nan, "r2"], cost_usd=np.float64(0.5)),
+             Finding("runtime_exit", np.nan, None, None, np.nan, "n", [], None, [], ["timeout"],
+                     None),
+             Finding("out_of_memory", "g", "e", "r3", 7, "o", ["x"], pd.NA, ["r3"],
+                     cost_usd=-0.0)]
+    report = Report(invocations=pd.DataFrame(), environments=pd.DataFrame(), summary={},
+                    functions=[], findings=found)
+    assert report.to_json() == json.dumps(report.to_dict(), indent=2, allow_nan=False)
+    report.findings = [Finding("timeout", "f", "e", "r", float("inf"), "m")]
+    with pytest.raises(ValueError):
+        report.to_json()

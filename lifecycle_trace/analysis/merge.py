@@ -19,7 +19,7 @@ rewriting the analysis.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -924,65 +924,86 @@ def stream_facts(invocations: pd.DataFrame,
     (integer codes), not per row: a large input has a million rows and a few hundred streams."""
     inv = invocations
     env = _coalesce(inv, ENV_COLUMNS)
-    env_codes, env_names = pd.factorize(env)
+    # (rows come grouped by environment: factorized from the runs of one value)
+    env_codes, env_names = text_codes([env])
     env_names = np.asarray(env_names, dtype=object)
     streams = parse_streams(pd.Series(np.append(env_names, ""), dtype=object))
     by_env = np.where(env_codes >= 0, env_codes, len(env_names))  # no environment: ""
 
-    def per_env(values: np.ndarray) -> np.ndarray:
-        return values[by_env]
+    def per_env(values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda rows: values[by_env[rows]]
 
-    function = _coalesce(inv, ["start_function", "report_function", "rd_function",
-                               "wr_function", "init_function", "span_function"])
-    files = _coalesce(inv, ["start_file", "report_file"])
-    file_codes, file_names = pd.factorize(files)
-    stems = np.array([PurePath(str(path)).name.split(".")[0] for path in file_names] + [np.nan],
-                     dtype=object)
-    file_stem = stems[np.where(file_codes >= 0, file_codes, len(file_names))]
+    def first_per_env(filled: _Filled) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda rows: _first_per_env(filled.values, env_codes, len(env_names))[rows]
+
+    function = _Filled(inv, ["start_function", "report_function", "rd_function",
+                             "wr_function", "init_function", "span_function"])
     # A name any record of the environment gives holds for all its invocations.
-    function = _fill(function, _first_per_env(function, env_codes, len(env_names)))
+    function.fill(first_per_env(function))
     if env_functions is not None and len(env_functions):
         mapped = pd.Series(env_names, dtype=object).map(env_functions).to_numpy(dtype=object)
-        function = _fill(function, per_env(np.append(mapped, np.nan)))
-    function = _fill(function, per_env(streams["stream_function"].to_numpy(dtype=object)))
-    function = _fill(_fill(function, file_stem), "unknown")
-    version = _coalesce(inv, ["start_version", "init_version", "span_version"])
-    version = _fill(version, _first_per_env(version, env_codes, len(env_names)))
-    version = _fill(version, per_env(streams["stream_version"].to_numpy(dtype=object)))
+        function.fill(per_env(np.append(mapped, np.nan)))
+    function.fill(per_env(streams["stream_function"].to_numpy(dtype=object)))
+    if function.missing.any():  # the input file's name
+        files = _coalesce(inv, ["start_file", "report_file"])
+        file_codes, file_names = text_codes([files])
+        stems = np.array([PurePath(str(path)).name.split(".")[0] for path in file_names]
+                         + [np.nan], dtype=object)
+        function.fill(lambda rows: stems[np.where(file_codes[rows] >= 0, file_codes[rows],
+                                                  len(file_names))])
+    function.fill("unknown")
+    version = _Filled(inv, ["start_version", "init_version", "span_version"])
+    version.fill(first_per_env(version))
+    version.fill(per_env(streams["stream_version"].to_numpy(dtype=object)))
     index = inv.index
     return pd.DataFrame({
         "environment": pd.Series(env, index=index, dtype=object, copy=False),
         "environment_code": pd.Series(env_codes, index=index, copy=False),  # -1: none
-        "function": pd.Series(function, index=index, dtype=object, copy=False),
-        "version": pd.Series(version, index=index, dtype=object, copy=False),
-        "stream_date_ms": pd.Series(per_env(streams["stream_date_ms"].to_numpy(dtype=float)),
+        "function": pd.Series(function.values, index=index, dtype=object, copy=False),
+        "version": pd.Series(version.values, index=index, dtype=object, copy=False),
+        "stream_date_ms": pd.Series(streams["stream_date_ms"].to_numpy(dtype=float)[by_env],
                                     index=index, copy=False)}, index=index)
 
 
 def _coalesce(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Per row, the first of `columns` that has a value (NaN where none has)."""
-    out = np.full(len(frame), np.nan, dtype=object)
-    missing = np.ones(len(frame), dtype=bool)
-    for column in columns:
-        if column not in frame or not missing.any():
-            continue
-        values = frame[column].to_numpy(dtype=object)
-        if len(values) and values.strides[0] == 0 and pd.isna(values[0]):
-            continue  # one missing value broadcast: a record type the input does not hold
-        take = missing & pd.notna(values)
-        out[take] = values[take]
-        missing &= ~take
-    return out
+    return _Filled(frame, columns).values
 
 
-def _fill(values: np.ndarray, other: np.ndarray | str) -> np.ndarray:
-    """`values` with its missing entries taken from `other` (an object array, or one value)."""
-    missing = pd.isna(values)
-    if not missing.any():
-        return values
-    out = values.copy()
-    out[missing] = other if isinstance(other, str) else other[missing]
-    return out
+class _Filled:
+    """Per row, the first of `columns` that has a value (NaN where none has), and which rows
+    still have none: each later `fill` reads only those (most often none are left)."""
+
+    def __init__(self, frame: pd.DataFrame, columns: list[str]) -> None:
+        self.values = np.full(len(frame), np.nan, dtype=object)
+        self.missing = np.ones(len(frame), dtype=bool)
+        for column in columns:
+            if column not in frame or not self.missing.any():
+                continue
+            values = frame[column].to_numpy(dtype=object)
+            if len(values) and values.strides[0] == 0 and pd.isna(values[0]):
+                continue  # one missing value broadcast: a record type the input does not hold
+            take = self.missing & pd.notna(values)
+            if take.all():  # (the first column has them all: taken as it is, never
+                self.values = values  # written to: no row is left to fill)
+            else:
+                self.values[take] = values[take]
+            self.missing &= ~take
+
+    def fill(self, other: Callable[[np.ndarray], np.ndarray] | str) -> None:
+        """Fill the rows still missing a value from `other` (one value, or the values at
+        given rows)."""
+        rows = np.flatnonzero(self.missing)
+        if not len(rows):
+            return
+        if isinstance(other, str):  # (one object for every row, not a copy per row)
+            self.values[rows] = other
+            self.missing[rows] = False
+            return
+        found = np.asarray(other(rows), dtype=object)
+        has = pd.notna(found)
+        self.values[rows[has]] = found[has]
+        self.missing[rows[has]] = False
 
 
 def _first_per_env(values: np.ndarray, env_codes: np.ndarray, count: int) -> np.ndarray:

@@ -361,15 +361,18 @@ def _stream_codes(frames: dict[str, pd.DataFrame], envs: list[np.ndarray]
     return _joined(parts), np.concatenate([names, np.array(added, dtype=object)])
 
 
-def _code_names(frames: dict[str, pd.DataFrame], code: str, column: str, size: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _code_names(frames: dict[str, pd.DataFrame], code: str, column: str, size: int,
+                wanted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(the value of each of a reader's `size` codes, whether it was found): each code named
-    from one record that has it (its records all hold that value), across the frames."""
+    from one record that has it (its records all hold that value), across the frames; done once
+    every `wanted` code (a mask) is named."""
     names = np.full(size, None, dtype=object)
     named = np.zeros(size, dtype=bool)
     for frame in frames.values():
         if code not in frame or not len(frame):
             continue
+        if wanted is not None and named[wanted].all():
+            break
         codes = frame[code].to_numpy()
         has = np.flatnonzero(codes >= 0)
         row = np.full(size, -1, dtype=np.int64)
@@ -400,7 +403,7 @@ def _request_codes(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndar
     used = np.zeros(size + 1, dtype=bool)
     used[codes] = True  # (-1, no id, marks the extra last slot)
     used = used[:size]
-    names, _ = _code_names(frames, REQUEST_CODE, "request_id", size)
+    names, _ = _code_names(frames, REQUEST_CODE, "request_id", size, used)
     uncoded, start = [], 0
     for frame in frames.values():
         if REQUEST_CODE not in frame:

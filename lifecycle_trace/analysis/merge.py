@@ -618,10 +618,14 @@ def reduced_events(events: pd.DataFrame) -> pd.DataFrame:
         return events
     env_code = pd.factorize(events["env_code"].to_numpy())[0]
     source_code = pd.factorize(events["source"], use_na_sentinel=False)[0]
-    pair = pd.factorize(env_code.astype(np.int64) * (int(source_code.max()) + 1)
-                        + source_code)[0]
     ts = events["ts"].to_numpy(dtype=float)
-    keep = first_row_mask(env_code) | first_row_mask(pair)
+    keep = first_row_mask(env_code)
+    if source_code.max() > 0:
+        pair = pd.factorize(env_code.astype(np.int64) * (int(source_code.max()) + 1)
+                            + source_code)[0]
+        keep |= first_row_mask(pair)
+    else:  # one input file: a stream's earliest event in it is the stream's
+        pair = env_code
     pair_min = np.full(int(pair.max()) + 1, np.nan)
     np.fmin.at(pair_min, pair, ts)  # (NaN skipped, as groupby's min does)
     env_max = np.full(int(env_code.max()) + 1, np.nan)

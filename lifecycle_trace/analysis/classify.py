@@ -105,8 +105,8 @@ def factorized(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     version in a large input) is found by a comparison pass, several times cheaper than
     pandas' hashing of every string."""
     if len(values) and isinstance(values[0], str):
-        try:
-            same = bool((values == values[0]).all())
+        try:  # (the first rows first: a column that varies is told apart at once)
+            same = bool((values[:256] == values[0]).all()) and bool((values == values[0]).all())
         except TypeError:  # (a value that does not compare to text as a plain bool: pd.NA)
             same = False
         if same:

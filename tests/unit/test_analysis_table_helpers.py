@@ -259,7 +259,7 @@ def test_emptied_frame_holds_none_of_the_arrays() -> None:
 
 def test_factorized_is_factorize() -> None:
     cases = [["v1"] * 5, ["v1", "v1", None], ["a", "b", "a"], [None, "a"], [np.nan] * 3, [],
-             ["a", pd.NA, "a"], ["x", np.nan, "x", "y"]]
+             ["a", pd.NA, "a"], ["x", np.nan, "x", "y"], ["a"] * 300 + ["b"], ["a"] * 300]
     for values in cases:
         array = np.array(values, dtype=object)
         codes, names = classify.factorized(array)

@@ -112,8 +112,8 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
                 from lifecycle_trace.ingest.parallel import scan_file
 
                 chunks = scan_file(data, path, workers=workers,
-                                   parallel=size >= MIN_PARALLEL_BYTES)
-                _heap_returning()
+                                   parallel=size >= MIN_PARALLEL_BYTES,
+                                   started=_heap_returning)
                 fastscan.check_tokens([token for chunk in chunks for token in chunk.tokens])
             except (fastscan.Unsupported, UnicodeDecodeError, ValueError):
                 return None
@@ -134,14 +134,13 @@ def read_fast(path: str, input_format: str | None, workers: int | None = None
 
 
 RETURNED_BLOCK = 128 << 10
-"""Once the chunks are in, blocks from this size up are mapped on their own, so each goes back
-to the system when freed. glibc's own threshold starts there but rises to the largest block
-freed (up to 32 MB): then the pieces made of the chunks (blocks of 0.1-8 MB, freed while every
-column is being built) stayed in the heap, and the read's peak at 1 M invocations was ~1010 MB
-for ~630 MB of columns. Set in this process only after the scan: the workers and the receipt
-of their chunks keep the rising threshold (their pipe buffers reused: mapped afresh, they cost
-the parent ~0.2 s of faulted pages; in the workers, ~40% more scan time). The chunks, received
-in the heap, are trimmed off once let go (`_assemble`)."""
+"""During the read (in this process, not in the scanning workers), blocks from this size up
+are mapped on their own, so each goes back to the system when freed. glibc's own threshold
+starts there but rises to the largest block freed (up to 32 MB): then the scanned chunks and
+the pieces made of them (blocks of 0.1-8 MB, freed while every column is being built) stay in
+the heap, and the read's peak at 1 M invocations was ~1010 MB for ~630 MB of columns (the
+trim at its end then handed back ~390 MB). The workers keep the rising threshold: they are
+forked before it is set (mapped blocks there cost ~40% more scan time in faulted pages)."""
 KEPT_BLOCK = 32 << 20
 """After the read: the threshold glibc's own would have risen to (its maximum), so the later
 stages keep their speed (128 KB there made them ~0.5-1 s slower at 1 M invocations)."""
@@ -178,12 +177,11 @@ def _heap_keeping() -> None:
 
 
 def _trim_heap() -> None:
-    """Hand the memory let go of in the heap back to the system: glibc keeps freed heap memory
-    for reuse (the chunks received from the workers, small objects, blocks below
-    `RETURNED_BLOCK`), and what is built next would be counted on top of it. Twice: once the
-    chunks are let go, and at the end of the read. (Also after each type's columns: the
-    read's peak at 1 M invocations ~20 MB lower, but ~0.35 s more in pages handed back and
-    faulted in again by small objects.) Nothing where there is no glibc."""
+    """Hand the memory the read let go of back to the system: glibc keeps freed heap memory
+    for reuse (the small objects and blocks below `RETURNED_BLOCK`), and the later stages'
+    peak would be counted on top of it. Once, at the end: trimmed within the read (after each
+    type's columns), its own peak fell but the pages handed back were faulted in again at a
+    cost of ~0.3 s. Nothing where there is no glibc."""
     libc = _libc()
     with contextlib.suppress(AttributeError, TypeError, OSError):
         if libc is not None:
@@ -372,9 +370,6 @@ def _assemble(chunks: list[fastscan.Chunk], source: str, stats: SourceStats
     functions = np.array([function_for(None, name) for name in streams], dtype=object)
     columns = {}
     space = _IdSpace(tables)
-    if tables:
-        space.values()  # numbered now, so the tables' bytes are let go before the trim
-    _trim_heap()  # the chunks (received in the heap, now let go) back to the system
     # each type's pieces are let go once they are its columns: the type of fewest rows last
     # (the read's peak is when its pieces are held with every other type's columns)
     for name in sorted(parts, key=lambda name: -_rows(parts[name])):

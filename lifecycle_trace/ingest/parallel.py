@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -49,9 +50,11 @@ def workers_for(requested: int | None) -> int:
                       else os.cpu_count() or 1))
 
 
-def scan_file(data, path: str, *, workers: int | None = None,
-              parallel: bool = True) -> list[fastscan.Chunk]:
-    """Every chunk of the mapped file `data`, in file order (raises fastscan.Unsupported)."""
+def scan_file(data, path: str, *, workers: int | None = None, parallel: bool = True,
+              started: Callable[[], None] | None = None) -> list[fastscan.Chunk]:
+    """Every chunk of the mapped file `data`, in file order (raises fastscan.Unsupported).
+    `started` is called once the workers exist (before any scan when there are none): what
+    it changes in this process is not inherited by them."""
     global _DATA
     count = workers_for(workers)
     use_fork = (parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
@@ -63,9 +66,15 @@ def scan_file(data, path: str, *, workers: int | None = None,
             try:
                 context = multiprocessing.get_context("fork")
                 with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-                    return [chunk for part in pool.map(_scan, bounds) for chunk in part]
+                    results = pool.map(_scan, bounds)  # forks the workers
+                    if started is not None:
+                        started()
+                        started = None
+                    return [chunk for part in results for chunk in part]
             except (OSError, BrokenProcessPool):  # no processes to be had: scan here
                 pass
+        if started is not None:
+            started()
         return [chunk for part in map(_scan, bounds) for chunk in part]
     finally:
         _DATA = None

@@ -1,16 +1,17 @@
 """The fast path's assembly helpers against the plain ways of doing the same: request ids
 numbered across the scanner's tables as `pd.factorize` numbers them, and the read's malloc
-setting made once the chunks are in and undone however the read ends."""
+settings made in the parent only, once the workers exist, and undone however the read ends."""
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lifecycle_trace.ingest import fastpath, fastscan
+from lifecycle_trace.ingest import fastpath, fastscan, parallel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,29 @@ def test_request_ids_of_another_length_numbered_as_strings() -> None:
     codes, uniques = pd.factorize(pd.Series(["a", "bb", "bb", "ccc"], dtype=object))
     got = np.concatenate([space.codes(table) for table in space.tables])
     assert got.tolist() == codes.tolist() and space.values().tolist() == list(uniques)
+
+
+def test_started_called_once_before_this_process_scans(monkeypatch) -> None:
+    data = (ROOT / "examples" / "lambda-logs.json").read_bytes()
+    order = []
+    scan = parallel._scan
+    monkeypatch.setattr(parallel, "_scan", lambda bounds: order.append("scan") or scan(bounds))
+    chunks = parallel.scan_file(data, "x", workers=1, started=lambda: order.append("started"))
+    assert sum(len(chunk.kinds) for chunk in chunks) > 0
+    assert order[0] == "started" and order.count("started") == 1 and "scan" in order
+
+
+def test_started_called_once_the_workers_exist(monkeypatch) -> None:
+    data = (ROOT / "examples" / "lambda-logs.json").read_bytes()
+    monkeypatch.setattr(parallel, "RANGES_PER_WORKER", 4)
+    workers = []
+
+    def started() -> None:
+        workers.append(len(multiprocessing.active_children()))
+
+    chunks = parallel.scan_file(data, "x", workers=2, started=started)
+    assert sum(len(chunk.kinds) for chunk in chunks) > 0
+    assert workers == [2]  # forked before it was called: what it sets is not inherited
 
 
 def test_read_sets_and_restores_the_mmap_threshold(monkeypatch, tmp_path: Path) -> None:

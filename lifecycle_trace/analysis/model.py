@@ -278,7 +278,8 @@ def analyze_merged(
     for (fn, ver), rows in _by_function(public):
         env_rows = envs.loc[envs["function"].eq(fn) & (
             envs["version"].eq(ver) if ver is not None else envs["version"].isna())]
-        own = [f for f in found if f.function == fn and f.version == ver]
+        own = [f for f in found if f.function == fn
+               and (f.version == ver if ver is not None else not _known(f.version))]
         whole = rows is public and len(env_rows) == len(envs) and len(own) == len(found)
         # (one function and version: its summary is the summary, not worked out twice)
         functions.append({"function": fn, "version": ver, **(
@@ -295,11 +296,8 @@ def analyze_merged(
 
 
 def _by_function(inv: pd.DataFrame) -> list[tuple[tuple[str, str | None], pd.DataFrame]]:
-    """The rows of each function and version, sorted; a table of one function and one version
-    is its own group (no grouping of a million rows).
-
-    (A missing version was meant to be a group of its own with version None; with pandas 3 the
-    "\0" stand-in comes back from the grouping as "": kept as it is, to be decided apart.)"""
+    """The rows of each function and version, sorted (a missing version, None, first); a table
+    of one function and one version is its own group (no grouping of a million rows)."""
     if len(inv):
         function = inv["function"].to_numpy(dtype=object)
         version = inv["version"].to_numpy(dtype=object)
@@ -307,11 +305,22 @@ def _by_function(inv: pd.DataFrame) -> list[tuple[tuple[str, str | None], pd.Dat
         if (isinstance(first, str) and isinstance(first_version, str)
                 and bool((function == first).all()) and bool((version == first_version).all())):
             return [((first, first_version), inv)]
-    keys = inv["version"].astype(object).where(inv["version"].notna(), None)
+    # versions as their rank among the distinct ones, -1 for none (a text stand-in for None
+    # would not survive pandas' grouping: a "\0" came back as "")
+    present = inv["version"].notna()
+    names = sorted(set(inv["version"][present].tolist()))
+    rank = pd.Series(-1, index=inv.index, dtype=np.int64)
+    rank[present] = inv["version"][present].map({name: i for i, name in enumerate(names)})
     out = []
-    for (fn, ver), rows in inv.groupby([inv["function"], keys.fillna("\0")], sort=True):
-        out.append(((fn, None if ver == "\0" else ver), rows))
+    for (fn, ver), rows in inv.groupby([inv["function"], rank], sort=True):
+        out.append(((fn, None if ver < 0 else names[ver]), rows))
     return out
+
+
+def _known(value: object) -> bool:
+    """A value that is there (not None, NaN or pandas' NA)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) \
+        and value is not pd.NA
 
 
 def _detect_region(inv: pd.DataFrame) -> str | None:

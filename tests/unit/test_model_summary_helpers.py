@@ -10,9 +10,14 @@ from lifecycle_trace.analysis.classify import STATUSES
 
 
 def grouped(inv: pd.DataFrame) -> list[tuple[tuple[str, str | None], list[int]]]:
-    keys = inv["version"].astype(object).where(inv["version"].notna(), None)
-    return [((fn, None if ver == "\0" else ver), rows.index.tolist())
-            for (fn, ver), rows in inv.groupby([inv["function"], keys.fillna("\0")], sort=True)]
+    """Rows by function (rows without one left out, as pandas' grouping does) and version, a
+    missing version its own group (None), sorted with that group first."""
+    rows: dict[tuple[str, str | None], list[int]] = {}
+    for label, fn, ver in zip(inv.index, inv["function"], inv["version"], strict=True):
+        if not pd.isna(fn):
+            rows.setdefault((fn, None if pd.isna(ver) else ver), []).append(label)
+    return sorted(rows.items(), key=lambda item: (item[0][0], item[0][1] is not None,
+                                                  item[0][1] or ""))
 
 
 def test_one_function_and_version_is_its_own_group() -> None:

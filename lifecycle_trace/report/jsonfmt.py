@@ -129,17 +129,10 @@ def _time_column(series: pd.Series) -> Callable[[int, int, int, int], list[str]]
 def cell_text(value: object, level: int, indent: int) -> str:
     """One table cell as `frame_records` gives it (numpy scalars as Python's, NaN/NA and
     infinities as null) in JSON."""
-    kind = type(value)
-    if kind is str:
-        return encode_basestring_ascii(value)
-    if value is None:
-        return "null"
-    if kind is float:
-        return float.__repr__(value) if math.isfinite(value) else "null"
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
-        return "null"
+        return "null"  # (where `value_text` refuses them: a table's cell has none)
     return value_text(value, level, indent)
 
 

@@ -380,8 +380,9 @@ def join_stand_ins(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
 
 def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Merged:
     """Run both merge steps over records from any number of sources. `Merged.events` keeps
-    only what the analysis reads of it (`reduced_events`) unless `keep_events` (then every
-    event, with its `owner`)."""
+    only what the analysis reads of it (`reduced_events`) and `Merged.frames` only the records
+    a finding may quote (`quotable`), unless `keep_events` (then every event, with its
+    `owner`, and every quotable record type whole: the partition engine picks its own)."""
     frames = records_to_frames(records, plain=() if keep_events else COUNTED_ONLY)
     joined = join_stand_ins(frames)
     # Function output and END lines that name their request (most of a large input) own
@@ -552,7 +553,7 @@ def _with_left_out_ends(reduced: pd.DataFrame, left: dict[str, LeftOut]) -> pd.D
 QUOTED_PER_INVOCATION = ("Start", "Report", "RuntimeDone", "TimedOut", "RuntimeExit",
                          "WrapperInvocation", "PhaseSpan")
 """Record types kept for quoting that come (about) once per invocation: cut to the invocations
-a finding may quote (`quotable`) once the merge is done."""
+a finding may quote (`quotable`) while the invocation blocks are made."""
 
 
 def quotable(inv: pd.DataFrame) -> np.ndarray:

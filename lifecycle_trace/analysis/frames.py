@@ -250,8 +250,8 @@ def _input_order(seq: np.ndarray) -> np.ndarray:
 def first_row_mask(codes: np.ndarray) -> np.ndarray:
     """Per row, whether it is the first row of its code (`~duplicated()`), for non-negative
     integer codes: one scatter, not a hash table."""
-    rows = np.arange(len(codes))
-    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    rows = np.arange(len(codes), dtype=np.int32 if len(codes) < 2**31 else np.int64)
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=rows.dtype)
     first[codes[::-1]] = rows[::-1]  # the last write is each code's first row
     return first[codes] == rows
 
@@ -259,7 +259,8 @@ def first_row_mask(codes: np.ndarray) -> np.ndarray:
 def by_first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`pd.factorize(codes)` for small integer codes (-1 counted as a value, as there): new
     codes numbered by first appearance (int16 when they fit), and the old code of each."""
-    shifted = codes.astype(np.int64) + 1  # (-1 -> 0)
+    wide = len(codes) and int(codes.max()) >= 2**31 - 1
+    shifted = codes.astype(np.int64 if wide else np.int32) + 1  # (-1 -> 0)
     olds = shifted[first_row_mask(shifted)]  # in order of first appearance
     rank = np.zeros(int(shifted.max()) + 1 if len(codes) else 0,
                     dtype=np.int16 if len(olds) < 2**15 else np.int32)

@@ -120,12 +120,8 @@ def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
     has_rid = rid_codes >= 0
     real = has_rid & events["real_env"].to_numpy(dtype=bool)
     is_start = kind.eq("Start").to_numpy()
-    simple = _one_run_per_id(rid_codes, env, real, is_start, kind.eq("Report").to_numpy(),
-                             len(request_ids))
-    if simple is not None:
-        key_codes, key_rid = simple
-    else:
-        key_codes, key_rid = _runs(rid_codes, env, real, is_start, kind, len(request_ids))
+    key_codes, key_rid, retried = _keys(rid_codes, env, real, is_start, kind,
+                                        len(request_ids))
     loose = has_rid & ~real
     if loose.any():  # streamless records: the first key with their id, else a key of their own
         first_key = pd.Series(np.arange(len(key_rid))).groupby(key_rid).first()
@@ -137,35 +133,48 @@ def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
         key_rid = np.concatenate([key_rid, np.asarray(extra_rids, dtype=np.int64)])
     names = request_ids[key_rid]
     keys = np.array(names, dtype=object)  # a retry's later runs: `<id>#2`, `<id>#3`
-    if simple is None or loose.any():
+    if retried or loose.any():
         nth = pd.Series(key_rid).groupby(key_rid, sort=False).cumcount().to_numpy() + 1
         again = np.flatnonzero(nth > 1)
         keys[again] = [f"{names[i]}#{nth[i]}" for i in again.tolist()]
     return key_codes, keys, names
 
 
-def _one_run_per_id(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start: np.ndarray,
-                    is_report: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The keys when every request id is one invocation (the usual input): each id in one
-    environment, and no START of it after one of its REPORTs. Then an id is its key, numbered
-    in order of first appearance (as `_runs` would number them), by scatters on the id codes
-    instead of grouping. None when the input holds a retry or an id in two streams."""
+def _keys(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start: np.ndarray,
+          kind: pd.Series, count: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(key code per record, -1 = none; each key's id code; whether an id has several keys).
+
+    An id in one environment with no START after one of its REPORTs (the usual id) is one
+    invocation: its key is the id. Only the records of the other ids (a retry, an id in two
+    streams) go through the full rule (`_runs`). Keys are numbered in order of first
+    appearance, as `_runs` numbers them over every record, by scatters on integer codes."""
     at = np.flatnonzero(real)
     ids = rid[at]
     env_of = np.full(count, -1, dtype=np.int64)
     env_of[ids] = env[at]
-    if (env_of[ids] != env[at]).any():
-        return None
-    starts, reports = at[is_start[at]], at[is_report[at]]
+    bad = np.zeros(count, dtype=bool)  # ids the full rule works out
+    bad[ids[env_of[ids] != env[at]]] = True
+    starts, reports = at[is_start[at]], at[kind.eq("Report").to_numpy()[at]]
     last_start = np.full(count, -1, dtype=np.int64)
     last_start[rid[starts]] = starts  # positions rise: the last write is the last START
     first_report = np.full(count, len(rid), dtype=np.int64)
     first_report[rid[reports][::-1]] = reports[::-1]
-    if (last_start > first_report).any():
-        return None
+    bad |= last_start > first_report
     key_codes = np.full(len(rid), -1, dtype=np.int32 if count < 2**31 else np.int64)
-    key_codes[at], key_rid = by_first_appearance(ids)
-    return key_codes, key_rid
+    if not bad.any():
+        key_codes[at], key_rid = by_first_appearance(ids)
+        return key_codes, key_rid, False
+    labels = ids.astype(np.int64)  # an usual id's label: the id; a full-rule key's: count + key
+    sub = np.flatnonzero((rid >= 0) & bad[np.maximum(rid, 0)])
+    sub_codes, sub_rid = _runs(rid[sub], env[sub], real[sub], is_start[sub], kind.iloc[sub],
+                               count)
+    place = np.full(len(rid), -1, dtype=np.int64)
+    place[at] = np.arange(len(at))
+    keyed = sub_codes >= 0
+    labels[place[sub[keyed]]] = count + sub_codes[keyed]
+    key_codes[at], firsts = by_first_appearance(labels)
+    key_rid = np.where(firsts < count, firsts, sub_rid[np.maximum(firsts - count, 0)])
+    return key_codes, key_rid, True
 
 
 def _runs(rid: np.ndarray, env: np.ndarray, real: np.ndarray, is_start: np.ndarray,
@@ -392,6 +401,7 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
     events, keys, key_request_ids = assign_owners(events, request_ids)
     left_owners = _left_out_owners(events, left, len(request_ids)) if left else {}
     if left_owners is None:  # (an id run twice, or written before its first record: in full)
+        del events, keys, key_request_ids, request_ids  # (not held while the full ones are made)
         left = {}
         events, request_ids, _ = events_of(frames)
         events, keys, key_request_ids = assign_owners(events, request_ids)

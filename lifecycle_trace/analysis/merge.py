@@ -491,33 +491,80 @@ def _counted_with_ids(frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray] 
 
 def _left_out_owners(events: pd.DataFrame, left: dict[str, LeftOut], count: int
                      ) -> dict[str, np.ndarray] | None:
-    """The owner of each left-out record: the one invocation of its request id. None when that
-    is not what the full events would give: an id with more than one invocation (a retry), with
-    no record in the events, in another environment, or a left-out record ordered before the
+    """The owner of each left-out record: the one invocation of its request id; for an id with
+    several (a retry), the run of the last START or REPORT of the id at or before the record in
+    its stream (`_runs`' rule). None when that is not what the full events would give: an id
+    with no record in the events, a one-run id's record in another environment, a retried id's
+    record before any of its START/REPORT lines in its stream, or a record ordered before its
     id's first record in the events (then the keys' numbering could differ)."""
     rid = events["request_code"].to_numpy()
     owner = events["owner_code"].to_numpy()
     has = np.flatnonzero((rid >= 0) & (owner >= 0))
     key_of = np.full(count + 1, -1, dtype=np.int64)  # (the last slot: code -1)
     key_of[rid[has]] = owner[has]
-    if (key_of[rid[has]] != owner[has]).any():
-        return None
+    several = np.zeros(count + 1, dtype=bool)  # ids of more than one invocation
+    several[rid[has][key_of[rid[has]] != owner[has]]] = True
     env_of = np.full(count + 1, -1, dtype=np.int64)
     env_of[rid[has]] = events["env_code"].to_numpy()[has]
     first = np.full(count + 1, -1, dtype=np.int64)  # each id's first row in the events
     first[rid[has][::-1]] = has[::-1]
     first_ts = np.append(events["ts"].to_numpy(dtype=float), np.nan)[first]
     first_seq = np.append(events["seq"].to_numpy(), -1)[first]
+    runs = _RunBounds(events, several) if several.any() else None
     out = {}
     for kind, rows in left.items():
         code = rows.request_code
         keys = key_of[code]
         after = (rows.ts > first_ts[code]) | ((rows.ts == first_ts[code])
                                               & (rows.seq > first_seq[code]))
-        if (keys < 0).any() or (env_of[code] != rows.env_code).any() or not after.all():
+        retried = several[code]
+        if (keys < 0).any() or not after.all() \
+                or (env_of[code][~retried] != rows.env_code[~retried]).any():
             return None
+        if retried.any():
+            found = runs.owners(code[retried], rows.env_code[retried], rows.ts[retried],
+                                rows.seq[retried])
+            if found is None:
+                return None
+            keys = keys.copy()
+            keys[retried] = found
         out[kind] = keys
     return out
+
+
+class _RunBounds:
+    """The START and REPORT lines of retried ids in the events, by stream and id, in event
+    order: a record of such an id belongs to the run of the last of them at or before it."""
+
+    def __init__(self, events: pd.DataFrame, several: np.ndarray) -> None:
+        rid = events["request_code"].to_numpy()
+        bound = (rid >= 0) & several[np.where(rid >= 0, rid, -1)] \
+            & events["kind"].isin(("Start", "Report")).to_numpy() \
+            & events["real_env"].to_numpy(dtype=bool)
+        at = np.flatnonzero(bound)
+        self.width = int(rid.max()) + 2 if len(rid) else 1
+        group = events["env_code"].to_numpy().astype(np.int64)[at] * self.width + rid[at]
+        ts, seq = events["ts"].to_numpy(dtype=float)[at], events["seq"].to_numpy()[at]
+        order = np.lexsort((seq, ts, group))  # (events order within a stream already)
+        self.group, self.ts, self.seq = group[order], ts[order], seq[order]
+        self.owner = events["owner_code"].to_numpy()[at][order]
+
+    def owners(self, code: np.ndarray, env: np.ndarray, ts: np.ndarray, seq: np.ndarray
+               ) -> np.ndarray | None:
+        """Each record's run, or None when one has no START/REPORT of its id at or before it
+        in its stream."""
+        group = env.astype(np.int64) * self.width + code
+        # the last bound at or before each record: by group, then time, then input order
+        keys = np.lexsort((np.concatenate([self.seq, seq]), np.concatenate([self.ts, ts]),
+                           np.concatenate([self.group, group])))
+        is_bound = keys < len(self.group)
+        last = np.maximum.accumulate(np.where(is_bound, np.arange(len(keys)), -1))
+        found_at = np.empty(len(group), dtype=np.int64)
+        found_at[keys[~is_bound] - len(self.group)] = last[~is_bound]
+        bound_of = np.where(found_at >= 0, keys[np.maximum(found_at, 0)], -1)
+        if (bound_of < 0).any() or (self.group[np.maximum(bound_of, 0)] != group).any():
+            return None
+        return self.owner[bound_of]
 
 
 def _with_left_out_ends(reduced: pd.DataFrame, left: dict[str, LeftOut]) -> pd.DataFrame:

@@ -1,9 +1,9 @@
 """Function output and END lines that name their request are left out of the ordered events
-when that changes no owner (`merge._counted_with_ids`, `_left_out_owners`,
-`_with_left_out_ends`). The fast path (request and stream codes from the reader) takes that
-shortcut; the general path (records, no codes) never does. Small exports built to sit on each
-edge are analysed both ways and must give the same report, and the shortcut must be taken --
-or declined -- where the rules say."""
+when that changes no owner (`merge._counted_with_ids`, `_left_out_owners`: a retried id's
+records go to the run before them in their stream; `_with_left_out_ends`). The fast path
+(request and stream codes from the reader) takes that shortcut; the general path (records, no
+codes) never does. Small exports built to sit on each edge are analysed both ways and must
+give the same report, and the shortcut must be taken -- or declined -- where the rules say."""
 
 from __future__ import annotations
 
@@ -69,7 +69,12 @@ CASES = {
         [*_base(), (110, STREAM_B, f"2026-01-01T00:00:00.000Z\t{_rid(2)}\tINFO\ttied\n")]),
         True),
     "a retry of one request id": (_by_time(
-        [*_base(), *_invoke(STREAM_A, 1, 500)]), False),
+        [*_base(), *_invoke(STREAM_A, 1, 500, lines=3)]), True),
+    "a retry in another stream": (_by_time(
+        [*_base(), *_invoke(STREAM_B, 1, 500, lines=1)]), True),
+    "a retry's output before its START in that stream": (_by_time(
+        [*_base(), (450, STREAM_B, f"2026-01-01T00:00:00.000Z\t{_rid(1)}\tINFO\tearly\n"),
+         *_invoke(STREAM_B, 1, 500)]), False),
     "output written before its START": (_by_time(
         [*_base(), (50, STREAM_B, f"2026-01-01T00:00:00.000Z\t{_rid(2)}\tINFO\tearly\n")]),
         False),

@@ -37,7 +37,8 @@ def _iso(ms: float) -> str:
 
 
 def _stream_events(
-    rng: random.Random, stream: str, json_format: bool, count: int, start_ms: float
+    rng: random.Random, stream: str, json_format: bool, count: int, start_ms: float,
+    retries: float = 0.0,
 ) -> Iterator[tuple[float, str, str]]:
     """Yield (timestamp_ms, stream, message) for one environment's invocations, in order."""
     t = start_ms
@@ -66,8 +67,12 @@ def _stream_events(
             "arn:aws:lambda:eu-west-1::runtime:0123456789abcdef\n"
         )
         t += init_ms
+    previous, status = "", "success"
     for i in range(count):
         rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        if retries and status != "success" and rng.random() < retries:
+            rid = previous  # Lambda runs a failed async event again, with its request id
+        previous = rid
         roll = rng.random()
         status = "timeout" if roll < 0.01 else "error" if roll < 0.03 else "success"
         duration = 3000.0 if status == "timeout" else rng.uniform(2, 400)
@@ -117,7 +122,8 @@ def _stream_events(
         t = end + rng.expovariate(1 / 2000)
 
 
-def generate(invocations: int, streams: int, seed: int = 7) -> Iterator[dict]:
+def generate(invocations: int, streams: int, seed: int = 7, retries: float = 0.0
+             ) -> Iterator[dict]:
     """Yield FilterLogEvents event dicts for the whole export, interleaved by timestamp."""
     import heapq
 
@@ -130,7 +136,7 @@ def generate(invocations: int, streams: int, seed: int = 7) -> Iterator[dict]:
         name = f"2026/01/01/[$LATEST]{uuid.UUID(int=rng.getrandbits(128)).hex}"
         start = base + rng.uniform(0, 3_600_000)
         generators.append(_stream_events(random.Random(seed * 1000 + s), name, s % 3 == 0,
-                                         count, start))
+                                         count, start, retries))
     event_id = 38_480_917_865_042_697_267_627_490_045_603_633_139_480_491_071_049_695_232
     for ts, stream, message in heapq.merge(*generators, key=lambda e: e[0]):
         event_id += 1
@@ -138,14 +144,15 @@ def generate(invocations: int, streams: int, seed: int = 7) -> Iterator[dict]:
                "ingestionTime": int(ts) + 412, "eventId": str(event_id)}
 
 
-def write(path: Path, invocations: int, streams: int, page_size: int = 0) -> int:
+def write(path: Path, invocations: int, streams: int, page_size: int = 0,
+          retries: float = 0.0) -> int:
     """Write the export as filter-log-events pages (concatenated when `page_size` > 0, else one
     document, as the peers' readers need), streaming; return the event count."""
     total = 0
     in_page = 0
     with path.open("w") as out:
         out.write('{\n "events": [\n')
-        for event in generate(invocations, streams):
+        for event in generate(invocations, streams, retries=retries):
             if page_size and in_page == page_size:
                 out.write(f'\n ],\n "nextToken": "tok{total}"\n}}\n{{\n "events": [\n')
                 in_page = 0
@@ -163,9 +170,11 @@ def main() -> None:
     parser.add_argument("--invocations", type=int, default=10_000)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--page-size", type=int, default=0, help="0: one document")
+    parser.add_argument("--retries", type=float, default=0.0,
+                        help="share of failed invocations run again with their request id")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-    events = write(args.output, args.invocations, args.streams, args.page_size)
+    events = write(args.output, args.invocations, args.streams, args.page_size, args.retries)
     print(f"{args.output}: {events} events, {args.output.stat().st_size / 1e6:.1f} MB")
 
 

@@ -121,3 +121,25 @@ def test_left_out_records_are_counted_and_the_stream_ends_where_they_do(
     env = report.environments.set_index("environment")
     assert env.loc[STREAM_A, "last_seen"] == env.loc[STREAM_A, "first_seen"] + \
         pd.Timedelta(milliseconds=400)
+
+
+def test_generated_export_with_retries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed invocations run again with their request id (async retries), over many streams:
+    the shortcut is taken and the report is the general path's, runs `<id>#2` included."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import generate_export
+
+    path = tmp_path / "export.json"
+    generate_export.write(path, 3000, 12, retries=0.5)
+    taken: list[bool] = []
+    real = merge._left_out_owners
+    monkeypatch.setattr(merge, "_left_out_owners",
+                        lambda *args: taken.append(real(*args) is not None) or real(*args))
+    monkeypatch.setenv("LCTRACE_FASTPATH", "0")
+    general = model.analyze([str(path)]).to_json(invocations=True)
+    monkeypatch.setenv("LCTRACE_FASTPATH", "1")
+    fast = model.analyze([str(path)]).to_json(invocations=True)
+    assert taken == [True]
+    assert fast == general and '#2"' in fast

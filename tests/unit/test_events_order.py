@@ -7,7 +7,12 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle_trace.analysis.frames import _env_time_order, _input_order, by_first_appearance
+from lifecycle_trace.analysis.frames import (
+    _by_first_seq,
+    _env_time_order,
+    _input_order,
+    by_first_appearance,
+)
 from lifecycle_trace.analysis.merge import reduced_events
 from lifecycle_trace.analysis.tables import _first_seen
 
@@ -27,8 +32,10 @@ def test_env_time_order_is_the_stable_lexsort(rows: list[tuple], ordered: bool) 
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.permutations(list(range(12))), st.lists(st.integers(0, 11), max_size=12)))
+@given(st.one_of(st.permutations(list(range(12))), st.lists(st.integers(0, 11), max_size=12),
+                 st.sets(st.integers(0, 20), max_size=12).map(sorted).flatmap(st.permutations)))
 def test_input_order_is_the_stable_argsort(seq: list[int]) -> None:
+    """(distinct numbers with gaps: the sequence numbers left when some types are left out)"""
     values = np.array(seq, dtype=np.int64)
     np.testing.assert_array_equal(_input_order(values), np.argsort(values, kind="stable"))
 
@@ -71,3 +78,26 @@ def test_by_first_appearance_is_factorize(codes: list[int]) -> None:
     got_codes, got_olds = by_first_appearance(values)
     np.testing.assert_array_equal(got_codes, expected_codes)
     np.testing.assert_array_equal(got_olds, expected_olds)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(-1, 6), max_size=12), min_size=1, max_size=5),
+       st.randoms(use_true_random=False))
+def test_by_first_seq_is_first_appearance_in_input_order(parts: list[list[int]], rng) -> None:
+    """Codes of several types (each in input order, their sequence numbers interleaved) renumbered
+    by the first record of each: `by_first_appearance` of the codes in input order."""
+    total = sum(map(len, parts))
+    seq = list(range(total))
+    rng.shuffle(seq)
+    seqs, start = [], 0
+    for part in parts:  # each type's sequence numbers rise, as the readers make them
+        seqs.append(np.array(sorted(seq[start : start + len(part)]), dtype=np.int64))
+        start += len(part)
+    codes = np.array([c for part in parts for c in part], dtype=np.int32)
+    if not len(codes):
+        return
+    rank, firsts = _by_first_seq(codes, seqs)
+    in_order = codes[np.argsort(np.concatenate(seqs), kind="stable")]
+    want_codes, want_olds = by_first_appearance(in_order)
+    assert rank[in_order + 1].tolist() == want_codes.tolist()
+    assert firsts.tolist() == want_olds.tolist()

@@ -23,6 +23,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate_export  # noqa: E402
 
 RID = "5bd1e24a-dae8-4f64-bc4a-58056820a1ee"
+
+
+def _json_report(memory: float = 128, status: str = "success", **extra: str) -> str:
+    """A compact JSON `platform.report` of `RID` (variants sit inside or outside the shape)."""
+    return json.dumps({"time": "1", "type": "platform.report", "record": {
+        "requestId": RID, "metrics": {"durationMs": 1.25, "billedDurationMs": 2,
+                                      "memorySizeMB": memory, "maxMemoryUsedMB": 70},
+        "status": status, **extra}}, separators=(",", ":"))
+
+
 ODD_MESSAGES = [
     "", "x", "START", "START ", "END ", "REPORT ", "[", "{", "2026-01-01T", "[INFO]",
     f"START RequestId: {RID} Version: $LATEST\n", f"START RequestId: {RID} Version: 12",
@@ -85,22 +95,10 @@ ODD_MESSAGES = [
                                       "memorySizeMB": 128, "maxMemoryUsedMB": 70,
                                       "initDurationMs": 99.5},
         "status": "error", "errorType": "Runtime.Unknown"}}, separators=(",", ":")),
-    json.dumps({"time": "1", "type": "platform.report", "record": {
-        "requestId": RID, "metrics": {"durationMs": 1.25, "billedDurationMs": 2,
-                                      "memorySizeMB": 128, "maxMemoryUsedMB": 70},
-        "status": "success"}}, separators=(",", ":")),
-    json.dumps({"time": "1", "type": "platform.report", "record": {
-        "requestId": RID, "metrics": {"durationMs": 1.25, "billedDurationMs": 2,
-                                      "memorySizeMB": 128.5, "maxMemoryUsedMB": 70},
-        "status": "success"}}, separators=(",", ":")),
-    json.dumps({"time": "1", "type": "platform.report", "record": {
-        "requestId": RID, "metrics": {"durationMs": 1.25, "billedDurationMs": 2,
-                                      "memorySizeMB": 128, "maxMemoryUsedMB": 70},
-        "status": "Success"}}, separators=(",", ":")),
-    json.dumps({"time": "1", "type": "platform.report", "record": {
-        "requestId": RID, "metrics": {"durationMs": 1.25, "billedDurationMs": 2,
-                                      "memorySizeMB": 128, "maxMemoryUsedMB": 70},
-        "status": "error", "errorType": ""}}, separators=(",", ":")),
+    _json_report(),
+    _json_report(memory=128.5),
+    _json_report(status="Success"),
+    _json_report(status="error", errorType=""),
     json.dumps({"timestamp": "2026-01-01T00:00:00Z", "level": "INFO", "requestId": RID,
                 "message": "hello"}, separators=(",", ":")),
     json.dumps({"timestamp": "", "level": "notice", "requestId": RID, "message": ""},

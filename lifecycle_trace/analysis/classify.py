@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lifecycle_trace.analysis.frames import first_rows
 from lifecycle_trace.records import RIE, TEXT
 
 CRASH_ERROR_TYPES = ("Runtime.ExitError", "Runtime.OutOfMemory")
@@ -245,22 +246,6 @@ def _floats_of(inv: pd.DataFrame, name: str) -> np.ndarray:
 def fill_nan(values: np.ndarray, other: np.ndarray) -> np.ndarray:
     """`values` with NaN entries taken from `other` (float arrays): a coalesce."""
     return np.where(np.isnan(values), other, values)
-
-
-def first_rows(codes: np.ndarray) -> np.ndarray | None:
-    """Where each code first appears, for codes numbered in order of first appearance (as
-    `pd.factorize` numbers them; -1 = none): a new code is always one more than the largest
-    so far. None when `codes` are not numbered that way."""
-    if not len(codes):
-        return np.zeros(0, dtype=np.intp)
-    highest = np.maximum.accumulate(codes)
-    new = np.empty(len(codes), dtype=bool)
-    new[0] = codes[0] >= 0
-    new[1:] = highest[1:] > highest[:-1]
-    rows = np.flatnonzero(new)
-    if not np.array_equal(codes[rows], np.arange(len(rows))):
-        return None
-    return rows
 
 
 def environment_codes(inv: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

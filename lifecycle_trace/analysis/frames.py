@@ -103,16 +103,6 @@ def _frame(data: dict[str, object], plain: bool = False) -> pd.DataFrame:
     return frame
 
 
-def events_frame(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
-    """All records as one frame (kind, seq, env, env_code, ts, request_code, source, phase),
-    ordered per environment by time then input order, and the distinct request ids that
-    `request_code` numbers (-1: none). A record without a time takes the time of the one before
-    it. `env_code` is an integer per environment (grouping on ints is fast); text columns are
-    categoricals (`finished_events` makes them plain once the frame is small)."""
-    events, request_ids, _ = events_of(frames)
-    return events, request_ids
-
-
 @dataclass
 class LeftOut:
     """Records of one type kept out of the events frame (`events_of`), as the frame would
@@ -128,9 +118,15 @@ class LeftOut:
 
 def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] | None = None
               ) -> tuple[pd.DataFrame, np.ndarray, dict[str, LeftOut]]:
-    """`events_frame`, leaving out the rows `leave_out` marks (per type, a mask) -- returned
-    apart, with the codes the frame would give them. Environments and request ids are numbered
-    over every record either way, so the frame is the full one with those rows taken out."""
+    """All records as one frame (kind, seq, env, env_code, ts, request_code, source, phase),
+    ordered per environment by time then input order, and the distinct request ids that
+    `request_code` numbers (-1: none). A record without a time takes the time of the one before
+    it. `env_code` is an integer per environment (grouping on ints is fast); text columns are
+    categoricals (`finished_events` makes them plain once the frame is small).
+
+    The rows `leave_out` marks (per type, a mask) are left out of the frame and returned apart,
+    with the codes the frame would give them. Environments and request ids are numbered over
+    every record either way, so the frame is the full one with those rows taken out."""
     if not frames:
         return pd.DataFrame({
             "seq": pd.Series(dtype=np.int64), "env": pd.Series(dtype=object),
@@ -170,7 +166,7 @@ def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] 
         texts["phase"].append(some(frame["phase"].to_numpy(dtype=object)) if "phase" in frame
                               else np.full(kept, None, dtype=object))
     data = {name: np.concatenate(column.pop(name)) for name in list(column)}
-    picked = _narrow(np.concatenate(picks) if len(picks) > 1 else picks[0])
+    picked = narrow_ints(np.concatenate(picks) if len(picks) > 1 else picks[0])
     del picks
     # Keys are worked out on plain arrays in input order, then everything is reordered once
     # (by environment, time with unknown first, input order: the stable sort pandas would do).
@@ -205,11 +201,11 @@ def events_of(frames: dict[str, pd.DataFrame], leave_out: dict[str, np.ndarray] 
     starts = np.cumsum([0, *map(len, frames.values())])
     for (kind, frame), start in zip(frames.items(), starts, strict=False):
         if kind in leave_out:
-            rows = _narrow(np.flatnonzero(leave_out[kind]))
+            rows = narrow_ints(np.flatnonzero(leave_out[kind]))
             at = start + rows
             left[kind] = LeftOut(rows, rid_codes[at], rank[codes[at] + 1],
                                  frame["timestamp_ms"].to_numpy(dtype=float)[rows],
-                                 _narrow(frame["seq"].to_numpy()[rows]))
+                                 narrow_ints(frame["seq"].to_numpy()[rows]))
     return pd.DataFrame({name: out[name] for name in names}, copy=False), request_ids, left
 
 
@@ -245,6 +241,22 @@ def _input_order(seq: np.ndarray) -> np.ndarray:
         if len(found) == count:  # each number once
             return found
     return np.argsort(seq, kind="stable")
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray | None:
+    """Where each code first appears, for codes numbered in order of first appearance (as
+    `pd.factorize` numbers them; -1 = none): a new code is always one more than the largest
+    so far. None when `codes` are not numbered that way."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.intp)
+    highest = np.maximum.accumulate(codes)
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = codes[0] >= 0
+    new[1:] = highest[1:] > highest[:-1]
+    rows = np.flatnonzero(new)
+    if not np.array_equal(codes[rows], np.arange(len(rows))):
+        return None
+    return rows
 
 
 def first_row_mask(codes: np.ndarray) -> np.ndarray:
@@ -437,10 +449,11 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, dtype=np.int32 if fits else np.int64, casting="same_kind")
 
 
-def _narrow(positions: np.ndarray) -> np.ndarray:
-    """Row positions (or sequence numbers) as int32 when they fit."""
-    fits = not len(positions) or int(positions.max()) < 2**31
-    return positions.astype(np.int32) if fits else positions
+def narrow_ints(values: np.ndarray) -> np.ndarray:
+    """Non-negative integers (codes, row positions, sequence numbers) as int32 when they fit:
+    half the memory of a million int64s."""
+    fits = not len(values) or int(values.max()) < 2**31
+    return values.astype(np.int32) if fits else values
 
 
 def parse_streams(names: pd.Series) -> pd.DataFrame:

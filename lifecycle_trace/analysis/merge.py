@@ -99,7 +99,7 @@ def invocation_keys(events: pd.DataFrame, request_ids: np.ndarray | None = None
     run (text and JSON, logs and Telemetry) does not. Records without a stream (X-Ray, a file
     with no stream name) join the first invocation with their id.
 
-    Request ids: `request_code` into `request_ids` when those are given (as `events_frame`
+    Request ids: `request_code` into `request_ids` when those are given (as `events_of`
     makes them), else the `request_id` column.
 
     Returns per-event key codes (-1 = no request id), the key strings (`<id>`, then `<id>#2`,
@@ -440,7 +440,7 @@ def merge_records(records: Iterable[object], *, keep_events: bool = False) -> Me
         frame["init_output"] = init_out[frame_seq]
         del frame, frame_seq
     del owner_by_seq, during, init_out
-    invocations, codes = _merge_invocations(frames, keys, key_request_ids, cut=not keep_events)
+    invocations, codes = merge_invocations(frames, keys, key_request_ids, cut=not keep_events)
     for kind in NAMED_OWNER_KINDS.intersection(frames):  # (once cut: a string per record)
         frames[kind]["owner"] = lookup[frames[kind]["owner_code"].to_numpy()]
     orphan_parts = [frames[k].loc[frames[k]["owner_code"] < 0].assign(kind=k)
@@ -706,13 +706,6 @@ def _env_functions(frames: dict[str, pd.DataFrame]) -> pd.Series:
     return pd.Series(both["function"].to_numpy(), index=both["env"].to_numpy(), dtype=object)
 
 
-def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
-                      key_request_ids: np.ndarray) -> pd.DataFrame:
-    """One row per invocation (index: its key) with its request id and the raw facts every
-    source gave (before any inference)."""
-    return _merge_invocations(frames, keys, key_request_ids)[0]
-
-
 START_COLUMNS = {"env": "start_env", "timestamp_ms": "start_ts", "version": "start_version",
                  "function": "start_function", "trace_id": "start_trace_id",
                  "source": "start_file"}
@@ -727,10 +720,11 @@ REPORT_SIGNS = ("env", "duration_ms", "memory_mb", "max_memory_mb", "status", "e
 """What `quotable` reads of REPORT records."""
 
 
-def _merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
-                       key_request_ids: np.ndarray, cut: bool = False
-                       ) -> tuple[pd.DataFrame, np.ndarray]:
-    """`merge_invocations`, and the owner code of each of its rows. With `cut`, the
+def merge_invocations(frames: dict[str, pd.DataFrame], keys: np.ndarray,
+                      key_request_ids: np.ndarray, cut: bool = False
+                      ) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per invocation (index: its key) with its request id and the raw facts every
+    source gave (before any inference), and the owner code of each row. With `cut`, the
     per-invocation record frames are also cut to the invocations a finding may quote
     (`quotable`, in place), and START and REPORT records become columns one column at a
     time: on a large input the full frames and the merged columns are never held together."""

@@ -24,7 +24,12 @@ from lifecycle_trace.analysis.classify import (
     first_of_each,
 )
 from lifecycle_trace.analysis.coldstart import _grouped
-from lifecycle_trace.analysis.frames import by_first_appearance, first_row_mask, parse_streams
+from lifecycle_trace.analysis.frames import (
+    by_first_appearance,
+    first_row_mask,
+    narrow_ints,
+    parse_streams,
+)
 from lifecycle_trace.analysis.merge import INVOCATION_KINDS, Merged, stream_facts
 
 INVOCATION_COLUMNS = [
@@ -141,7 +146,7 @@ def build_invocations(merged: Merged, idle_gap_s: float, *, consume: bool = Fals
             del raw[name]  # (read above: times, stream facts)
     data = {"invocation": _take(raw.index, order)}
     if owners is not None:  # (evidence finds an invocation's records by it)
-        data["owner_code"] = pd.Series(_narrow(owners)[order], copy=False)
+        data["owner_code"] = pd.Series(narrow_ints(owners)[order], copy=False)
     for name in RAW_COLUMNS:
         if name in raw:
             data[name] = _take(raw[name], order, empty)
@@ -157,7 +162,7 @@ def build_invocations(merged: Merged, idle_gap_s: float, *, consume: bool = Fals
         "duration_ms", "memory_mb", "start_ms", "end_ms"))
     inv = pd.DataFrame(data, copy=False)
     del data, order
-    inv["environment_code"] = _narrow(env_code)  # (the later steps group on it:
+    inv["environment_code"] = narrow_ints(env_code)  # (the later steps group on it:
     # classify.environment_codes)
     envs = pd.Series(env_names)
     dates = parse_streams(envs).set_index(envs)["stream_date_ms"]
@@ -193,12 +198,6 @@ def _first_seen(codes: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.nd
     has = np.flatnonzero(codes >= 0)
     out[has], _ = by_first_appearance(codes[has])
     return out, names[has[first_row_mask(codes[has])]]
-
-
-def _narrow(codes: np.ndarray) -> np.ndarray:
-    """Integer codes as int32 when they fit (half the memory of a million int64s)."""
-    fits = not len(codes) or int(codes.max()) < np.iinfo(np.int32).max
-    return codes.astype(np.int32) if fits else codes
 
 
 def _owner_codes(merged: Merged) -> np.ndarray | None:

@@ -23,6 +23,7 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
+from lifecycle_trace.analysis.frames import first_rows
 from lifecycle_trace.ingest import fastscan as fs
 
 _LEVEL, _TEXT = fs._LEVEL, fs._TEXT
@@ -182,14 +183,6 @@ _KEYS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                   0x27D4EB2F165667C5, 0x94D049BB133111EB], dtype=np.uint64)
 
 
-def _first_rows(codes: np.ndarray) -> np.ndarray:
-    """Each code's first row, for codes numbered in order of first appearance."""
-    if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    before = np.maximum.accumulate(codes)
-    return np.flatnonzero(codes > np.concatenate(([-1], before[:-1])))
-
-
 def _factorize_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(int32 codes in order of first appearance, each code's first row) of the rows of a 2-D
     uint64 array: one hash per row factorized, then every row compared with its code's first
@@ -202,7 +195,7 @@ def _factorize_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mixed = (mixed ^ words[:, k]) * _KEYS[k % len(_KEYS)]
         mixed ^= mixed >> np.uint64(29)
     codes = pd.factorize(mixed)[0]
-    firsts = _first_rows(codes)
+    firsts = first_rows(codes)
     if not all(np.array_equal(words[firsts, k][codes], words[:, k])  # 1-D gathers are fast
                for k in varying):
         return factorize_rows(np.ascontiguousarray(words).view(np.uint8))
@@ -324,7 +317,7 @@ def _texts(sl: _Slice, starts: np.ndarray, ends: np.ndarray, width: int
     words = sl.words(starts, count) & keep
     if count == 1:  # the word is the text: no hash needed
         codes, _ = pd.factorize(words[:, 0])
-        firsts = _first_rows(codes)
+        firsts = first_rows(codes)
         codes = codes.astype(np.int32)
     else:
         codes, firsts = _factorize_words(words)

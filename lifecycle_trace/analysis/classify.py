@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifecycle_trace.analysis.frames import first_rows
+from lifecycle_trace.analysis.frames import first_rows, is_broadcast
 from lifecycle_trace.records import RIE, TEXT
 
 CRASH_ERROR_TYPES = ("Runtime.ExitError", "Runtime.OutOfMemory")
@@ -43,24 +43,18 @@ def _values(inv: pd.DataFrame, name: str) -> np.ndarray:
     return column.to_numpy(dtype=object, na_value=None)
 
 
-def _repeated(values: np.ndarray) -> bool:
-    """One value seen through every row (the merge's read-only broadcast of a column that no
-    record of the input fills): worked out once, not per row."""
-    return values.ndim == 1 and len(values) > 1 and values.strides[0] == 0
-
-
-def _eq(values: np.ndarray, *options: str) -> np.ndarray:
+def equals_any(values: np.ndarray, *options: str) -> np.ndarray:
     """`Series.isin(options)` on plain objects (missing values match nothing)."""
-    if _repeated(values):
-        return np.full(len(values), _eq(values[:1], *options)[0], dtype=bool)
+    if is_broadcast(values):
+        return np.full(len(values), equals_any(values[:1], *options)[0], dtype=bool)
     out = values == options[0]
     for option in options[1:]:
         out |= values == option
     return np.asarray(out, dtype=bool)
 
 
-def _has(values: np.ndarray) -> np.ndarray:
-    if _repeated(values):
+def has_value(values: np.ndarray) -> np.ndarray:
+    if is_broadcast(values):
         return np.full(len(values), not pd.isna(values[0]), dtype=bool)
     return ~pd.isna(values)
 
@@ -94,7 +88,7 @@ def _select(conditions: list[np.ndarray], choices: list[str | None],
 def _contains(values: np.ndarray, text: str) -> np.ndarray:
     """`astype(str).str.contains(text, na=False)`, worked out only where there is a value."""
     out = np.zeros(len(values), dtype=bool)
-    rows = np.flatnonzero(_has(values))
+    rows = np.flatnonzero(has_value(values))
     if len(rows):
         out[rows] = pd.Series(values[rows], dtype=object).astype(str).str.contains(
             text, regex=False, na=False).to_numpy(dtype=bool)
@@ -122,7 +116,7 @@ class _Text:
     comparisons. A broadcast column (one value seen through every row) is not read per row."""
 
     def __init__(self, values: np.ndarray) -> None:
-        if _repeated(values):
+        if is_broadcast(values):
             missing = bool(pd.isna(values[0]))
             self.uniques = values[:0] if missing else values[:1]
             self.codes = np.broadcast_to(np.intp(-1 if missing else 0), values.shape)
@@ -130,33 +124,33 @@ class _Text:
             self.codes, self.uniques = factorized(values)
 
     def isin(self, *options: object) -> np.ndarray:
-        """`_eq(values, *options)`: rows whose value is one of `options`."""
+        """`equals_any(values, *options)`: rows whose value is one of `options`."""
         table = np.array([value in options for value in self.uniques] + [False], dtype=bool)
         return table[self.codes]
 
     def has(self) -> np.ndarray:
-        """Rows with a value (`_has`)."""
+        """Rows with a value (`has_value`)."""
         return np.asarray(self.codes >= 0)
 
 
 def _present(inv: pd.DataFrame, name: str) -> np.ndarray:
-    """`_has(_values(inv, name))` without boxing a numeric column into objects."""
+    """`has_value(_values(inv, name))` without boxing a numeric column into objects."""
     if name not in inv:
         return np.zeros(len(inv), dtype=bool)
     column = inv[name]
     if column.dtype == float:
         return ~np.isnan(column.to_numpy())
     if column.dtype == object:
-        return _has(column.to_numpy())
+        return has_value(column.to_numpy())
     return column.notna().to_numpy(dtype=bool)
 
 
 def _first(values: np.ndarray, other: np.ndarray) -> np.ndarray:
     """`np.where(pd.isna(values), other, values)` (object arrays); a broadcast column with no
     value on either side is taken as it is, not read per row."""
-    if _repeated(values) and pd.isna(values[0]):
+    if is_broadcast(values) and pd.isna(values[0]):
         return other
-    if _repeated(other) and pd.isna(other[0]):
+    if is_broadcast(other) and pd.isna(other[0]):
         return values
     return np.where(pd.isna(values), other, values)
 
@@ -166,7 +160,7 @@ def _fillna(values: pd.Series, other: pd.Series) -> pd.Series:
     `values` is text (what would be filled in is missing too, and stays text's NaN; an object
     column's None would become NaN, so that one is filled)."""
     array = other.to_numpy() if other.dtype == object else None
-    if (array is not None and _repeated(array) and pd.isna(array[0])
+    if (array is not None and is_broadcast(array) and pd.isna(array[0])
             and isinstance(values.dtype, pd.StringDtype)):
         return values
     return values.fillna(other)
@@ -190,7 +184,7 @@ def status_is(inv: pd.DataFrame, *names: str) -> np.ndarray:
     """Rows whose `status` is one of `names`, from the integer `status_code` when the frame
     has it (no pass of object comparisons)."""
     if "status_code" not in inv:
-        return _eq(_values(inv, "status"), *names)
+        return equals_any(_values(inv, "status"), *names)
     table = np.array([status in names for status in STATUSES] + [False], dtype=bool)
     return table[inv["status_code"].to_numpy()]
 
@@ -207,9 +201,9 @@ def classify_status(inv: pd.DataFrame) -> pd.DataFrame:
                                  _col(inv, "exit_error_type")), _col(inv, "suppressed_error_type"))
     error = _Text(error_type.to_numpy(dtype=object))
     exit_text = _values(inv, "exit_text")
-    exited = _has(_values(inv, "exit_reason")) | _has(exit_text)
+    exited = has_value(_values(inv, "exit_reason")) | has_value(exit_text)
     timeout = (rs.isin("timeout") | rd.isin("timeout") | wr.isin("timeout")
-               | _has(_values(inv, "timed_out_text")) | _has(_values(inv, "timeout_s")))
+               | has_value(_values(inv, "timed_out_text")) | has_value(_values(inv, "timeout_s")))
     killed = _contains(_values(inv, "exit_signal"), "kill") | _contains(exit_text,
                                                                         "signal: killed")
     # RIE reports Max Memory Used = Memory Size always: no memory evidence there.
@@ -238,7 +232,7 @@ def _floats_of(inv: pd.DataFrame, name: str) -> np.ndarray:
     column = inv[name]
     if column.dtype == object:
         values = column.to_numpy()
-        if _repeated(values):
+        if is_broadcast(values):
             return np.full(len(values), values[:1].astype(float)[0])
     return column.to_numpy(dtype=float)
 
@@ -264,7 +258,7 @@ def environment_codes(inv: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def _true(values: np.ndarray) -> np.ndarray:
     """Rows holding True (`values == True` elementwise); a broadcast column is read once."""
-    if _repeated(values):
+    if is_broadcast(values):
         return np.full(len(values), _true(values[:1])[0], dtype=bool)
     return np.asarray(values == True, dtype=bool)  # noqa: E712 - elementwise
 
@@ -273,8 +267,8 @@ def _declared(inv: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The rows whose INIT_START or INIT_REPORT names an initialization type, and that type in
     lctrace's words (`INIT_TYPES`; NaN for a type it does not know). Worked on those rows only."""
     first, then = _values(inv, "init_type"), _values(inv, "init_report_type")
-    has_first = _has(first)
-    rows = np.flatnonzero(has_first | _has(then))
+    has_first = has_value(first)
+    rows = np.flatnonzero(has_first | has_value(then))
     named = np.where(has_first[rows], first[rows], then[rows])
     return rows, np.array([INIT_TYPES.get(value, np.nan) for value in named], dtype=object)
 
@@ -390,7 +384,7 @@ def _filled(inv: pd.DataFrame, name: str) -> bool:
     if column.dtype != object:
         return True
     values = column.to_numpy()
-    return not (_repeated(values) and pd.isna(values[0]))
+    return not (is_broadcast(values) and pd.isna(values[0]))
 
 
 class _Names:

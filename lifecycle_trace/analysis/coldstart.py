@@ -156,7 +156,7 @@ def _first_of_version(version: np.ndarray, start: np.ndarray, cold: np.ndarray,
     return ~(earliest.reindex(version[cold]).to_numpy(dtype=float) < t - 1e-6)
 
 
-def _grouped(codes: np.ndarray) -> np.ndarray:
+def grouped_order(codes: np.ndarray) -> np.ndarray:
     """A stable order of rows by integer code (a radix sort when the codes fit 16 bits)."""
     small = len(codes) and codes.min() >= -1 and codes.max() < np.iinfo(np.int16).max
     return np.argsort(codes.astype(np.int16) if small else codes, kind="stable")
@@ -169,7 +169,7 @@ def _replacements(group: dict[str, np.ndarray], cold: np.ndarray, t: np.ndarray,
     n = len(group["start"])
     order = np.argsort(group["start"], kind="stable")  # start order (NaN last)
     env = group["env"][order]
-    by_env = _grouped(env)  # each environment's rows together, in start order
+    by_env = grouped_order(env)  # each environment's rows together, in start order
     env_sorted = env[by_env]
     same = np.zeros(n, dtype=bool)
     same[1:] = (env_sorted[1:] == env_sorted[:-1]) & (env_sorted[1:] >= 0)

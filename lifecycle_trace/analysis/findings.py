@@ -29,11 +29,11 @@ from lifecycle_trace.analysis.classify import (
     INIT_ERRORS,
     STATUSES,
     _present,
-    _repeated,
     _Text,
     _values,
     environment_codes,
     first_of_each,
+    is_broadcast,
     status_is,
 )
 from lifecycle_trace.analysis.merge import Merged
@@ -391,7 +391,7 @@ def _post_response(inv: pd.DataFrame, request_price_usd: float = 0.0,
     what measured it (the wrapper's line or span) next to what billed it (REPORT). The records
     of every environment's worst invocations are looked up together, once."""
     post = inv["post_response_ms"].to_numpy(dtype=float)
-    if _repeated(post) and np.isnan(post[0]):
+    if is_broadcast(post) and np.isnan(post[0]):
         return []  # (no source measured post-response time: nothing to read per row)
     share = post / inv["billed_ms"].to_numpy(dtype=float)
     heavy = inv.loc[(post >= POST_RESPONSE_MIN_MS) & (share > POST_RESPONSE_SHARE)].set_index(

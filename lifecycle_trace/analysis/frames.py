@@ -449,6 +449,12 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, dtype=np.int32 if fits else np.int64, casting="same_kind")
 
 
+def is_broadcast(values: np.ndarray) -> bool:
+    """One value seen through every row: the merge's read-only broadcast of a column that no
+    record of the input fills (worked out once, not per row)."""
+    return values.ndim == 1 and len(values) > 1 and values.strides[0] == 0
+
+
 def narrow_ints(values: np.ndarray) -> np.ndarray:
     """Non-negative integers (codes, row positions, sequence numbers) as int32 when they fit:
     half the memory of a million int64s."""

@@ -36,6 +36,7 @@ from lifecycle_trace.analysis.frames import (
     events_of,
     finished_events,
     first_row_mask,
+    is_broadcast,
     parse_streams,
     records_to_frames,
     text_codes,
@@ -628,7 +629,7 @@ def quotable(inv: pd.DataFrame) -> np.ndarray:
         if name not in inv:
             return None
         column = inv[name].to_numpy()
-        if len(column) and column.strides[0] == 0 and pd.isna(column[0]):
+        if is_broadcast(column) and pd.isna(column[0]):
             return None  # one missing value broadcast: the input has no such record
         return column
 
@@ -1037,7 +1038,7 @@ class _Filled:
             if column not in frame or not self.missing.any():
                 continue
             values = frame[column].to_numpy(dtype=object)
-            if len(values) and values.strides[0] == 0 and pd.isna(values[0]):
+            if is_broadcast(values) and pd.isna(values[0]):
                 continue  # one missing value broadcast: a record type the input does not hold
             take = self.missing & pd.notna(values)
             if take.all():  # (the first column has them all: taken as it is, never

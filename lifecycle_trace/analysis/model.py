@@ -25,7 +25,7 @@ import pandas as pd
 from lifecycle_trace import config
 from lifecycle_trace.analysis import findings as findings_mod
 from lifecycle_trace.analysis import tables
-from lifecycle_trace.analysis.classify import STATUSES, _repeated
+from lifecycle_trace.analysis.classify import STATUSES, is_broadcast
 from lifecycle_trace.analysis.findings import Finding
 from lifecycle_trace.analysis.frames import PrebuiltColumns
 from lifecycle_trace.analysis.merge import Merged, merge_records
@@ -387,7 +387,7 @@ def _count_present(column: pd.Series) -> int:
     """`column.notna().sum()`; a column that repeats one value (the merge's broadcast of an
     absent source) is read once."""
     values = column.to_numpy()
-    if _repeated(values):
+    if is_broadcast(values):
         return 0 if pd.isna(values[0]) else len(values)
     return int(column.notna().sum())
 

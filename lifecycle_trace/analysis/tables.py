@@ -16,14 +16,14 @@ import pandas as pd
 from lifecycle_trace.analysis import billing, classify, coldstart
 from lifecycle_trace.analysis.classify import (
     STATUSES,
-    _eq,
-    _has,
-    _repeated,
     environment_codes,
+    equals_any,
     fill_nan,
     first_of_each,
+    has_value,
+    is_broadcast,
 )
-from lifecycle_trace.analysis.coldstart import _grouped
+from lifecycle_trace.analysis.coldstart import grouped_order
 from lifecycle_trace.analysis.frames import (
     by_first_appearance,
     first_row_mask,
@@ -287,7 +287,7 @@ def _per_environment(inv: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     first = first_of_each(code)  # each environment's first invocation
     start, end = column("start_ms").astype(float), column("end_ms").astype(float)
     # time between an invocation's end and the next start in the same environment
-    by_env = _grouped(code)
+    by_env = grouped_order(code)
     grouped_code = code[by_env]
     previous_end = np.full(len(code), np.nan)
     previous_end[by_env[1:]] = np.where(grouped_code[1:] == grouped_code[:-1],
@@ -345,7 +345,7 @@ def _status_codes(inv: pd.DataFrame, status: np.ndarray, order: np.ndarray | Non
         return (codes if order is None else codes[order])[keep]
     codes = np.full(len(status), len(STATUSES), dtype=np.int8)
     for i, name in enumerate(STATUSES):
-        codes[_eq(status, name)] = i
+        codes[equals_any(status, name)] = i
     return codes
 
 
@@ -357,7 +357,7 @@ def _first_valid(values: np.ndarray, code: np.ndarray, first: np.ndarray,
     at_first = np.asarray(values[first], dtype=object)
     if not pd.isna(at_first).any():
         return at_first
-    rows = np.flatnonzero(_has(values))
+    rows = np.flatnonzero(has_value(values))
     position = np.full(count, len(values))
     np.minimum.at(position, code[rows], rows)
     out = np.full(count, np.nan, dtype=object)
@@ -381,7 +381,7 @@ def _exact_idle(poll_wait_ms: np.ndarray, code: np.ndarray, first: np.ndarray
     later = np.ones(len(code), dtype=bool)
     later[first] = False
     waits = poll_wait_ms.astype(float)
-    if _repeated(waits) and np.isnan(waits[0]):  # no trace measured any wait
+    if is_broadcast(waits) and np.isnan(waits[0]):  # no trace measured any wait
         groups = np.flatnonzero(np.bincount(code[later], minlength=len(first)) > 0)
         return pd.DataFrame({"sum": np.zeros(len(groups)), "max": np.full(len(groups), np.nan),
                              "count": np.zeros(len(groups), dtype=np.int64)}, index=groups)

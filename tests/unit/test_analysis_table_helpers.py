@@ -43,7 +43,7 @@ def test_take_keeps_dtype_and_shares_missing_columns() -> None:
 def test_eq_and_contains_match_pandas() -> None:
     values = pd.Series(["timeout", None, np.nan, "crash", "signal: killed"], dtype=object)
     plain = values.to_numpy(dtype=object)
-    assert classify._eq(plain, "timeout", "crash").tolist() == values.isin(
+    assert classify.equals_any(plain, "timeout", "crash").tolist() == values.isin(
         ["timeout", "crash"]).tolist()
     expected = values.astype(str).str.contains("kill", na=False)
     assert classify._contains(plain, "kill").tolist() == expected.tolist()
@@ -84,10 +84,10 @@ def test_function_init_rule_from_the_functions_evidence() -> None:
 def test_text_codes_answer_like_eq_and_has() -> None:
     values = np.array(["timeout", None, np.nan, "crash", "timeout", "error"], dtype=object)
     text = classify._Text(values)
-    assert text.isin("timeout", "crash").tolist() == classify._eq(values, "timeout",
+    assert text.isin("timeout", "crash").tolist() == classify.equals_any(values, "timeout",
                                                                   "crash").tolist()
     assert text.isin("nothing").tolist() == [False] * len(values)
-    assert text.has().tolist() == classify._has(values).tolist()
+    assert text.has().tolist() == classify.has_value(values).tolist()
     for value in ("error", None, np.nan):  # a column one value fills (the merge's broadcast)
         broadcast = np.broadcast_to(np.array([value], dtype=object), (4,))
         text = classify._Text(broadcast)
